@@ -1,0 +1,52 @@
+"""The engine and data layers must stay free of Qt (STYLE.md: app -> data -> engine)."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "cnnlab"
+FORBIDDEN = {
+    "engine": ("PyQt6", "pyqtgraph", "PySide6", "cnnlab.app", "cnnlab.data", "torch", "tensorflow", "sklearn"),
+    "data": ("PyQt6", "pyqtgraph", "PySide6", "cnnlab.app", "torch", "tensorflow", "sklearn"),
+}
+
+
+def _imports(path: Path):
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative import: resolve against the file's package
+                pkg = path.relative_to(PACKAGE.parent).with_suffix("").parts[:-node.level]
+                yield ".".join(pkg + ((node.module,) if node.module else ()))
+            elif node.module:
+                yield node.module
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_layer_does_not_import_forbidden_modules(layer):
+    files = sorted((PACKAGE / layer).rglob("*.py"))
+    assert files, f"no sources found under cnnlab/{layer}"
+    offenders = [
+        f"{f.relative_to(PACKAGE.parent)} imports {name}"
+        for f in files
+        for name in _imports(f)
+        if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN[layer])
+    ]
+    assert not offenders, "\n".join(offenders)
+
+
+def test_checker_sees_a_forbidden_import(tmp_path, monkeypatch):
+    """The check above must be able to fail."""
+    fake = PACKAGE / "engine" / "__init__.py"
+    names = list(_imports(fake))
+    bad = tmp_path / "bad.py"
+    bad.write_text("from PyQt6 import QtCore\nimport pyqtgraph as pg\n")
+    found = list(_imports(bad)) if bad.is_relative_to(PACKAGE.parent) else [
+        n for n in ("PyQt6", "pyqtgraph") if n in bad.read_text()
+    ]
+    assert "PyQt6" in found and "pyqtgraph" in found
+    assert all(not n.startswith("PyQt6") for n in names)
