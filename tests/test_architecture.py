@@ -39,14 +39,8 @@ def test_layer_does_not_import_forbidden_modules(layer):
     assert not offenders, "\n".join(offenders)
 
 
-def test_checker_sees_a_forbidden_import(tmp_path, monkeypatch):
+def test_checker_sees_a_forbidden_import(tmp_path):
     """The check above must be able to fail."""
-    fake = PACKAGE / "engine" / "__init__.py"
-    names = list(_imports(fake))
     bad = tmp_path / "bad.py"
     bad.write_text("from PyQt6 import QtCore\nimport pyqtgraph as pg\n")
-    found = list(_imports(bad)) if bad.is_relative_to(PACKAGE.parent) else [
-        n for n in ("PyQt6", "pyqtgraph") if n in bad.read_text()
-    ]
-    assert "PyQt6" in found and "pyqtgraph" in found
-    assert all(not n.startswith("PyQt6") for n in names)
+    assert set(_imports(bad)) == {"PyQt6", "pyqtgraph"}

@@ -1,0 +1,173 @@
+"""Cancellable background jobs: the worker side and the GUI-side handle.
+
+Only :class:`cnnlab.app.session.Session` creates the threads these run on.
+A job is a plain function ``fn(ctx) -> result`` that calls ``ctx.report(obj)``
+to publish progress and checks ``ctx.should_stop()`` between steps.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from PyQt6.QtCore import QObject, pyqtSignal, pyqtSlot
+
+#: At most this many progress signals per second reach the GUI (STYLE.md: ~20/s).
+MAX_REPORTS_PER_S = 20.0
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """Generic progress: ``done`` of ``total`` units (``total`` 0 when unknown)."""
+
+    done: float
+    total: float
+    text: str = ""
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total > 0 else 0.0
+
+
+class JobCancelled(Exception):
+    """Raised by a job function that stops because it was asked to."""
+
+
+class JobContext:
+    """What a job function sees: throttled reporting and the cancel flag."""
+
+    def __init__(self, emit: Callable[[object], None], cancel_event: threading.Event,
+                 max_rate: float = MAX_REPORTS_PER_S):
+        self._emit = emit
+        self._cancel = cancel_event
+        self._interval = 1.0 / max_rate
+        self._last = float("-inf")  # the first report always goes out
+        self._pending: object | None = None
+        self._lock = threading.Lock()
+
+    def should_stop(self) -> bool:
+        """True once the user asked to cancel; check it between steps."""
+        return self._cancel.is_set()
+
+    def report(self, obj: object, force: bool = False) -> None:
+        """Publish ``obj`` (an immutable report). Reports closer than 1/20 s are
+        coalesced: only the latest one is kept and sent with the next report;
+        ``force=True`` sends at once (epoch ends, final results)."""
+        now = time.perf_counter()
+        with self._lock:
+            if force or now - self._last >= self._interval:
+                pending, self._pending = self._pending, None
+                self._last = now
+            else:
+                self._pending = obj
+                return
+        if force and pending is not None:
+            self._emit(pending)
+        self._emit(obj)
+
+    def progress(self, done: float, total: float, text: str = "") -> None:
+        """Shorthand for ``report(JobProgress(done, total, text))``."""
+        self.report(JobProgress(done, total, text), force=total > 0 and done >= total)
+
+    def flush(self) -> None:
+        """Send a coalesced report still waiting, if any."""
+        with self._lock:
+            pending, self._pending = self._pending, None
+        if pending is not None:
+            self._emit(pending)
+
+
+class JobWorker(QObject):
+    """Runs one job function on the thread it was moved to."""
+
+    progress = pyqtSignal(object)
+    finished = pyqtSignal(object)
+    failed = pyqtSignal(str, str)  # message, traceback
+    cancelled = pyqtSignal(object)  # partial result or None
+
+    def __init__(self, fn: Callable[[JobContext], Any]):
+        super().__init__()
+        self._fn = fn
+        self.cancel_event = threading.Event()
+        self.context = JobContext(self.progress.emit, self.cancel_event)
+
+    @pyqtSlot()
+    def run(self) -> None:
+        try:
+            result = self._fn(self.context)
+        except JobCancelled:
+            self.context.flush()
+            self.cancelled.emit(None)
+        except Exception as exc:  # shown to the user; the app keeps running
+            self.context.flush()
+            if self.cancel_event.is_set():
+                self.cancelled.emit(None)
+            else:
+                self.failed.emit(_describe(exc), traceback.format_exc())
+        else:
+            self.context.flush()
+            if self.cancel_event.is_set():
+                self.cancelled.emit(result)
+            else:
+                self.finished.emit(result)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class Job(QObject):
+    """GUI-side handle of a running job. Connect to its signals; call ``cancel()``.
+
+    Exactly one of ``finished``, ``failed`` or ``cancelled`` fires, then ``done``.
+    """
+
+    progress = pyqtSignal(object)
+    finished = pyqtSignal(object)
+    failed = pyqtSignal(str)
+    cancelled = pyqtSignal(object)
+    done = pyqtSignal()
+
+    def __init__(self, name: str, worker: JobWorker, parent: QObject | None = None):
+        super().__init__(parent)
+        self.name = name
+        self._worker = worker
+        self.running = True
+        self.error: str | None = None
+        self.traceback: str | None = None
+        self.result: object = None
+        worker.progress.connect(self.progress)
+        worker.finished.connect(self._on_finished)
+        worker.failed.connect(self._on_failed)
+        worker.cancelled.connect(self._on_cancelled)
+
+    def cancel(self) -> None:
+        """Ask the job to stop at its next check (thread-safe, idempotent)."""
+        self._worker.cancel_event.set()
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._worker.cancel_event.is_set()
+
+    def _end(self) -> None:
+        self.running = False
+        self.done.emit()
+
+    def _on_finished(self, result: object) -> None:
+        self.result = result
+        self.finished.emit(result)
+        self._end()
+
+    def _on_failed(self, message: str, tb: str) -> None:
+        self.error, self.traceback = message, tb
+        self.failed.emit(message)
+        self._end()
+
+    def _on_cancelled(self, partial: object) -> None:
+        self.result = partial
+        self.cancelled.emit(partial)
+        self._end()

@@ -1,0 +1,320 @@
+"""The main window: builds the tabs, menus, toolbar and status bar, and wires them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PyQt6.QtCore import QSettings, Qt, QTimer
+from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox,
+                             QProgressBar, QPushButton, QTabWidget, QToolBar)
+
+from cnnlab import __version__
+from cnnlab.app.data_actions import DatasetActions
+from cnnlab.app.panels.backprop_panel import BackpropPanel
+from cnnlab.app.panels.draw_panel import DrawPanel
+from cnnlab.app.panels.experiments_panel import ExperimentsPanel
+from cnnlab.app.panels.kernels_panel import KernelsPanel
+from cnnlab.app.panels.model_panel import ModelPanel
+from cnnlab.app.panels.train_panel import TrainPanel
+from cnnlab.app.session import Session
+from cnnlab.app.startup import load_startup_state
+from cnnlab.app.widgets import format_count, format_duration, show_error
+
+SHORTCUTS = [
+    ("Ctrl+Enter", "start training"),
+    ("Space", "pause / resume training"),
+    ("Esc", "stop training"),
+    ("Ctrl+1 … Ctrl+6", "switch tab"),
+    ("Ctrl+O / Ctrl+S", "open / save model"),
+    ("Del / Ctrl+Z", "clear / undo on the Draw tab"),
+    ("Ctrl+Q", "quit"),
+]
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, session: Session, settings: QSettings | None = None):
+        super().__init__()
+        self.session = session
+        self.settings = settings or QSettings("cnnlab", "cnnlab")
+        self.setWindowTitle("cnnlab — a lab for convolutional networks")
+        self.resize(1280, 800)
+
+        self.data_actions = DatasetActions(session, self)
+        self.model_panel = ModelPanel(session)
+        self.train_panel = TrainPanel(session, self.data_actions)
+        self.draw_panel = DrawPanel(session)
+        self.kernels_panel = KernelsPanel(session)
+        self.experiments_panel = ExperimentsPanel(session)
+        self.backprop_panel = BackpropPanel(session)
+        self.panels = [
+            ("Model", self.model_panel), ("Train", self.train_panel), ("Draw", self.draw_panel),
+            ("Kernels && Blur", self.kernels_panel), ("Experiments", self.experiments_panel),
+            ("Backprop", self.backprop_panel),
+        ]
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        for title, panel in self.panels:
+            self.tabs.addTab(panel, title.replace("&&", "&"))
+        self.setCentralWidget(self.tabs)
+        self.tabs.setCurrentWidget(self.train_panel)
+
+        self._build_actions()
+        self._build_menus()
+        self._build_status_bar()
+        self._connect_session()
+        self._restore_settings()
+        self._update_training_actions()
+
+    # ------------------------------------------------------------- building
+    def _action(self, text: str, slot, shortcut: str | QKeySequence.StandardKey | None = None,
+                tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        return action
+
+    def _build_actions(self) -> None:
+        self.start_action = self._action("▶ Train", self.train_panel.start_training, "Ctrl+Return",
+                                         "start training the current model (Ctrl+Enter)")
+        self.start_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
+        self.pause_action = self._action("⏸ Pause", self.session.toggle_pause, "Space",
+                                         "pause or resume training (Space)")
+        self.stop_action = self._action("■ Stop", self.session.stop, "Esc",
+                                        "stop training after the current batch (Esc)")
+        toolbar = QToolBar("Training")
+        toolbar.setObjectName("training-toolbar")
+        toolbar.setMovable(False)
+        for action in (self.start_action, self.pause_action, self.stop_action):
+            toolbar.addAction(action)
+        self.addToolBar(toolbar)
+        self.toolbar = toolbar
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self._action("Open model…", self.open_model, QKeySequence.StandardKey.Open))
+        file_menu.addAction(self._action("Save model…", self.save_model, QKeySequence.StandardKey.Save))
+        file_menu.addSeparator()
+        file_menu.addAction(self._action("Open architecture (JSON)…", self.open_architecture))
+        file_menu.addAction(self._action("Save architecture (JSON)…", self.save_architecture))
+        file_menu.addSeparator()
+        file_menu.addAction(self._action("Export plots (PNG)…", self.export_plots))
+        file_menu.addAction(self._action("Export history (CSV)…", self.export_history))
+        file_menu.addSeparator()
+        file_menu.addAction(self._action("Quit", self.close, QKeySequence.StandardKey.Quit))
+
+        data_menu = bar.addMenu("&Data")
+        for action in self.data_actions.menu_actions():
+            data_menu.addAction(action) if action is not None else data_menu.addSeparator()
+
+        model_menu = bar.addMenu("&Model")
+        for action in (self.start_action, self.pause_action, self.stop_action):
+            model_menu.addAction(action)
+
+        view_menu = bar.addMenu("&View")
+        for i, (title, panel) in enumerate(self.panels):
+            view_menu.addAction(self._action(title.replace("&&", "&"),
+                                             lambda _=False, p=panel: self.tabs.setCurrentWidget(p),
+                                             f"Ctrl+{i + 1}"))
+
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self._action("Keyboard shortcuts", self.show_shortcuts, "F1"))
+        help_menu.addAction(self._action("About cnnlab", self.show_about))
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.dataset_label = QLabel()
+        self.model_label = QLabel()
+        self.training_label = QLabel("idle")
+        self.job_progress = QProgressBar()
+        self.job_progress.setMaximumWidth(180)
+        self.job_cancel = QPushButton("Cancel")
+        self.job_cancel.setToolTip("cancel the running background job")
+        self.job_cancel.clicked.connect(self._cancel_jobs)
+        for w in (self.dataset_label, self.model_label, self.training_label):
+            bar.addPermanentWidget(w)
+        bar.addPermanentWidget(self.job_progress)
+        bar.addPermanentWidget(self.job_cancel)
+        self.job_progress.hide()
+        self.job_cancel.hide()
+
+    def _connect_session(self) -> None:
+        s = self.session
+        s.dataset_changed.connect(lambda ds: self.dataset_label.setText(ds.describe()))
+        s.model_changed.connect(lambda _m: self.model_label.setText(f"model: {s.model_name}"))
+        s.training_state_changed.connect(self._on_training_state)
+        s.architecture_error_changed.connect(lambda _e: self._update_training_actions())
+        s.batch_reported.connect(self._on_batch)
+        s.training_failed.connect(lambda msg: show_error(self, "Training failed", msg))
+        s.status_message.connect(lambda msg: self.statusBar().showMessage(msg, 6000))
+        s.jobs_changed.connect(self._on_jobs_changed)
+        if s.dataset is not None:
+            self.dataset_label.setText(s.dataset.describe())
+        self.model_label.setText(f"model: {s.model_name}")
+
+    # -------------------------------------------------------------- status
+    def _on_training_state(self, state: str) -> None:
+        if state == "idle":
+            self.training_label.setText("idle")
+        elif state == "paused":
+            self.training_label.setText("paused")
+        elif state == "stopping":
+            self.training_label.setText("stopping…")
+        self._update_training_actions()
+
+    def _on_batch(self, r) -> None:
+        remaining = (r.epochs - r.epoch) * r.batches + (r.batches - r.batch)
+        done = (r.epoch - 1) * r.batches + r.batch
+        eta = r.seconds / done * remaining if done else 0.0
+        self.training_label.setText(
+            f"epoch {r.epoch}/{r.epochs} · {format_count(r.samples_per_s)} img/s · "
+            f"ETA {format_duration(eta)}")
+
+    def _update_training_actions(self) -> None:
+        s = self.session
+        can_start = not s.is_training and not s.architecture_error
+        self.start_action.setEnabled(can_start)
+        self.start_action.setToolTip(s.architecture_error or "start training (Ctrl+Enter)")
+        self.pause_action.setEnabled(s.state in ("running", "paused"))
+        self.pause_action.setText("▶ Resume" if s.state == "paused" else "⏸ Pause")
+        self.stop_action.setEnabled(s.state in ("running", "paused"))
+
+    def _on_jobs_changed(self) -> None:
+        jobs = [j for j in self.session.running_jobs() if j.name != "training"]
+        for job in jobs:
+            try:
+                job.progress.connect(self._on_job_progress, Qt.ConnectionType.UniqueConnection)
+            except TypeError:
+                pass  # already connected
+        self.job_progress.setVisible(bool(jobs))
+        self.job_cancel.setVisible(bool(jobs))
+        if jobs:
+            self.job_progress.setRange(0, 0)  # busy until the first progress report
+            self.job_progress.setFormat(jobs[0].name)
+
+    def _on_job_progress(self, report) -> None:
+        total = getattr(report, "total", 0)
+        if total:
+            self.job_progress.setRange(0, 1000)
+            self.job_progress.setValue(int(1000 * report.done / total))
+            text = getattr(report, "text", "")
+            self.job_progress.setFormat(text or "%p%")
+
+    def _cancel_jobs(self) -> None:
+        for job in self.session.running_jobs():
+            if job.name != "training":
+                job.cancel()
+
+    # ------------------------------------------------------------- file ops
+    def _ask_open(self, title: str, filters: str, key: str) -> Path | None:
+        start = self.settings.value(f"paths/{key}", str(Path.home()))
+        path, _ = QFileDialog.getOpenFileName(self, title, start, filters)
+        if path:
+            self.settings.setValue(f"paths/{key}", str(Path(path).parent))
+        return Path(path) if path else None
+
+    def _ask_save(self, title: str, filters: str, key: str, name: str) -> Path | None:
+        start = Path(self.settings.value(f"paths/{key}", str(Path.home()))) / name
+        path, _ = QFileDialog.getSaveFileName(self, title, str(start), filters)
+        if path:
+            self.settings.setValue(f"paths/{key}", str(Path(path).parent))
+        return Path(path) if path else None
+
+    def _guarded(self, title: str, fn, *args) -> bool:
+        try:
+            fn(*args)
+        except (OSError, ValueError, RuntimeError) as exc:
+            show_error(self, title, str(exc))
+            return False
+        return True
+
+    def open_model(self) -> None:
+        path = self._ask_open("Open model", "cnnlab models (*.npz)", "models")
+        if path:
+            self._guarded("Could not open model", self.session.load_model, path)
+
+    def save_model(self) -> None:
+        path = self._ask_save("Save model", "cnnlab models (*.npz)", "models", "model.npz")
+        if path:
+            self._guarded("Could not save model", self.session.save_model, path)
+
+    def open_architecture(self) -> None:
+        path = self._ask_open("Open architecture", "architectures (*.json)", "architectures")
+        if path:
+            self._guarded("Could not open architecture", self.model_panel.open_architecture, path)
+
+    def save_architecture(self) -> None:
+        path = self._ask_save("Save architecture", "architectures (*.json)", "architectures",
+                              "architecture.json")
+        if path:
+            self._guarded("Could not save architecture", self.model_panel.save_architecture, path)
+
+    def export_plots(self) -> None:
+        path = self._ask_save("Export plots", "PNG images (*.png)", "exports", "training.png")
+        if path:
+            self._guarded("Could not export plots", self.train_panel.export_plots, path)
+
+    def export_history(self) -> None:
+        path = self._ask_save("Export history", "CSV files (*.csv)", "exports", "history.csv")
+        if path:
+            self._guarded("Could not export history", self.train_panel.export_history, path)
+
+    def show_shortcuts(self) -> None:
+        rows = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;{v}</td></tr>" for k, v in SHORTCUTS)
+        QMessageBox.information(self, "Keyboard shortcuts", f"<table>{rows}</table>")
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About cnnlab", (
+            f"<b>cnnlab {__version__}</b><br>A desktop lab for learning how convolutional "
+            "networks work.<br>Every number comes from cnnlab's own NumPy engine."))
+
+    # ------------------------------------------------------------- settings
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = self.settings.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+        tab = self.settings.value("window/tab")
+        if tab is not None:
+            try:
+                self.tabs.setCurrentIndex(int(tab))
+            except (TypeError, ValueError):
+                pass
+        for _title, panel in self.panels:
+            if hasattr(panel, "restore_settings"):
+                panel.restore_settings(self.settings)
+
+    def save_settings(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/tab", self.tabs.currentIndex())
+        for _title, panel in self.panels:
+            if hasattr(panel, "save_settings"):
+                panel.save_settings(self.settings)
+        self.settings.sync()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        self.save_settings()
+        self.session.shutdown(timeout_ms=3000)
+        super().closeEvent(event)
+
+
+def run_app(argv: list[str] | None = None) -> int:
+    """Create the application and the main window, and run the event loop."""
+    app = QApplication.instance() or QApplication([sys.argv[0], *(argv or [])])
+    app.setApplicationName("cnnlab")
+    app.setOrganizationName("cnnlab")
+    session = Session()
+    problems = load_startup_state(session)  # bundled sample + default model: fast, local
+    window = MainWindow(session)
+    window.show()
+    for problem in problems:
+        QTimer.singleShot(0, lambda p=problem: show_error(window, "cnnlab", p))
+    return app.exec()

@@ -1,0 +1,362 @@
+"""The session: current model, dataset and training run, and the owner of every thread.
+
+Panels get the session in their constructor, call its methods and listen to its
+signals. Nothing else in the app creates, starts or joins a ``QThread``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from PyQt6.QtCore import QObject, QThread, pyqtSignal
+
+from cnnlab.app.jobs import Job, JobContext, JobWorker
+from cnnlab.engine import optim
+from cnnlab.engine.model import Sequential
+from cnnlab.engine.model import load as load_model_file
+
+#: Seconds between weight snapshots sent to the Draw / filter views during training.
+SNAPSHOT_INTERVAL_S = 0.5
+
+
+@dataclass(frozen=True)
+class DatasetBundle:
+    """A loaded dataset: uint8 images ``(N, C, H, W)`` and int64 labels ``(N,)``."""
+
+    name: str  # what the user reads: "MNIST sample"
+    source: str  # what load_mnist/load_cifar10 was given: "sample", "full" or a path
+    kind: str  # "mnist" or "cifar10"
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple[str, ...]
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return tuple(self.x_train.shape[1:])  # type: ignore[return-value]
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    def describe(self) -> str:
+        return f"{self.name} · {len(self.x_train):,} train / {len(self.x_test):,} test"
+
+
+def load_dataset(kind: str, source: str = "sample") -> DatasetBundle:
+    """Load MNIST or CIFAR-10 through ``cnnlab.data`` (blocking; call from a job
+    unless ``source == "sample"``)."""
+    from cnnlab import data
+
+    if kind == "mnist":
+        (xtr, ytr), (xte, yte) = data.load_mnist(source)
+        classes, label = tuple(data.MNIST_CLASSES), "MNIST"
+    elif kind == "cifar10":
+        (xtr, ytr), (xte, yte) = data.load_cifar10(source)
+        classes, label = tuple(data.CIFAR10_CLASSES), "CIFAR-10"
+    else:
+        raise ValueError(f"unknown dataset kind {kind!r} (expected 'mnist' or 'cifar10')")
+    where = {"sample": "sample", "full": "full"}.get(source, Path(source).name)
+    return DatasetBundle(f"{label} {where}", source, kind, xtr, ytr, xte, yte, classes)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Everything the Train tab sets. ``subset`` keeps the first N training images."""
+
+    epochs: int = 3
+    batch_size: int = 64
+    lr: float = 1e-3
+    optimizer: str = "adam"  # "adam" or "sgd"
+    momentum: float = 0.9
+    beta1: float = 0.9
+    beta2: float = 0.999
+    l2: float = 0.0
+    l1: float = 0.0
+    val_fraction: float = 0.1
+    seed: int = 0
+    augment: bool = False
+    subset: int | None = None
+
+    def with_(self, **changes: Any) -> "TrainingConfig":
+        return replace(self, **changes)
+
+
+def build_optimizer(model: Sequential, cfg: TrainingConfig):
+    """The optimizer named by ``cfg`` over the model's layers."""
+    if cfg.optimizer == "sgd":
+        return optim.SGD(model.layers, lr=cfg.lr, momentum=cfg.momentum)
+    if cfg.optimizer == "adam":
+        return optim.Adam(model.layers, lr=cfg.lr, beta1=cfg.beta1, beta2=cfg.beta2)
+    raise ValueError(f"unknown optimizer {cfg.optimizer!r} (expected 'sgd' or 'adam')")
+
+
+@dataclass(frozen=True)
+class WeightsSnapshot:
+    """A copy of the model taken between batches, safe to use on the GUI thread."""
+
+    model: Sequential
+    epoch: int
+    batch: int
+
+
+class Session(QObject):
+    """Current model + dataset + the one training run, and every worker thread."""
+
+    model_changed = pyqtSignal(object)  # Sequential (the session's model; read-only for panels)
+    architecture_error_changed = pyqtSignal(object)  # str (why the designed net is impossible) or None
+    dataset_changed = pyqtSignal(object)  # DatasetBundle
+    training_started = pyqtSignal(object)  # TrainingConfig
+    training_state_changed = pyqtSignal(str)  # "idle" | "running" | "paused" | "stopping"
+    batch_reported = pyqtSignal(object)  # engine.trainer.BatchReport
+    epoch_reported = pyqtSignal(object)  # engine.trainer.EpochReport
+    weights_updated = pyqtSignal(object)  # WeightsSnapshot
+    training_finished = pyqtSignal(object)  # engine.trainer.History
+    training_failed = pyqtSignal(str)
+    status_message = pyqtSignal(str)
+    jobs_changed = pyqtSignal()
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.model: Sequential | None = None
+        self.model_name = "no model"
+        self.model_path: Path | None = None
+        self.architecture_error: str | None = None
+        self.dataset: DatasetBundle | None = None
+        self.state = "idle"
+        self.history = None  # engine.trainer.History of the last run
+        self.last_config: TrainingConfig | None = None
+        self._trainer = None
+        self._training_job: Job | None = None
+        self._threads: dict[Job, tuple[QThread, JobWorker]] = {}
+        self._snapshot: Sequential | None = None
+
+    # ----------------------------------------------------------------- model
+    def set_model(self, model: Sequential, name: str, path: Path | None = None) -> None:
+        """Make ``model`` the current model (refused while training)."""
+        self._refuse_while_training("change the model")
+        model.eval()
+        self.model, self.model_name, self.model_path = model, name, path
+        self._snapshot = None
+        self.model_changed.emit(model)
+        self.status_message.emit(f"model: {name}")
+
+    def set_architecture_error(self, message: str | None) -> None:
+        """The layer designer reports an impossible configuration (or None when fixed);
+        training is refused while one is set."""
+        if message != self.architecture_error:
+            self.architecture_error = message
+            self.architecture_error_changed.emit(message)
+
+    def load_model(self, path: str | Path) -> Sequential:
+        """Load a ``.npz`` model file; raises ``ModelFileError``/``FileNotFoundError``."""
+        path = Path(path)
+        model = load_model_file(path)
+        meta = model.get_config().get("meta") or {}
+        self.set_model(model, meta.get("name") or path.stem, path)
+        return model
+
+    def save_model(self, path: str | Path) -> None:
+        """Save the current model (atomic); uses the latest snapshot while training."""
+        model = self.snapshot()
+        if model is None:
+            raise ValueError("there is no model to save")
+        model.save(path)
+        self.status_message.emit(f"saved model to {path}")
+
+    def snapshot(self) -> Sequential | None:
+        """A model safe to run on the GUI thread: the model itself when idle,
+        the latest between-batch copy while training."""
+        if self.state == "idle":
+            return self.model
+        return self._snapshot
+
+    # --------------------------------------------------------------- dataset
+    def set_dataset(self, bundle: DatasetBundle) -> None:
+        self._refuse_while_training("change the dataset")
+        self.dataset = bundle
+        self.dataset_changed.emit(bundle)
+        self.status_message.emit(f"dataset: {bundle.describe()}")
+
+    def load_dataset_async(self, kind: str, source: str) -> Job:
+        """Load a dataset in a job (full sets parse for a second or more)."""
+        job = self.run_job(f"load {kind} {source}", lambda ctx: load_dataset(kind, source))
+        job.finished.connect(self.set_dataset)
+        return job
+
+    # -------------------------------------------------------------- training
+    @property
+    def is_training(self) -> bool:
+        return self.state != "idle"
+
+    def start_training(self, cfg: TrainingConfig) -> Job:
+        """Train the current model on the current dataset in a worker thread."""
+        from cnnlab.engine.trainer import Trainer
+
+        self._refuse_while_training("start a second training")
+        if self.architecture_error:
+            raise ValueError(f"fix the network first: {self.architecture_error}")
+        if self.model is None or self.dataset is None:
+            raise ValueError("load a model and a dataset before training")
+        ds = self.dataset
+        if tuple(self.model.input_shape) != tuple(ds.input_shape):
+            raise ValueError(
+                f"the model takes inputs of shape {tuple(self.model.input_shape)} but "
+                f"{ds.name} images are {tuple(ds.input_shape)}")
+        out = self.model.output_shape
+        if tuple(out) != (ds.n_classes,):
+            raise ValueError(f"the model outputs {tuple(out)} but {ds.name} has {ds.n_classes} classes")
+        x, y = ds.x_train, ds.y_train
+        if cfg.subset:
+            x, y = x[: cfg.subset], y[: cfg.subset]
+        model = self.model
+        model.train()
+        augment = None
+        if cfg.augment:
+            from cnnlab.engine.augment import random_shift
+
+            augment = random_shift
+        last_snapshot = [0.0]
+        holder: dict[str, JobContext] = {}
+
+        def on_batch(report) -> None:
+            ctx = holder["ctx"]
+            ctx.report(report)
+            now = time.perf_counter()
+            if now - last_snapshot[0] >= SNAPSHOT_INTERVAL_S:
+                last_snapshot[0] = now
+                ctx.report(WeightsSnapshot(model.copy(), report.epoch, report.batch), force=True)
+
+        # Built here so Pause/Stop work from the first moment; fit() runs in the worker.
+        trainer = Trainer(
+            model, build_optimizer(model, cfg), epochs=cfg.epochs, batch_size=cfg.batch_size,
+            val_fraction=cfg.val_fraction, seed=cfg.seed, l2=cfg.l2, l1=cfg.l1,
+            augment=augment, on_batch=on_batch,
+            on_epoch=lambda r: holder["ctx"].report(r, force=True))
+
+        def run(ctx: JobContext):
+            holder["ctx"] = ctx
+            return trainer.fit(x, y)
+
+        self._trainer = trainer
+        self.last_config = cfg
+        job = self.run_job("training", run)
+        self._training_job = job
+        job.progress.connect(self._on_training_progress)
+        job.finished.connect(self._on_training_finished)
+        job.cancelled.connect(self._on_training_finished)
+        job.failed.connect(self._on_training_failed)
+        self._set_state("running")
+        self.training_started.emit(cfg)
+        return job
+
+    def pause(self) -> None:
+        if self.state == "running" and self._trainer is not None:
+            self._trainer.pause()
+            self._set_state("paused")
+
+    def resume(self) -> None:
+        if self.state == "paused" and self._trainer is not None:
+            self._trainer.resume()
+            self._set_state("running")
+
+    def toggle_pause(self) -> None:
+        if self.state == "running":
+            self.pause()
+        elif self.state == "paused":
+            self.resume()
+
+    def stop(self) -> None:
+        """Ask training to stop after the current batch."""
+        if self._training_job is None or not self.is_training:
+            return
+        if self._trainer is not None:
+            self._trainer.stop()  # also releases a pause
+        self._training_job.cancel()
+        self._set_state("stopping")
+
+    def _on_training_progress(self, report: object) -> None:
+        from cnnlab.engine.trainer import BatchReport, EpochReport
+
+        if isinstance(report, BatchReport):
+            self.batch_reported.emit(report)
+        elif isinstance(report, EpochReport):
+            self.epoch_reported.emit(report)
+        elif isinstance(report, WeightsSnapshot):
+            self._snapshot = report.model
+            self.weights_updated.emit(report)
+
+    def _end_training(self) -> None:
+        self._trainer = None
+        self._training_job = None
+        if self.model is not None:
+            self.model.eval()
+        self._snapshot = None
+        self._set_state("idle")
+
+    def _on_training_finished(self, history: object) -> None:
+        self.history = history
+        self._end_training()
+        if self.model is not None:
+            self.weights_updated.emit(WeightsSnapshot(self.model, -1, -1))
+        if history is not None:
+            self.training_finished.emit(history)
+        self.status_message.emit("training stopped" if getattr(history, "stopped", False)
+                                 else "training finished")
+
+    def _on_training_failed(self, message: str) -> None:
+        self._end_training()
+        self.training_failed.emit(message)
+        self.status_message.emit(f"training failed: {message}")
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self.training_state_changed.emit(state)
+
+    def _refuse_while_training(self, what: str) -> None:
+        if self.is_training:
+            raise RuntimeError(f"cannot {what} while training runs; stop it first")
+
+    # ------------------------------------------------------------------ jobs
+    def run_job(self, name: str, fn: Callable[[JobContext], Any]) -> Job:
+        """Run ``fn(ctx)`` on a new worker thread; returns its GUI-side handle."""
+        thread = QThread()
+        thread.setObjectName(f"cnnlab-{name}")
+        worker = JobWorker(fn)
+        worker.moveToThread(thread)
+        job = Job(name, worker, self)
+        thread.started.connect(worker.run)
+        job.done.connect(lambda: self._reap(job))
+        self._threads[job] = (thread, worker)  # keep Python references while it runs
+        thread.start()
+        self.jobs_changed.emit()
+        return job
+
+    def running_jobs(self) -> list[Job]:
+        return [job for job in self._threads if job.running]
+
+    def _reap(self, job: Job) -> None:
+        pair = self._threads.pop(job, None)
+        if pair is not None:
+            thread, _worker = pair
+            thread.quit()
+            thread.wait()
+        self.jobs_changed.emit()
+
+    def shutdown(self, timeout_ms: int = 3000) -> bool:
+        """Stop training and every job, and join their threads. True if all ended."""
+        if self._trainer is not None:
+            self._trainer.stop()
+        clean = True
+        for job, (thread, _worker) in list(self._threads.items()):
+            job.cancel()
+            thread.quit()  # the thread's event loop ends once run() returns
+            clean &= thread.wait(timeout_ms)
+        self._threads.clear()
+        return clean

@@ -1,0 +1,140 @@
+"""``Conv2D``: a 2-D convolution (cross-correlation, as in PyTorch) via im2col + BLAS."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cnnlab.engine import functional as F
+from cnnlab.engine.base import WeightedLayer, positive_int, shape_str
+
+
+class Conv2D(WeightedLayer):
+    """``Conv2D(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+    bias=True, *, init="he_normal", dtype=np.float32, rng=None)``.
+
+    Input ``(N, C_in, H, W)``, output ``(N, C_out, H_out, W_out)`` with
+    ``H_out = floor((H + 2p - d(k-1) - 1) / s) + 1``. ``params["W"]`` is
+    ``(C_out, C_in, kh, kw)``, ``params["b"]`` is ``(C_out,)``. ``kernel_size``, ``stride``,
+    ``padding`` and ``dilation`` take an int or an ``(h, w)`` pair.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 dilation=1, bias: bool = True, *, init="he_normal", dtype=np.float32, rng=None):
+        super().__init__()
+        self._configure(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                        bias, init=init, dtype=dtype)
+        self.reset_parameters(rng)
+
+    def _configure(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                   dilation=1, bias=True, *, init="he_normal", dtype=np.float32) -> None:
+        name = self.name
+        self.in_channels = positive_int(in_channels, "in_channels", name)
+        self.out_channels = positive_int(out_channels, "out_channels", name)
+        self.kernel_size = self.size_pair(kernel_size, "kernel_size", 1)
+        self.stride = self.size_pair(stride, "stride", 1)
+        self.padding = self.size_pair(padding, "padding", 0)
+        self.dilation = self.size_pair(dilation, "dilation", 1)
+        self._setup_weights(bias, init, dtype)
+
+    # ------------------------------------------------------------- shapes
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        shapes = {"W": (self.out_channels, self.in_channels, *self.kernel_size)}
+        if self.bias:
+            shapes["b"] = (self.out_channels,)
+        return shapes
+
+    def fans(self) -> tuple[int, int]:
+        k = self.kernel_size[0] * self.kernel_size[1]
+        return self.in_channels * k, self.out_channels * k
+
+    def _out_hw(self, h: int, w: int) -> tuple[int, int]:
+        """Output size for an ``h x w`` input, or a ValueError saying why it does not fit."""
+        kh, kw = self.kernel_size
+        (sh, sw), (ph, pw), (dh, dw) = self.stride, self.padding, self.dilation
+        ho = F.conv_output_size(h, kh, sh, ph, dh)
+        wo = F.conv_output_size(w, kw, sw, pw, dw)
+        if ho < 1 or wo < 1:
+            span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+            kernel = f"kernel {kh}x{kw}"
+            if (dh, dw) != (1, 1):
+                kernel += f" (dilation {self._show(self.dilation)} → {span[0]}x{span[1]})"
+            raise self.error(f"{kernel} does not fit padded input {h + 2 * ph}x{w + 2 * pw}"
+                             f" (input {h}x{w}, padding {self._show(self.padding)})")
+        return ho, wo
+
+    @staticmethod
+    def _show(pair: tuple[int, int]) -> str:
+        return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"
+
+    def output_shape(self, input_shape) -> tuple[int, ...]:
+        shape = tuple(input_shape)
+        if len(shape) != 3:
+            raise self.error(f"expects input (C, H, W) with C={self.in_channels}, "
+                             f"got shape {shape}")
+        if shape[0] != self.in_channels:
+            raise self.error(f"expects {self.in_channels} input channels, got {shape[0]} "
+                             f"(input {shape_str(shape)})")
+        return (self.out_channels, *self._out_hw(shape[1], shape[2]))
+
+    def _config(self) -> dict:
+        def compact(pair):
+            return pair[0] if pair[0] == pair[1] else list(pair)
+
+        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
+                "kernel_size": compact(self.kernel_size), "stride": compact(self.stride),
+                "padding": compact(self.padding), "dilation": compact(self.dilation),
+                **self._weight_config()}
+
+    # ---------------------------------------------------------- numerics
+    def _is_pointwise(self) -> bool:
+        return self.kernel_size == (1, 1) and self.stride == (1, 1) and self.padding == (0, 0)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """x: ``(N, C_in, H, W)`` float32/float64 -> ``(N, C_out, H_out, W_out)``, same dtype."""
+        x = self.check_input(x, 4, f"input (N, {self.in_channels}, H, W)")
+        n, c, h, w = x.shape
+        if c != self.in_channels:
+            raise self.error(f"expects {self.in_channels} input channels, got input of "
+                             f"shape {x.shape}")
+        ho, wo = self._out_hw(h, w)
+        ph, pw = self.padding
+        k = c * self.kernel_size[0] * self.kernel_size[1]
+        if self._is_pointwise():
+            cols = x.reshape(n, c, h * w)  # a 1x1 conv needs no im2col
+        else:
+            if ph or pw:
+                xp, fresh = self.scratch("padded", (n, c, h + 2 * ph, w + 2 * pw), x.dtype)
+                F.pad_into(x, self.padding, out=xp, clean=fresh)  # border stays zero
+            else:
+                xp = x
+            cols, _ = self.scratch("cols", (n, k, ho * wo), x.dtype)  # (N, C_in·kh·kw, L)
+            F.im2col(xp, self.kernel_size, self.stride, self.dilation, (ho, wo), out=cols)
+        w2 = self.weight(x.dtype).reshape(self.out_channels, k)  # (C_out, K)
+        y = np.matmul(w2, cols)  # (N, C_out, L): already NCHW
+        if self.bias:
+            y += self.params["b"].astype(x.dtype, copy=False)[:, None]
+        self._cache = (x.shape, cols)
+        return y.reshape(n, self.out_channels, ho, wo)
+
+    def backward(self, grad_out: np.ndarray, need_input_grad: bool = True):
+        """grad_out: ``(N, C_out, H_out, W_out)``. Fills ``grads`` and returns
+        ``(N, C_in, H, W)`` (None when ``need_input_grad`` is False)."""
+        (n, c, h, w), cols = self._cache
+        ho, wo = grad_out.shape[2:]
+        g = np.ascontiguousarray(grad_out).reshape(n, self.out_channels, ho * wo)  # (N, C_out, L)
+        dtype = g.dtype
+        k = cols.shape[1]
+        if self.bias:
+            self.store_grad("b", g.sum(axis=(0, 2)))
+        # dW = Σ_n g[n] @ cols[n]ᵀ: one batched product, then a sum over the batch
+        self.store_grad("W", np.matmul(g, cols.transpose(0, 2, 1)).sum(axis=0))
+        if not need_input_grad:
+            return None
+        w2 = self.weight(dtype).reshape(self.out_channels, k)
+        dcols = np.matmul(w2.T, g)  # (N, K, L)
+        if self._is_pointwise():
+            return dcols.reshape(n, c, h, w)
+        ph, pw = self.padding
+        padded = (n, c, h + 2 * ph, w + 2 * pw)
+        dxp = F.col2im(dcols, padded, self.kernel_size, self.stride, self.dilation, (ho, wo))
+        return dxp[:, :, ph:ph + h, pw:pw + w]
