@@ -94,24 +94,23 @@ def parse_python_batch(data: bytes, name: str) -> Pair:
     return check_pair(x.reshape(-1, 3, 32, 32), np.asarray(labels, dtype=np.int64), name)
 
 
-def _join(batches: dict[str, bytes], kind: str, where: str) -> tuple[Pair, Pair]:
-    """Parse named batches (``data_batch_N``/``test_batch``) into train and test pairs."""
+def _join(batches: dict[str, tuple[str, bytes]], kind: str, where: str) -> tuple[Pair, Pair]:
+    """Parse batches keyed ``data_batch_N``/``test_batch`` -> (file name, bytes) into train and test."""
     parse = parse_binary_batch if kind == "binary" else parse_python_batch
-    train_names = sorted((n for n in batches if n.startswith("data_batch_")),
-                         key=lambda n: int(re.search(r"\d+", n).group()))
-    test_names = [n for n in batches if n.startswith("test_batch")]
-    if not train_names or not test_names:
+    train_keys = sorted((k for k in batches if k.startswith("data_batch_")),
+                        key=lambda k: int(re.search(r"\d+", k).group()))
+    if not train_keys or "test_batch" not in batches:
         raise DatasetError(f"{where}: CIFAR-10 {kind} needs data_batch_* and test_batch files; "
-                           f"found {sorted(batches) or 'none'}")
-    train = [parse(batches[n], f"{where}: {n}") for n in train_names]
-    test = parse(batches[test_names[0]], f"{where}: {test_names[0]}")
+                           f"found {sorted(name for name, _ in batches.values()) or 'none'}")
+    train = [parse(batches[k][1], batches[k][0]) for k in train_keys]
+    test = parse(batches["test_batch"][1], batches["test_batch"][0])
     x_train = np.concatenate([x for x, _ in train])
     y_train = np.concatenate([y for _, y in train])
     return (x_train, y_train), test
 
 
-def _batch_kind(names) -> tuple[str, dict[str, str]] | None:
-    """Which version the base names belong to: ("binary"|"python", {batch: name})."""
+def _batch_kind(names: list[str]) -> tuple[str, dict[str, str]] | None:
+    """Which version the names belong to: ("binary"|"python", {batch key: name})."""
     for kind, pattern in (("binary", _BIN_NAME), ("python", _PY_NAME)):
         hits = {m.group(1): n for n in names if (m := pattern.match(os.path.basename(n)))}
         if hits:
@@ -130,7 +129,8 @@ def read_cifar_tar(path: str | os.PathLike) -> tuple[Pair, Pair]:
                 raise DatasetError(f"{path}: no CIFAR-10 batch files inside (expected data_batch_* and "
                                    "test_batch, as in cifar-10-binary.tar.gz or cifar-10-python.tar.gz)")
             kind, hits = found
-            batches = {batch: tar.extractfile(members[name]).read() for batch, name in hits.items()}
+            batches = {key: (f"{path}: {name}", tar.extractfile(members[name]).read())
+                       for key, name in hits.items()}
     except DatasetError:
         raise
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
@@ -142,13 +142,13 @@ def read_cifar_folder(folder: str | os.PathLike) -> tuple[Pair, Pair]:
     """Read extracted batch files from ``folder`` or its ``cifar-10-batches-*`` subfolder."""
     folder = Path(folder)
     for where in [folder, *sorted(d for d in folder.glob("cifar-10-batches-*") if d.is_dir())]:
-        found = _batch_kind(p.name for p in where.iterdir() if p.is_file())
+        found = _batch_kind([p.name for p in where.iterdir() if p.is_file()])
         if found:
             kind, hits = found
             batches = {}
-            for batch, name in hits.items():
+            for key, name in hits.items():
                 try:
-                    batches[batch] = (where / name).read_bytes()
+                    batches[key] = (str(where / name), (where / name).read_bytes())
                 except OSError as exc:
                     raise DatasetError(f"{where / name}: cannot read ({exc.strerror or exc})") from exc
             return _join(batches, kind, str(where))

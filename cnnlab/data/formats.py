@@ -225,8 +225,8 @@ def read_mnist_mat(path: str | os.PathLike) -> tuple[Pair, Pair]:
     except NotImplementedError as exc:  # v7.3 files are HDF5
         raise DatasetError(f"{path}: MATLAB v7.3 (HDF5) files are not supported; "
                            "re-save with save(..., '-v7')") from exc
-    except (OSError, ValueError, TypeError, EOFError, zlib.error) as exc:
-        raise DatasetError(f"{path}: not a readable MATLAB file ({exc})") from exc
+    except Exception as exc:  # scipy's parser raises many types (MatReadError, IndexError, ...)
+        raise DatasetError(f"{path}: not a readable MATLAB file ({type(exc).__name__}: {exc})") from exc
     if "data" in mat and "label" in mat:
         labels = np.ravel(mat["label"])
         images = _mat_images(np.asarray(mat["data"]), len(labels), str(path))

@@ -38,8 +38,8 @@ def shape_str(shape) -> str:
 def positive_int(value, what: str, owner: str, minimum: int = 1) -> int:
     """``value`` as an int ≥ ``minimum`` or a ``ValueError`` naming ``owner``."""
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
-        bound = "positive" if minimum == 1 else f">= {minimum}"
-        raise ValueError(f"{owner}: {what} must be an integer {bound}, got {value!r}")
+        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{owner}: {what} must be {kind}, got {value!r}")
     return int(value)
 
 

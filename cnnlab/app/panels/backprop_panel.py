@@ -1,0 +1,390 @@
+"""The Backprop tab: type an expression in x, y, z, see its computation graph with every
+node's value and gradient, and the gradients checked against central differences."""
+
+from __future__ import annotations
+
+import math
+
+from PyQt6.QtCore import QPointF, QRectF, QSettings, Qt, QTimer
+from PyQt6.QtGui import QBrush, QColor, QFont, QFontDatabase, QPainter, QPainterPath, QPen, QPolygonF
+from PyQt6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QGraphicsItem, QGraphicsPathItem,
+                             QGraphicsPolygonItem,
+                             QGraphicsRectItem, QGraphicsScene, QGraphicsSimpleTextItem,
+                             QGraphicsView, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
+                             QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
+                             QWidget)
+
+from cnnlab.app.widgets import ERROR_COLOR, TRAIN_COLOR, VAL_COLOR
+from cnnlab.engine.autograd import VARIABLES, DomainError, ExpressionError, graph, parse
+from cnnlab.engine.gradient_check import check_gradients
+from cnnlab.engine.graph_layout import layered_layout
+
+DEFAULT_EXPRESSION = "log(σ((cos(πx) + sin(πy/2)) / tanh(z²)))"
+DEFAULT_POINT = {"x": 2.0, "y": 4.0, "z": 1.0}
+#: Typing pauses this long before the graph is rebuilt (keystrokes are coalesced).
+LIVE_DELAY_MS = 250
+
+BOX_W, BOX_H = 128.0, 62.0  # scene units (pixels at zoom 1)
+COL_STEP, ROW_STEP = BOX_W + 56.0, BOX_H + 22.0
+_OP_TITLES = {"+": "+", "-": "−", "*": "×", "/": "÷", "**": "^", "neg": "negate",
+              "sigmoid": "σ", "sin": "sin", "cos": "cos", "tanh": "tanh", "exp": "exp",
+              "log": "log"}
+_INPUT_FILL = QColor(222, 235, 247)
+_CONST_FILL = QColor(238, 238, 238)
+_OP_FILL = QColor(255, 255, 255)
+_ROOT_FILL = QColor(255, 239, 219)
+
+
+def node_title(op: str, label: str) -> str:
+    """What a box is called: the leaf's label, or the operation in math notation
+    (``**2`` → ``^2``, ``sigmoid`` → ``σ``)."""
+    if not op:
+        return label
+    if op.startswith("**") and len(op) > 2:
+        return "^" + op[2:]
+    return _OP_TITLES.get(op, op)
+
+
+def format_number(v: float) -> str:
+    """Four significant digits, exponent only when needed; tiny round-off shows as such."""
+    if not math.isfinite(v):
+        return str(v)
+    return f"{v:.4g}"
+
+
+class NodeBox(QGraphicsRectItem):
+    """One node: its title (operation or leaf), value and gradient."""
+
+    def __init__(self, title: str, fill: QColor, mono: QFont):
+        super().__init__(0, 0, BOX_W, BOX_H)
+        self.setBrush(QBrush(fill))
+        self.setPen(QPen(QColor(90, 90, 90), 1.2))
+        bold = QFont(mono)
+        bold.setBold(True)
+        self.title = QGraphicsSimpleTextItem(title, self)
+        self.title.setFont(bold)
+        self.value = QGraphicsSimpleTextItem("", self)
+        self.grad = QGraphicsSimpleTextItem("", self)
+        for item in (self.value, self.grad):
+            item.setFont(mono)
+        self._center(self.title, 4)
+
+    def _center(self, item: QGraphicsSimpleTextItem, y: float) -> None:
+        item.setPos((BOX_W - item.boundingRect().width()) / 2, y)
+
+    def set_numbers(self, value: float, grad: float) -> None:
+        self.value.setText(f"val  {format_number(value)}")
+        self.grad.setText(f"grad {format_number(grad)}")
+        # Gradient sign in the train/validation palette: blue ≥ 0, orange < 0.
+        self.grad.setBrush(QBrush(TRAIN_COLOR if grad >= 0 else VAL_COLOR.darker(130)))
+        self._center(self.value, 23)
+        self._center(self.grad, 41)
+
+
+class GraphView(QGraphicsView):
+    """A scrollable view that zooms with the mouse wheel around the cursor."""
+
+    def __init__(self, scene: QGraphicsScene, parent: QWidget | None = None):
+        super().__init__(scene, parent)
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setBackgroundBrush(QBrush(QColor(250, 250, 250)))
+
+    def wheelEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        steps = event.angleDelta().y() / 120.0
+        factor = 1.15 ** steps
+        scale = self.transform().m11() * factor
+        if 0.1 <= scale <= 4.0:
+            self.scale(factor, factor)
+
+    def fit(self) -> None:
+        """Show the whole graph when it fits at ≥ 50 %; otherwise 1:1 from the left."""
+        self.resetTransform()
+        rect = self.scene().itemsBoundingRect().adjusted(-12, -12, 12, 12)
+        self.setSceneRect(rect)
+        view = self.viewport().rect()
+        if rect.width() <= view.width() and rect.height() <= view.height():
+            return
+        scale = min(view.width() / rect.width(), view.height() / rect.height())
+        if scale >= 0.5:
+            self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        else:
+            self.scale(0.5, 0.5)
+            self.ensureVisible(QRectF(rect.left(), rect.top(), 10, 10))
+
+
+class BackpropPanel(QWidget):
+    """Expression box, x/y/z inputs, the computation graph, and the gradient check."""
+
+    def __init__(self, session=None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session  # unused: the explorer needs no model or dataset
+        self.expression = None  # last good autograd.Expression
+        self.nodes: list = []  # GraphNode list of the drawn graph
+        self.edges: list[tuple[int, int]] = []
+        self.rows: list = []  # GradientCheck rows of the drawn point
+        self.boxes: list[NodeBox] = []
+        self._structure: tuple | None = None  # (text, ops) of the drawn graph
+        self._mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+
+        self.edit = QLineEdit(DEFAULT_EXPRESSION)
+        self.edit.setFont(_bigger(self._mono, 2))
+        self.edit.setToolTip("an expression in x, y, z with + − * / ** (or ^), sin cos tanh exp "
+                             "log σ (or sigmoid), π (or pi); 2x and z² work too")
+        self.evaluate_button = QPushButton("Evaluate")
+        self.evaluate_button.setToolTip("evaluate now (it also evaluates as you type)")
+        self.reset_button = QPushButton("Default")
+        self.reset_button.setToolTip("restore the default expression and point")
+        self.inputs: dict[str, QDoubleSpinBox] = {}
+        for name in VARIABLES:
+            box = QDoubleSpinBox()
+            box.setRange(-1e6, 1e6)
+            box.setDecimals(4)
+            box.setSingleStep(0.1)
+            box.setValue(DEFAULT_POINT[name])
+            box.setKeyboardTracking(True)
+            box.setMinimumWidth(90)
+            self.inputs[name] = box
+        self.result_label = QLabel()
+        self.result_label.setFont(_bigger(self._mono, 1))
+        self.message = QLabel()
+        self.message.setFont(self._mono)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message.setWordWrap(False)
+        self.message.hide()
+
+        self.scene = QGraphicsScene(self)
+        self.view = GraphView(self.scene)
+        self.fit_button = QPushButton("Fit")
+        self.fit_button.setToolTip("zoom to show the whole graph (mouse wheel zooms, drag scrolls)")
+
+        self.table = QTableWidget(len(VARIABLES), 5)
+        self.table.setHorizontalHeaderLabels(
+            ["", "backward()", "central difference", "|difference|", "check"])
+        self.table.setVerticalHeaderLabels([f"∂f/∂{v}" for v in VARIABLES])
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setColumnHidden(0, True)
+        self.table.setFont(self._mono)
+        self.check_note = QLabel(
+            "backward() applies the chain rule from the output back through every box; the "
+            "central difference (f(p+h) − f(p−h)) / 2h with h = 1e-6 needs no calculus. "
+            "ok when they agree to about 1e-5 (relative).")
+        self.check_note.setWordWrap(True)
+
+        self._build_layout()
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(LIVE_DELAY_MS)
+        self._timer.timeout.connect(self.evaluate)
+        self.edit.textEdited.connect(lambda _t: self._timer.start())
+        self.edit.returnPressed.connect(self.evaluate)
+        for box in self.inputs.values():
+            box.valueChanged.connect(lambda _v: self._timer.start())
+        self.evaluate_button.clicked.connect(self.evaluate)
+        self.reset_button.clicked.connect(self.reset)
+        self.fit_button.clicked.connect(self.view.fit)
+        self.evaluate()
+
+    def _build_layout(self) -> None:
+        top = QHBoxLayout()
+        top.addWidget(QLabel("f(x, y, z) ="))
+        top.addWidget(self.edit, 1)
+        top.addWidget(self.evaluate_button)
+        top.addWidget(self.reset_button)
+        point = QHBoxLayout()
+        for name, box in self.inputs.items():
+            point.addWidget(QLabel(f"{name} ="))
+            point.addWidget(box)
+            point.addSpacing(12)
+        point.addWidget(self.result_label, 1)
+        point.addWidget(self.fit_button)
+
+        graph_box = QWidget()
+        gl = QVBoxLayout(graph_box)
+        gl.setContentsMargins(0, 0, 0, 0)
+        gl.addWidget(self.view)
+        check_box = QWidget()
+        cl = QVBoxLayout(check_box)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.addWidget(self.table)
+        cl.addWidget(self.check_note)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(graph_box)
+        split.addWidget(check_box)
+        split.setStretchFactor(0, 4)
+        split.setStretchFactor(1, 1)
+        split.setSizes([520, 170])
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(point)
+        layout.addWidget(self.message)
+        layout.addWidget(split, 1)
+
+    # ----------------------------------------------------------------- actions
+    def point(self) -> dict[str, float]:
+        return {name: box.value() for name, box in self.inputs.items()}
+
+    def reset(self) -> None:
+        self.edit.setText(DEFAULT_EXPRESSION)
+        for name, box in self.inputs.items():
+            box.blockSignals(True)
+            box.setValue(DEFAULT_POINT[name])
+            box.blockSignals(False)
+        self.evaluate()
+
+    def evaluate(self) -> bool:
+        """Parse, evaluate, backpropagate and redraw. Returns False (and shows why) for a
+        malformed expression or a point outside the domain; the last good graph stays."""
+        self._timer.stop()
+        text = self.edit.text()
+        try:
+            expression = parse(text)
+        except ExpressionError as exc:
+            self._show_parse_error(exc)
+            return False
+        point = self.point()
+        try:
+            root, rows = check_gradients(expression, point)
+        except DomainError as exc:
+            where = ", ".join(f"{k} = {format_number(v)}" for k, v in point.items())
+            self._show_message(f"f is undefined at {where}: {exc}.\n"
+                               "The graph below still shows the last point where it was defined.")
+            return False
+        self.expression = expression
+        nodes, edges = graph(root)
+        self.nodes, self.edges, self.rows = nodes, edges, rows
+        self._draw(text, nodes, edges)
+        self._fill_table(rows)
+        self.result_label.setText(f"   f = {format_number(root.data)}")
+        notes = {r.note for r in rows if r.note}
+        if notes:
+            self._show_message("; ".join(sorted(notes)))
+        else:
+            self.message.hide()
+        self.edit.setStyleSheet("")
+        return True
+
+    def _show_parse_error(self, exc: ExpressionError) -> None:
+        pos = min(max(exc.position, 0), len(self.edit.text()))
+        self._show_message(f"{exc.pointer()}  {exc.message} (position {pos + 1})")
+        self.edit.setStyleSheet(f"QLineEdit {{ border: 2px solid {ERROR_COLOR.name()}; }}")
+        self.edit.setCursorPosition(pos)
+
+    def _show_message(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.setStyleSheet(f"color: {ERROR_COLOR.name()};")
+        self.message.show()
+
+    # ----------------------------------------------------------------- drawing
+    def _draw(self, text: str, nodes, edges) -> None:
+        structure = (text, tuple((n.op, n.label) for n in nodes))
+        if structure != self._structure:  # a new graph: new boxes and arrows
+            self._build_scene(nodes, edges)
+            self._structure = structure
+            self.view.fit()
+        for box, node in zip(self.boxes, nodes):
+            box.set_numbers(node.value, node.grad)
+
+    def _build_scene(self, nodes, edges) -> None:
+        self.scene.clear()
+        self.boxes = []
+        inputs = [n.id for n in nodes if not n.op and n.label in VARIABLES]
+        layout = layered_layout(len(nodes), edges, inputs)
+        root = len(nodes) - 1
+        for node in nodes:
+            if node.id == root:
+                fill = _ROOT_FILL
+            elif not node.op:
+                fill = _INPUT_FILL if node.id in inputs else _CONST_FILL
+            else:
+                fill = _OP_FILL
+            box = NodeBox(node_title(node.op, node.label), fill, self._mono)
+            box.setPos(layout.columns[node.id] * COL_STEP, layout.rows[node.id] * ROW_STEP)
+            box.setZValue(1)
+            box.setToolTip(self._node_tip(node))
+            self.scene.addItem(box)
+            self.boxes.append(box)
+        seen: dict[tuple[int, int], int] = {}
+        for (child, parent), lanes in zip(edges, layout.waypoints):
+            k = seen.get((child, parent), 0)  # x*x: a second arrow, slightly offset
+            seen[(child, parent)] = k + 1
+            self.scene.addItem(_arrow(self.boxes[child], self.boxes[parent], lanes, 8.0 * k))
+
+    @staticmethod
+    def _node_tip(node) -> str:
+        if not node.op:
+            return f"{node.label}: a leaf (input or constant)"
+        return (f"{node_title(node.op, node.label)}: its value from its inputs on the left; "
+                "grad = ∂f/∂(this box), summed over the arrows leaving it")
+
+    def _fill_table(self, rows) -> None:
+        for i, row in enumerate(rows):
+            cells = [row.variable, format_number(row.backward), format_number(row.numeric),
+                     f"{row.difference:.1e}" if math.isfinite(row.difference) else "—",
+                     "ok ✓" if row.ok else "not ok ✗"]
+            for j, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                if j == 4:
+                    item.setForeground(QBrush(QColor(30, 130, 50) if row.ok else ERROR_COLOR))
+                    item.setToolTip(row.note or f"tolerance {row.tolerance:.1e}")
+                self.table.setItem(i, j, item)
+
+    # ---------------------------------------------------------------- settings
+    def save_settings(self, settings: QSettings) -> None:
+        settings.setValue("backprop/expression", self.edit.text())
+        for name, box in self.inputs.items():
+            settings.setValue(f"backprop/{name}", box.value())
+
+    def restore_settings(self, settings: QSettings) -> None:
+        text = settings.value("backprop/expression")
+        if isinstance(text, str) and text.strip():
+            self.edit.setText(text)
+        for name, box in self.inputs.items():
+            try:
+                value = float(settings.value(f"backprop/{name}", box.value()))
+            except (TypeError, ValueError):
+                continue
+            box.blockSignals(True)
+            box.setValue(value)
+            box.blockSignals(False)
+        self.evaluate()
+
+
+def _curve_to(path: QPainterPath, end: QPointF) -> None:
+    """An S-curve leaving and arriving horizontally."""
+    start = path.currentPosition()
+    dx = (end.x() - start.x()) * 0.5
+    path.cubicTo(QPointF(start.x() + dx, start.y()), QPointF(end.x() - dx, end.y()), end)
+
+
+def _bigger(font: QFont, points: int) -> QFont:
+    f = QFont(font)
+    f.setPointSize(max(6, f.pointSize() + points))
+    return f
+
+
+def _arrow(source: QGraphicsItem, target: QGraphicsItem, lanes, offset: float) -> QGraphicsPathItem:
+    """An arrow from the right edge of ``source`` to the left edge of ``target``, running
+    straight along each lane ``(column, row)`` it crosses and curving between them."""
+    a = source.pos() + QPointF(BOX_W, BOX_H / 2 + offset)
+    b = target.pos() + QPointF(0, BOX_H / 2 + offset)
+    path = QPainterPath(a)
+    for column, row in lanes:
+        y = row * ROW_STEP + BOX_H / 2 + offset
+        _curve_to(path, QPointF(column * COL_STEP, y))
+        path.lineTo(QPointF(column * COL_STEP + BOX_W, y))
+    _curve_to(path, b)
+    grey = QColor(110, 110, 110)
+    item = QGraphicsPathItem(path)
+    item.setPen(QPen(grey, 1.3))
+    head = QGraphicsPolygonItem(
+        QPolygonF([b, QPointF(b.x() - 9, b.y() - 4.5), QPointF(b.x() - 9, b.y() + 4.5)]), item)
+    head.setPen(QPen(grey, 1.0))
+    head.setBrush(QBrush(grey))
+    item.setZValue(0)
+    return item

@@ -1,0 +1,403 @@
+"""The Blur lab: design a kernel, see it as a heatmap, and see what the engine's Conv2D
+does with it to ten CIFAR-10 photos (before / after)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from PyQt6.QtCore import QBuffer, QIODevice, QSettings, Qt, QTimer, pyqtSignal
+from PyQt6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
+                             QHBoxLayout, QHeaderView, QLabel, QPushButton, QSlider, QSpinBox,
+                             QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from cnnlab.app.panels.image_views import BeforeAfterStrip, EnlargedPair, KernelHeatmap
+from cnnlab.app.panels.image_source import CifarImages
+from cnnlab.app.widgets import ERROR_COLOR, show_error
+from cnnlab.data.npz import atomic_write_bytes
+from cnnlab.engine import kernels as K
+from cnnlab.engine.filter_views import pick_other_indices, resize_centred, to_display_rgb
+
+CUSTOM = "custom"
+MODES = [("per_channel", "per channel (3 → 3, diagonal)"),
+         ("full", "full 3 → 3 (every input → every output)")]
+SHOWN = 10  # images per row
+COALESCE_MS = 25  # changes closer than this are filtered once
+
+
+class BlurLabView(QWidget):
+    """Kernel designer (left) and before/after CIFAR-10 strip (right).
+
+    ``filtered`` fires after every recomputation; ``after`` holds the latest float32
+    ``(10, 3, H', W')`` output of ``kernels.blur_images`` (None when the settings are
+    impossible), ``indices`` the pool positions of the shown images.
+    """
+
+    filtered = pyqtSignal()
+
+    def __init__(self, parent: QWidget | None = None, seed: int = 0):
+        super().__init__(parent)
+        self.rng = np.random.default_rng(seed)
+        self.images: CifarImages | None = None
+        self.indices = np.zeros(0, dtype=np.int64)
+        self.kernel = K.make_kernel("gaussian")  # (kh, kw) float64
+        self.after: np.ndarray | None = None
+        self.error: str | None = None
+        self._custom = self.kernel.copy()
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(COALESCE_MS)
+        self._timer.timeout.connect(self.recompute)
+
+        layout = QHBoxLayout(self)
+        layout.addWidget(self._build_controls())
+        layout.addWidget(self._build_images(), 1)
+        self._on_kernel_choice()
+
+    # ------------------------------------------------------------ building
+    def _build_controls(self) -> QWidget:
+        box = QWidget()
+        box.setFixedWidth(350)
+        col = QVBoxLayout(box)
+        col.setContentsMargins(0, 0, 0, 0)
+
+        kernel_group = QGroupBox("Kernel")
+        form = QFormLayout(kernel_group)
+        self.kernel_combo = QComboBox()
+        for spec in K.KERNELS.values():
+            self.kernel_combo.addItem(spec.label, spec.name)
+        self.kernel_combo.addItem("Custom (type values)", CUSTOM)
+        self.kernel_combo.currentIndexChanged.connect(self._on_kernel_choice)
+        form.addRow("kernel", self.kernel_combo)
+        self.classic_button = QPushButton("Classic blur  [1 2 1; 2 4 2; 1 2 1] / 16")
+        self.classic_button.setToolTip("the classic 3×3 blur, one click away")
+        self.classic_button.clicked.connect(
+            lambda: self.kernel_combo.setCurrentIndex(self.kernel_combo.findData("classic_blur")))
+        form.addRow(self.classic_button)
+        self.size_spin = QSpinBox()
+        self.size_spin.setRange(1, 15)
+        self.size_spin.setValue(5)
+        self.size_spin.setToolTip("kernel size k (k×k)")
+        self.size_spin.valueChanged.connect(self._on_size)
+        form.addRow("size k", self.size_spin)
+        sigma_row = QHBoxLayout()
+        self.sigma_spin = QDoubleSpinBox()
+        self.sigma_spin.setRange(0.1, 10.0)
+        self.sigma_spin.setSingleStep(0.1)
+        self.sigma_spin.setDecimals(2)
+        self.sigma_spin.setValue(1.0)
+        self.sigma_spin.setSuffix(" px")
+        self.sigma_slider = QSlider(Qt.Orientation.Horizontal)
+        self.sigma_slider.setRange(1, 100)  # σ = value / 10
+        self.sigma_slider.setValue(10)
+        self.sigma_spin.valueChanged.connect(self._on_sigma_spin)
+        self.sigma_slider.valueChanged.connect(
+            lambda v: self.sigma_spin.setValue(v / 10.0))
+        sigma_row.addWidget(self.sigma_spin)
+        sigma_row.addWidget(self.sigma_slider, 1)
+        form.addRow("σ", sigma_row)
+        col.addWidget(kernel_group)
+
+        self.heatmap = KernelHeatmap()
+        col.addWidget(self.heatmap, 1)
+        self.kernel_info = QLabel()
+        self.kernel_info.setWordWrap(True)
+        self.heatmap.hovered.connect(lambda text: self.kernel_info.setText(text or self._info_text()))
+        col.addWidget(self.kernel_info)
+        self.table = QTableWidget()
+        self.table.setToolTip("the kernel's values; type a number to make a custom kernel")
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.setMinimumHeight(120)
+        self.table.itemChanged.connect(self._on_table_edit)
+        col.addWidget(self.table, 1)
+
+        conv_group = QGroupBox("Convolution")
+        cform = QFormLayout(conv_group)
+        self.stride_spin = QSpinBox()
+        self.stride_spin.setRange(1, 8)
+        self.padding_spin = QSpinBox()
+        self.padding_spin.setRange(-1, 16)
+        self.padding_spin.setSpecialValueText("same")  # -1 = "same"
+        self.padding_spin.setValue(-1)
+        self.padding_spin.setToolTip("zero padding p per side; 'same' keeps 32×32 at stride 1")
+        self.dilation_spin = QSpinBox()
+        self.dilation_spin.setRange(1, 6)
+        self.mode_combo = QComboBox()
+        for key, text in MODES:
+            self.mode_combo.addItem(text, key)
+        self.mode_combo.setToolTip(
+            "per channel: each colour blurred on its own.\nfull: every output channel sums the "
+            "kernel over all three inputs (a blur turns grey and 3× as bright, clipped).")
+        for spin, name in ((self.stride_spin, "stride s"), (self.padding_spin, "padding p"),
+                           (self.dilation_spin, "dilation d")):
+            spin.valueChanged.connect(self.schedule)
+            cform.addRow(name, spin)
+        self.mode_combo.currentIndexChanged.connect(self.schedule)
+        cform.addRow("channels", self.mode_combo)
+        self.formula = QLabel()
+        self.formula.setWordWrap(True)
+        self.formula.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        cform.addRow(self.formula)
+        col.addWidget(conv_group)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet(f"color: {ERROR_COLOR.name()}")
+        col.addWidget(self.message)
+        return box
+
+    def _build_images(self) -> QWidget:
+        box = QWidget()
+        col = QVBoxLayout(box)
+        col.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        self.source_label = QLabel()
+        self.source_label.setWordWrap(True)
+        row.addWidget(self.source_label, 1)
+        self.shuffle_button = QPushButton("Shuffle")
+        self.shuffle_button.setToolTip("show ten other images")
+        self.shuffle_button.clicked.connect(self.shuffle)
+        self.save_button = QPushButton("Save PNG…")
+        self.save_button.setToolTip("save the before/after strip as a PNG image")
+        self.save_button.clicked.connect(self._ask_save_png)
+        row.addWidget(self.shuffle_button)
+        row.addWidget(self.save_button)
+        col.addLayout(row)
+        self.strip = BeforeAfterStrip()
+        self.strip.image_clicked.connect(self._show_large)
+        col.addWidget(self.strip, 2)
+        hint = QLabel("Click an image to see it large.")
+        hint.setStyleSheet("color: grey")
+        col.addWidget(hint)
+        self.large = EnlargedPair()
+        col.addWidget(self.large, 3)
+        return box
+
+    # ------------------------------------------------------------- images
+    def set_images(self, images: CifarImages) -> None:
+        """Show ten images of a new pool (the first ten, or ten random ones of a big pool)."""
+        self.images = images
+        n = len(images.x)
+        self.indices = (np.arange(min(SHOWN, n), dtype=np.int64) if n <= 2 * SHOWN
+                        else np.sort(self.rng.choice(n, SHOWN, replace=False)))
+        self.source_label.setText(images.description)
+        self._show_before()
+
+    def shuffle(self) -> None:
+        """Ten other images (seeded RNG; images not shown now come first)."""
+        if self.images is None:
+            return
+        self.indices = pick_other_indices(len(self.images.x), self.indices, SHOWN, self.rng)
+        self._show_before()
+
+    def _show_before(self) -> None:
+        imgs = self.images
+        self.strip.set_before(to_display_rgb(imgs.x[self.indices]),
+                              [imgs.class_names[int(imgs.y[i])] for i in self.indices])
+        self.schedule()
+
+    # ------------------------------------------------------------- kernel
+    def kernel_name(self) -> str:
+        return self.kernel_combo.currentData()
+
+    def _on_kernel_choice(self) -> None:
+        name = self.kernel_name()
+        spec = K.KERNELS.get(name)
+        takes_size = name == CUSTOM or (spec is not None and spec.takes_size)
+        takes_sigma = spec is not None and spec.takes_sigma
+        self.size_spin.setEnabled(takes_size)
+        self.sigma_spin.setEnabled(takes_sigma)
+        self.sigma_slider.setEnabled(takes_sigma)
+        if spec is not None and spec.takes_size and name == "identity" and self.size_spin.value() % 2 == 0:
+            self.size_spin.setValue(self.size_spin.value() + 1)
+        if name == CUSTOM:
+            self._custom = self.kernel.copy()  # start from what is shown
+            self.size_spin.blockSignals(True)
+            self.size_spin.setValue(self._custom.shape[0])
+            self.size_spin.blockSignals(False)
+        self._rebuild_kernel()
+
+    def _on_size(self) -> None:
+        if self.kernel_name() == CUSTOM:
+            self._custom = resize_centred(self._custom, self.size_spin.value())
+        self._rebuild_kernel()
+
+    def _on_sigma_spin(self, value: float) -> None:
+        self.sigma_slider.blockSignals(True)
+        self.sigma_slider.setValue(int(round(value * 10)))
+        self.sigma_slider.blockSignals(False)
+        self._rebuild_kernel()
+
+    def _rebuild_kernel(self) -> None:
+        name = self.kernel_name()
+        try:
+            if name == CUSTOM:
+                kernel = K.custom(self._custom)
+            else:
+                kernel = K.make_kernel(name, size=self.size_spin.value(),
+                                       sigma=float(self.sigma_spin.value()))
+        except ValueError as exc:
+            self._set_message(f"kernel: {exc}")
+            return
+        self.kernel = kernel
+        self.heatmap.set_kernel(kernel)
+        self.kernel_info.setText(self._info_text())
+        self._fill_table(kernel)
+        self.schedule()
+
+    def _info_text(self) -> str:
+        k = self.kernel
+        return (f"{k.shape[0]}×{k.shape[1]} kernel · sum {k.sum():.4g} "
+                f"(1 keeps brightness, 0 keeps only changes) · hover a cell for its value")
+
+    def _fill_table(self, kernel: np.ndarray) -> None:
+        self.table.blockSignals(True)
+        self.table.setRowCount(kernel.shape[0])
+        self.table.setColumnCount(kernel.shape[1])
+        for r in range(kernel.shape[0]):
+            for c in range(kernel.shape[1]):
+                item = QTableWidgetItem(f"{kernel[r, c]:.6g}")
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                self.table.setItem(r, c, item)
+        self.table.blockSignals(False)
+
+    def _on_table_edit(self, item: QTableWidgetItem) -> None:
+        """A typed value makes the shown kernel custom (starting from its other values)."""
+        text = item.text().strip().replace(",", ".")
+        try:
+            value = float(text)
+            if not np.isfinite(value):
+                raise ValueError
+        except ValueError:
+            self._set_message(f"row {item.row()}, column {item.column()}: "
+                              f"{item.text()!r} is not a number; the kernel is unchanged")
+            return
+        values = self.kernel.copy()
+        values[item.row(), item.column()] = value
+        self._custom = values
+        if self.kernel_name() != CUSTOM:
+            self.kernel_combo.blockSignals(True)
+            self.kernel_combo.setCurrentIndex(self.kernel_combo.findData(CUSTOM))
+            self.kernel_combo.blockSignals(False)
+            self.size_spin.setEnabled(True)
+            self.sigma_spin.setEnabled(False)
+            self.sigma_slider.setEnabled(False)
+        self._rebuild_kernel()
+
+    # ------------------------------------------------------------ filtering
+    def padding(self) -> int | str:
+        value = self.padding_spin.value()
+        return "same" if value < 0 else value
+
+    def conv_settings(self) -> dict:
+        """What ``blur_images`` gets besides images and kernel."""
+        return {"stride": self.stride_spin.value(), "padding": self.padding(),
+                "dilation": self.dilation_spin.value(), "mode": self.mode_combo.currentData()}
+
+    def schedule(self) -> None:
+        """Recompute soon; a burst of changes (dragging σ) is filtered once."""
+        self._timer.start()
+
+    def recompute(self) -> None:
+        """Filter the shown images with the current kernel through ``blur_images``."""
+        self._timer.stop()
+        s = self.conv_settings()
+        k = self.kernel
+        self.formula.setText(self._formula_text(s))
+        try:
+            if self.images is None:
+                raise ValueError("no images loaded")
+            after = K.blur_images(self.images.x[self.indices], k, **s)  # (10, 3, H', W')
+        except ValueError as exc:
+            self.after = None
+            self.strip.set_after(None)
+            self._set_message(str(exc))
+        else:
+            self.after = after
+            self.strip.set_after(to_display_rgb(after))
+            self._set_message("")
+        self._show_large(self.strip.selected)
+        self.filtered.emit()
+
+    def _formula_text(self, s: dict) -> str:
+        k = self.kernel
+        h, w = self.images.x.shape[2:] if self.images is not None else (32, 32)
+        try:
+            pad_h, pad_w = K.resolve_padding(k, s["padding"], s["dilation"])
+        except ValueError as exc:
+            return str(exc)
+        fh = K.output_size_formula(h, k.shape[0], s["stride"], pad_h, s["dilation"])
+        fw = K.output_size_formula(w, k.shape[1], s["stride"], pad_w, s["dilation"])
+        pad = "“same”: " if s["padding"] == "same" else ""
+        lines = ["H_out = W_out = " + fh if (fh, h) == (fw, w) else f"H_out = {fh}\nW_out = {fw}"]
+        return f"{pad}output size ⌊(H + 2p − d(k−1) − 1) / s⌋ + 1\n" + "\n".join(lines)
+
+    def output_size_text(self) -> str:
+        return self.formula.text()
+
+    def _set_message(self, text: str) -> None:
+        self.error = text or None
+        self.message.setText(text)
+
+    def _show_large(self, index: int) -> None:
+        if self.images is None or not len(self.indices):
+            return
+        index = min(index, len(self.indices) - 1)
+        i = int(self.indices[index])
+        name = self.images.class_names[int(self.images.y[i])]
+        before = to_display_rgb(self.images.x[i:i + 1])[0]
+        after = None if self.after is None else to_display_rgb(self.after[index:index + 1])[0]
+        after_caption = ("after: " + "×".join(map(str, after.shape[:2])) if after is not None
+                         else "after: —")
+        self.large.set_images(before, after, f"{name} · {self.images.name} #{i}", after_caption)
+
+    # ---------------------------------------------------------------- saving
+    def _ask_save_png(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save before/after images", "blur.png",
+                                              "PNG images (*.png)")
+        if path:
+            try:
+                self.save_png(path)
+            except OSError as exc:
+                show_error(self, "Could not save the PNG", f"{path}: {exc}")
+
+    def save_png(self, path: str) -> None:
+        """Write the before/after strip (each image pixel 4×4) to ``path`` atomically."""
+        buffer = QBuffer()
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        if not self.strip.render_image(scale=4).save(buffer, "PNG"):
+            raise OSError("Qt could not encode the image as PNG")
+        atomic_write_bytes(path, bytes(buffer.data()))
+
+    # -------------------------------------------------------------- settings
+    def save_settings(self, settings: QSettings, prefix: str) -> None:
+        settings.setValue(f"{prefix}/kernel", self.kernel_name())
+        for key, spin in (("size", self.size_spin), ("sigma", self.sigma_spin),
+                          ("stride", self.stride_spin), ("padding", self.padding_spin),
+                          ("dilation", self.dilation_spin)):
+            settings.setValue(f"{prefix}/{key}", spin.value())
+        settings.setValue(f"{prefix}/mode", self.mode_combo.currentData())
+        settings.setValue(f"{prefix}/custom", json.dumps(self._custom.tolist()))
+
+    def restore_settings(self, settings: QSettings, prefix: str) -> None:
+        for key, spin, cast in (("stride", self.stride_spin, int), ("padding", self.padding_spin, int),
+                                ("dilation", self.dilation_spin, int), ("size", self.size_spin, int),
+                                ("sigma", self.sigma_spin, float)):
+            value = settings.value(f"{prefix}/{key}")
+            try:
+                spin.setValue(cast(value)) if value is not None else None
+            except (TypeError, ValueError):
+                pass  # a hand-edited settings file: keep the default
+        mode = self.mode_combo.findData(settings.value(f"{prefix}/mode"))
+        if mode >= 0:
+            self.mode_combo.setCurrentIndex(mode)
+        name = settings.value(f"{prefix}/kernel")
+        if name == CUSTOM:
+            try:  # JSON, never eval: the settings file is the user's to edit
+                self.kernel = K.custom(json.loads(str(settings.value(f"{prefix}/custom"))))
+            except ValueError:
+                name = None  # unreadable custom values: keep the default kernel
+        index = self.kernel_combo.findData(name)
+        if index >= 0:
+            self.kernel_combo.setCurrentIndex(index)
+

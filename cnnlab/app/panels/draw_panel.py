@@ -1,0 +1,397 @@
+"""The Draw tab: draw a digit, watch the network's guess change stroke by stroke, and look
+at what it sees (the 28×28 input, feature maps of every conv layer, the first layer's kernels).
+
+Layout: canvas (left) · network input, guess, model and "this is wrong" (middle) ·
+probability bars (right); feature maps and kernels below. Prediction runs on the GUI
+thread (preprocessing + a forward pass take a few ms) with ``session.snapshot()``, never
+with the arrays a running training writes, and at most every ``UPDATE_INTERVAL_MS``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import QSettings, Qt, QTimer
+from PyQt6.QtGui import QAction, QColor, QImage, QKeySequence, QPixmap
+from PyQt6.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel,
+                             QPushButton, QSizePolicy, QVBoxLayout, QWidget)
+
+from cnnlab.app.panels.canvas import DrawingCanvas
+from cnnlab.app.widgets import (ERROR_COLOR, TRAIN_COLOR, TileGrid, big_label_font, show_error)
+from cnnlab.data.drawing import UNSURE_BELOW, DigitGuess, digit_model_problem, guess_digit
+
+#: Coalesce canvas changes: at most one prediction per this many milliseconds while drawing.
+UPDATE_INTERVAL_MS = 50
+PREVIEW_SCALE = 6  # 28 px shown as 168 px, nearest neighbour
+BAR_COLOR = QColor(160, 190, 220)
+
+UNSURE_TIP = (f"“unsure” is shown when the top probability is below {UNSURE_BELOW:.0%}.\n"
+              "A trained network gives clean digits well over 90 %; a lower top value means the\n"
+              "drawing is ambiguous or half-finished, and naming one digit would look more\n"
+              "confident than the network is. (Softmax outputs are not calibrated probabilities.)")
+
+
+class DrawPanel(QWidget):
+    """``DrawPanel(session, parent=None, user_digits_path=None)``; ``user_digits_path``
+    is where corrected drawings are kept (default: the user dataset's own default)."""
+
+    def __init__(self, session, parent: QWidget | None = None,
+                 user_digits_path: str | Path | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.guess: DigitGuess | None = None
+        self.feature_maps: dict[int, tuple[str, np.ndarray]] = {}  # layer index -> (name, (C, H, W))
+        self._user_digits_path = user_digits_path
+        self._user_digits = None
+        self._maps_stale = True
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(UPDATE_INTERVAL_MS)
+        self._timer.timeout.connect(self.refresh)
+
+        self._build()
+        self._build_shortcuts()
+        self.canvas.changed.connect(self._schedule)
+        self.canvas.stroke_finished.connect(self._on_stroke_finished)
+        session.model_changed.connect(self._on_model_changed)
+        session.weights_updated.connect(lambda _snap: self._on_model_changed())
+        session.training_state_changed.connect(lambda _state: self._on_model_changed())
+        self._on_model_changed()
+        self._update_user_count()
+
+    # -------------------------------------------------------------- building
+    def _build(self) -> None:
+        self.canvas = DrawingCanvas()
+        self.clear_button = QPushButton("Clear (Del)")
+        self.clear_button.setToolTip("erase the whole drawing (Del)")
+        self.clear_button.clicked.connect(self.canvas.clear)
+        self.undo_button = QPushButton("Undo (Ctrl+Z)")
+        self.undo_button.setToolTip("remove the last stroke (Ctrl+Z)")
+        self.undo_button.clicked.connect(self.canvas.undo)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.clear_button)
+        buttons.addWidget(self.undo_button)
+        left = QVBoxLayout()
+        left.addWidget(self.canvas, 1)
+        left.addLayout(buttons)
+
+        middle = QVBoxLayout()
+        self.model_label = QLabel()
+        self.model_label.setWordWrap(True)
+        self.model_label.setTextFormat(Qt.TextFormat.RichText)
+        middle.addWidget(self.model_label)
+        middle.addWidget(QLabel("What the network sees (28×28):"))
+        self.preview = QLabel()
+        side = 28 * PREVIEW_SCALE
+        self.preview.setFixedSize(side + 2, side + 2)
+        self.preview.setStyleSheet("border: 1px solid #888; background: black;")
+        self.preview.setToolTip("The drawing after MNIST preprocessing: cropped to the ink, "
+                                "scaled so the longer side is 20 px,\ncentred by its centre of "
+                                "mass in a 28×28 frame — exactly the network's input.")
+        middle.addWidget(self.preview, 0, Qt.AlignmentFlag.AlignHCenter)
+        self.guess_label = QLabel()
+        self.guess_label.setFont(big_label_font(40))
+        self.guess_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.guess_label.setToolTip(UNSURE_TIP)
+        self.probability_label = QLabel()
+        self.probability_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.probability_label.setToolTip(UNSURE_TIP)
+        self.message_label = QLabel()
+        self.message_label.setWordWrap(True)
+        self.message_label.setStyleSheet(f"color: {ERROR_COLOR.name()};")
+        self.message_label.hide()
+        middle.addWidget(self.guess_label)
+        middle.addWidget(self.probability_label)
+        middle.addWidget(self.message_label)
+        middle.addStretch(1)
+        middle.addWidget(self._build_correction_box())
+        middle_widget = QWidget()
+        middle_widget.setLayout(middle)
+        middle_widget.setFixedWidth(250)
+
+        self.bars_plot = pg.PlotWidget()
+        self.bars_plot.setBackground("w")
+        self.bars_plot.setTitle("Probability of each digit")
+        self.bars_plot.setMouseEnabled(False, False)
+        self.bars_plot.setMenuEnabled(False)
+        self.bars_plot.hideButtons()
+        self.bars_plot.setXRange(-0.6, 9.6, padding=0)
+        self.bars_plot.setYRange(0, 1.0, padding=0.02)
+        self.bars_plot.setLabel("left", "probability")
+        self.bars_plot.setLabel("bottom", "digit")
+        self.bars_plot.getAxis("bottom").setTicks([[(i, str(i)) for i in range(10)]])
+        self.bars = pg.BarGraphItem(x=np.arange(10), height=np.zeros(10), width=0.7,
+                                    brush=BAR_COLOR, pen=None)
+        self.bars_plot.addItem(self.bars)
+        self.threshold_line = pg.InfiniteLine(UNSURE_BELOW, angle=0,
+                                              pen=pg.mkPen((150, 150, 150), style=Qt.PenStyle.DashLine))
+        self.threshold_line.setToolTip(UNSURE_TIP)
+        self.bars_plot.addItem(self.threshold_line)
+
+        top = QHBoxLayout()
+        top.addLayout(left, 5)
+        top.addWidget(middle_widget, 0)
+        top.addWidget(self.bars_plot, 4)
+
+        self.layer_picker = QComboBox()
+        self.layer_picker.setToolTip("which layer's output to show, one tile per channel")
+        self.layer_picker.currentIndexChanged.connect(self._show_feature_maps)
+        self.maps_grid = TileGrid()
+        maps_box = QGroupBox("Feature maps for the drawn digit (one tile per channel, shared colour scale)")
+        maps_layout = QVBoxLayout(maps_box)
+        picker_row = QHBoxLayout()
+        picker_row.addWidget(QLabel("Layer:"))
+        picker_row.addWidget(self.layer_picker, 1)
+        maps_layout.addLayout(picker_row)
+        maps_layout.addWidget(self.maps_grid, 1)
+        self.kernels_grid = TileGrid()
+        self.kernels_box = QGroupBox("First conv layer's kernels")
+        kernels_layout = QVBoxLayout(self.kernels_box)
+        kernels_layout.addWidget(self.kernels_grid)
+        bottom = QHBoxLayout()
+        bottom.addWidget(maps_box, 3)
+        bottom.addWidget(self.kernels_box, 2)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top, 3)
+        layout.addLayout(bottom, 2)
+
+    def _build_correction_box(self) -> QGroupBox:
+        box = QGroupBox("This is wrong → label")
+        box.setToolTip("Save the 28×28 drawing with its correct label to your own digit set,\n"
+                       "which can be exported or added to training.")
+        self.label_picker = QComboBox()
+        self.label_picker.addItems([str(d) for d in range(10)])
+        self.label_picker.setToolTip("the digit you meant")
+        self.save_button = QPushButton("Save")
+        self.save_button.setToolTip("add this drawing, with the chosen label, to your digit set")
+        self.save_button.clicked.connect(self.save_correction)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("write your saved drawings to an .npz file "
+                                      "(x: uint8 N×1×28×28, y: int64 labels)")
+        self.export_button.clicked.connect(self._export_dialog)
+        self.user_count_label = QLabel()
+        self.user_count_label.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("It is a"))
+        row.addWidget(self.label_picker)
+        row.addWidget(self.save_button)
+        layout = QVBoxLayout(box)
+        layout.addLayout(row)
+        row2 = QHBoxLayout()
+        row2.addWidget(self.user_count_label, 1)
+        row2.addWidget(self.export_button)
+        layout.addLayout(row2)
+        return box
+
+    def _build_shortcuts(self) -> None:
+        # Window-wide shortcuts: Qt only fires them while this tab is visible.
+        self.clear_action = QAction("Clear drawing", self)
+        self.clear_action.setShortcut(QKeySequence(Qt.Key.Key_Delete))
+        self.clear_action.triggered.connect(self.canvas.clear)
+        self.undo_action = QAction("Undo last stroke", self)
+        self.undo_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Undo))
+        self.undo_action.triggered.connect(self.canvas.undo)
+        for action in (self.clear_action, self.undo_action):
+            self.addAction(action)
+
+    # --------------------------------------------------------------- updates
+    def _schedule(self) -> None:
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def _on_stroke_finished(self) -> None:
+        self._maps_stale = True
+        self._schedule()
+
+    def _on_model_changed(self) -> None:
+        self._update_model_label()
+        self._show_kernels()
+        self._maps_stale = True
+        self._schedule()
+
+    def current_model(self):
+        """The model to predict with: the session's snapshot (safe while training)."""
+        return self.session.snapshot()
+
+    def refresh(self) -> None:
+        """Preprocess the drawing, predict, and update preview, guess and bars (and the
+        feature maps once a stroke is finished). Never raises: problems go to the message line."""
+        self._timer.stop()
+        model = self.current_model()
+        problem = digit_model_problem(model)
+        if problem is None:
+            try:
+                self.guess = guess_digit(model, self.canvas.image_array())
+            except (ValueError, FloatingPointError) as exc:
+                problem = f"Could not classify the drawing: {exc}"
+        if problem is not None:
+            self.guess = None
+            self._show_problem(problem if model is not None or not self.session.is_training
+                               else "Waiting for the first weights from training…")
+            return
+        self.message_label.hide()
+        self._show_guess(self.guess)
+        if self._maps_stale and not self.canvas.is_drawing:
+            self._maps_stale = False
+            self._update_feature_maps(model)
+
+    def _show_problem(self, text: str) -> None:
+        self.message_label.setText(text)
+        self.message_label.show()
+        self.guess_label.setText("")
+        self.probability_label.setText("")
+        self.bars.setOpts(height=np.zeros(10), brushes=[BAR_COLOR] * 10)
+        self._set_preview(None)
+        self.feature_maps = {}
+        self.layer_picker.clear()
+        self.maps_grid.clear()
+
+    def _show_guess(self, guess: DigitGuess) -> None:
+        self._set_preview(guess.network_input)
+        if guess.empty:
+            self.guess_label.setText("")
+            self.probability_label.setText("draw a digit")
+            self.bars.setOpts(height=np.zeros(10), brushes=[BAR_COLOR] * 10)
+            return
+        brushes = [BAR_COLOR] * 10
+        brushes[guess.label] = TRAIN_COLOR if not guess.unsure else QColor(150, 150, 150)
+        self.bars.setOpts(height=guess.probabilities, brushes=brushes)
+        if guess.unsure:
+            self.guess_label.setText("unsure")
+            self.probability_label.setText(
+                f"maybe {guess.label} ({guess.probability:.0%}) — below {UNSURE_BELOW:.0%}")
+        else:
+            self.guess_label.setText(str(guess.label))
+            self.probability_label.setText(f"probability {guess.probability:.1%}")
+
+    def _set_preview(self, x: np.ndarray | None) -> None:
+        side = 28 * PREVIEW_SCALE
+        if x is None:
+            self.preview.clear()
+            return
+        pixels = np.ascontiguousarray(np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8))  # (28, 28)
+        image = QImage(pixels.data, 28, 28, 28, QImage.Format.Format_Grayscale8)
+        self.preview.setPixmap(QPixmap.fromImage(image).scaled(
+            side, side, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.FastTransformation))
+
+    def _update_model_label(self) -> None:
+        s = self.session
+        name = s.model_name if s.model is not None else "no model"
+        text = f"Model: <b>{name}</b>"
+        if "untrained" in name.lower():
+            text += (f"<br><span style='color:{ERROR_COLOR.name()}'>⚠ untrained — its guesses "
+                     "are random. Train it (Train tab) or open a trained model.</span>")
+        if s.is_training:
+            text += "<br><i>using live weights from the running training</i>"
+        self.model_label.setText(text)
+
+    # ----------------------------------------------------------- looking inside
+    def _update_feature_maps(self, model) -> None:
+        """Recompute every spatial layer's output for the current drawing."""
+        previous = self.layer_picker.currentData()
+        self.feature_maps = {}
+        if self.guess is not None and not self.guess.empty:
+            for index, name, a in model.activations(self.guess.network_input[None, None]):
+                if a.ndim == 4:  # (1, C, H, W): a stack of feature maps
+                    self.feature_maps[index] = (name, np.array(a[0], dtype=np.float32))
+        self.layer_picker.blockSignals(True)
+        self.layer_picker.clear()
+        for index, (name, maps) in self.feature_maps.items():
+            c, h, w = maps.shape
+            self.layer_picker.addItem(f"#{index} {name} — {c} maps of {h}×{w}", index)
+        if self.feature_maps:
+            pick = previous if previous in self.feature_maps else next(
+                (i for i, (n, _) in self.feature_maps.items() if n == "Conv2D"),
+                next(iter(self.feature_maps)))
+            self.layer_picker.setCurrentIndex(self.layer_picker.findData(pick))
+        self.layer_picker.blockSignals(False)
+        self._show_feature_maps()
+
+    def _show_feature_maps(self) -> None:
+        index = self.layer_picker.currentData()
+        if index is None or index not in self.feature_maps:
+            self.maps_grid.clear()
+            self.maps_grid.set_title("draw a digit to see its feature maps")
+            return
+        name, maps = self.feature_maps[index]
+        self.maps_grid.set_tiles(maps, cmap="viridis")
+        lo, hi = self.maps_grid.levels
+        self.maps_grid.set_title(f"#{index} {name}: {maps.shape[0]} channels, "
+                                 f"values {lo:.2g} … {hi:.2g}")
+
+    def _show_kernels(self) -> None:
+        model = self.current_model()
+        conv = next((layer for layer in model.layers if layer.name == "Conv2D"), None) \
+            if model is not None else None
+        if conv is None:
+            self.kernels_grid.clear()
+            self.kernels_grid.set_title("no conv layer in this model")
+            return
+        w = np.array(conv.params["W"], dtype=np.float32)  # (C_out, C_in, k, k)
+        tiles = w[:, 0] if w.shape[1] == 1 else w.reshape(-1, *w.shape[2:])
+        self.kernels_grid.set_tiles(tiles, cmap="diverging")
+        k = w.shape[2:]
+        self.kernels_grid.set_title(f"#{conv.index} Conv2D: {w.shape[0]} kernels "
+                                    f"{k[0]}×{k[1]} (× {w.shape[1]} input channels)"
+                                    if w.shape[1] > 1 else
+                                    f"#{conv.index} Conv2D: {w.shape[0]} kernels {k[0]}×{k[1]}")
+
+    # ------------------------------------------------------------ user digits
+    def user_digits(self):
+        """The user's dataset of corrected drawings (opened on first use)."""
+        if self._user_digits is None:
+            from cnnlab.data.user_digits import UserDigits
+
+            self._user_digits = (UserDigits(self._user_digits_path) if self._user_digits_path
+                                 else UserDigits())
+        return self._user_digits
+
+    def save_correction(self) -> None:
+        """Add the current 28×28 drawing with the picked label to the user's digits."""
+        if self.guess is None or self.guess.empty:
+            self._show_status("Draw a digit first, then pick its label and Save.")
+            return
+        label = int(self.label_picker.currentText())
+        try:
+            self.user_digits().add(self.guess.network_input, label)
+        except (OSError, ValueError) as exc:
+            show_error(self, "Could not save the drawing", str(exc))
+            return
+        self._update_user_count()
+
+    def export_user_digits(self, path: str | Path) -> None:
+        """Write the user's digits to ``path`` (.npz); errors are shown, not raised."""
+        try:
+            self.user_digits().export(path)
+        except (OSError, ValueError) as exc:
+            show_error(self, "Could not export your digits", str(exc))
+
+    def _export_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export your digits", "my_digits.npz",
+                                              "NumPy archive (*.npz)")
+        if path:
+            self.export_user_digits(path)
+
+    def _update_user_count(self) -> None:
+        try:
+            n = len(self.user_digits())
+        except (OSError, ValueError) as exc:
+            self.user_count_label.setText(f"your digits cannot be read: {exc}")
+            return
+        self.user_count_label.setText(f"{n:,} drawing{'s' if n != 1 else ''} saved")
+        self.export_button.setEnabled(n > 0)
+
+    def _show_status(self, text: str) -> None:
+        self.user_count_label.setText(text)
+
+    # -------------------------------------------------------------- settings
+    def save_settings(self, settings: QSettings) -> None:
+        settings.setValue("draw/label", self.label_picker.currentIndex())
+
+    def restore_settings(self, settings: QSettings) -> None:
+        value = settings.value("draw/label", 0, type=int)
+        if 0 <= value < 10:
+            self.label_picker.setCurrentIndex(value)

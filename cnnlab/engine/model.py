@@ -1,0 +1,435 @@
+"""``Sequential`` models: shape inference, summary, config, weights and ``.npz`` files.
+
+A model file is one ``.npz`` (no pickles) holding:
+
+- ``config``: the JSON of ``Sequential.get_config()`` as a 0-d unicode array
+  (``{"format": "cnnlab.sequential", "version": 1, "input_shape": [...], "layers": [...],
+  "dtype": "float32", "meta": {...}}``),
+- ``format_version``: the same version number as an int array,
+- one array per parameter, keyed ``"{layer index}.{param}"`` (``"0.W"``, ``"0.b"``, …).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cnnlab.engine.base import FLOAT_DTYPES, Layer, WeightedLayer, float_dtype
+from cnnlab.engine.layers import layer_from_config
+from cnnlab.engine.losses import softmax
+
+FORMAT = "cnnlab.sequential"
+VERSION = 1
+
+
+class ModelFileError(ValueError):
+    """A file that is not a readable cnnlab model (wrong format, truncated, bad weights)."""
+
+
+@dataclass(frozen=True)
+class ShapeRow:
+    """One row of shape inference for the layer designer. ``output_shape`` is None when
+    ``error`` says why the layer is invalid (or that it follows an invalid one)."""
+
+    index: int
+    name: str
+    output_shape: tuple[int, ...] | None
+    n_params: int
+    weight_shapes: dict[str, tuple[int, ...]]
+    error: str | None
+
+
+def _at_position(exc: Exception, name: str, index: int) -> str:
+    """``"Conv2D: kernel_size ..."`` from a layer built outside a model, as
+    ``"Conv2D #3: kernel_size ..."``."""
+    message = str(exc)
+    if message.startswith(f"{name}: "):
+        message = message[len(name) + 2:]
+    return f"{name} #{index}: {message}"
+
+
+def infer_shapes(layer_configs: list[dict], input_shape) -> list[ShapeRow]:
+    """Shape of every layer's output for ``input_shape`` (no batch axis), without
+    drawing weights. Never raises for a bad layer: its row carries the error, and the
+    rows after it ``error="follows an invalid layer"``."""
+    rows: list[ShapeRow] = []
+    shape = tuple(input_shape)
+    broken = False
+    for i, cfg in enumerate(layer_configs):
+        name = cfg.get("type", "?") if isinstance(cfg, dict) else "?"
+        try:
+            layer = layer_from_config(cfg, allocate=False)
+        except ValueError as exc:
+            # After a broken layer the sizes this one needs are unknown: say so, not why.
+            error = "follows an invalid layer" if broken else _at_position(exc, name, i)
+            rows.append(ShapeRow(i, str(name), None, 0, {}, error))
+            broken = True
+            continue
+        layer.index = i
+        n_params, weights = layer.n_params, layer.param_shapes()
+        if broken:
+            rows.append(ShapeRow(i, layer.name, None, n_params, weights,
+                                 "follows an invalid layer"))
+            continue
+        try:
+            shape = layer.output_shape(shape)
+        except ValueError as exc:
+            rows.append(ShapeRow(i, layer.name, None, n_params, weights, str(exc)))
+            broken = True
+            continue
+        rows.append(ShapeRow(i, layer.name, shape, n_params, weights, None))
+    return rows
+
+
+def as_input(x, dtype) -> np.ndarray:
+    """Images as the model's float ``dtype``: uint8 pixels are scaled to [0, 1] (so a full
+    uint8 dataset never needs a float copy: call this per batch); floats are cast."""
+    x = np.asarray(x)
+    if x.dtype == np.uint8:
+        out = x.astype(dtype)
+        out *= 1 / 255
+        return out
+    return x if x.dtype == dtype else x.astype(dtype)
+
+
+def write_atomically(path, write) -> None:
+    """Call ``write(file)`` on a temp file beside ``path``, then ``os.replace`` it onto
+    ``path``: a crash mid-write leaves any old file untouched."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+class Sequential:
+    """``Sequential(layers, input_shape, dtype=None)``: layers applied in order.
+
+    ``input_shape`` leaves out the batch axis: ``(C, H, W)`` or ``(features,)``. Shapes are
+    inferred at construction, so a misfit raises ``ValueError`` naming the layer, its
+    position and the sizes. ``dtype`` (float32/float64) is that of the weights: None
+    takes it from the layers (float32 when none has weights); given, the layers' weights
+    are cast to it. Inputs are cast to it (uint8 images scaled to [0, 1]).
+    """
+
+    def __init__(self, layers, input_shape, dtype=None, meta: dict | None = None):
+        self.layers: list[Layer] = list(layers)
+        if not self.layers:
+            raise ValueError("Sequential: needs at least one layer")
+        for i, layer in enumerate(self.layers):
+            if not isinstance(layer, Layer):
+                raise ValueError(f"Sequential: item #{i} is not a layer: {layer!r}")
+        shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else (input_shape,)
+        if not shape or not all(isinstance(s, (int, np.integer)) and s > 0 for s in shape):
+            raise ValueError(f"Sequential: input_shape must be positive ints like (1, 28, 28) "
+                             f"or (784,), got {input_shape!r}")
+        self.input_shape = tuple(int(s) for s in shape)
+        self.dtype = self._common_dtype(dtype)
+        self.meta = dict(meta or {})
+        self.shapes = []  # output shape of every layer
+        for i, layer in enumerate(self.layers):
+            layer.index = i
+            shape = layer.output_shape(shape)
+            self.shapes.append(shape)
+        self.output_shape = self.shapes[-1]
+
+    def _common_dtype(self, dtype) -> np.dtype:
+        weighted = [layer for layer in self.layers if isinstance(layer, WeightedLayer)]
+        if dtype is None:
+            found = {layer.dtype for layer in weighted}
+            if len(found) > 1:
+                raise ValueError("Sequential: layers mix float32 and float64 weights; "
+                                 "pass dtype= to cast them to one")
+            return found.pop() if found else np.dtype(np.float32)
+        dtype = float_dtype(dtype, "Sequential")
+        for layer in weighted:
+            if layer.dtype != dtype:
+                layer.dtype = dtype
+                layer.set_params(layer.params)
+        return dtype
+
+    # -------------------------------------------------------------- running
+    def __iter__(self):
+        return iter(self.layers)
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, i: int) -> Layer:
+        return self.layers[i]
+
+    def train(self, mode: bool = True) -> "Sequential":
+        """Training mode for every layer (Dropout active)."""
+        for layer in self.layers:
+            layer.train(mode)
+        return self
+
+    def eval(self) -> "Sequential":
+        """Inference mode for every layer."""
+        return self.train(False)
+
+    @property
+    def training(self) -> bool:
+        return any(layer.training for layer in self.layers)
+
+    def _batch(self, x) -> np.ndarray:
+        x = as_input(x, self.dtype)
+        if x.shape[1:] != self.input_shape:
+            raise ValueError(f"Sequential: expects input (N, {', '.join(map(str, self.input_shape))}),"
+                             f" got shape {x.shape}")
+        return x
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """x: ``(N, *input_shape)`` -> ``(N, *output_shape)`` in the model dtype."""
+        x = self._batch(x)
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, grad_out: np.ndarray, need_input_grad: bool = True):
+        """Back-propagate ``grad_out`` ``(N, *output_shape)`` through every layer (filling
+        their grads) and return the input gradient ``(N, *input_shape)``. With
+        ``need_input_grad=False`` the layers before the first weighted one are skipped
+        and None is returned (what a training step needs)."""
+        first = 0
+        if not need_input_grad:
+            first = next((i for i, layer in enumerate(self.layers) if layer.params),
+                         len(self.layers))
+        grad = grad_out
+        for i in range(len(self.layers) - 1, first - 1, -1):
+            grad = self.layers[i].backward(grad, need_input_grad or i > first)
+        return grad if need_input_grad else None
+
+    def _inference(self, x, batch_size: int, fn):
+        x = np.asarray(x)
+        single = x.ndim == len(self.input_shape)
+        if single:
+            x = x[None]
+        modes = [layer.training for layer in self.layers]
+        self.eval()
+        try:
+            if len(x) <= batch_size:
+                out = fn(self.forward(x))
+            else:
+                out = np.concatenate([fn(self.forward(x[i:i + batch_size]))
+                                      for i in range(0, len(x), batch_size)])
+        finally:
+            for layer, mode in zip(self.layers, modes):
+                layer.training = mode
+        return out[0] if single else out
+
+    def predict_proba(self, x, batch_size: int = 256) -> np.ndarray:
+        """Softmax of the outputs in inference mode: ``(N, K)`` (``(K,)`` for one sample
+        given without the batch axis), model dtype. Runs ``batch_size`` samples at a time."""
+        return self._inference(x, batch_size, softmax)
+
+    def predict(self, x, batch_size: int = 256) -> np.ndarray:
+        """Predicted class ``(N,)`` int64 (a scalar for one sample without batch axis)."""
+        return self._inference(x, batch_size, lambda out: out.argmax(axis=1))
+
+    def activations(self, x) -> list[tuple[int, str, np.ndarray]]:
+        """Inference-mode forward of ``x`` (one sample or a batch), returning every
+        layer's output as ``(index, layer name, array)``; used for feature maps."""
+        x = np.asarray(x)
+        if x.ndim == len(self.input_shape):
+            x = x[None]
+        modes = [layer.training for layer in self.layers]
+        self.eval()
+        out = []
+        try:
+            a = self._batch(x)
+            for layer in self.layers:
+                a = layer.forward(a)
+                out.append((layer.index, layer.name, a))
+        finally:
+            for layer, mode in zip(self.layers, modes):
+                layer.training = mode
+        return out
+
+    # ------------------------------------------------------------- weights
+    @property
+    def n_params(self) -> int:
+        return sum(layer.n_params for layer in self.layers)
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter, keyed ``"{index}.{param}"``."""
+        return {f"{i}.{k}": v.copy() for i, layer in enumerate(self.layers)
+                for k, v in layer.params.items()}
+
+    def set_weights(self, weights: dict[str, np.ndarray]) -> None:
+        """Copy ``weights`` (as from ``get_weights``) into the parameters in place (an
+        optimizer holding them keeps working). Every key must be present with its shape."""
+        expected = {f"{i}.{k}": (layer, k) for i, layer in enumerate(self.layers)
+                    for k in layer.params}
+        missing = sorted(set(expected) - set(weights))
+        extra = sorted(set(weights) - set(expected))
+        if missing or extra:
+            raise ValueError(f"Sequential.set_weights: missing {missing or 'none'}, "
+                             f"unexpected {extra or 'none'}")
+        for key, (layer, name) in expected.items():
+            value = np.asarray(weights[key])
+            if value.shape != layer.params[name].shape:
+                raise layer.error(f"weight {name} must have shape {layer.params[name].shape}, "
+                                  f"got {value.shape}")
+            if value.dtype.kind not in "fiu":
+                raise layer.error(f"weight {name} must be numeric, got {value.dtype}")
+        for key, (layer, name) in expected.items():
+            np.copyto(layer.params[name], weights[key], casting="unsafe")
+
+    def reset_parameters(self, seed=None) -> None:
+        """Draw fresh weights for every layer from one seeded generator."""
+        rng = np.random.default_rng(seed)
+        for layer in self.layers:
+            if isinstance(layer, WeightedLayer):
+                layer.reset_parameters(rng)
+
+    # -------------------------------------------------------------- config
+    def get_config(self) -> dict:
+        """``{"format": "cnnlab.sequential", "version": 1, "input_shape": [...],
+        "dtype": "float32", "layers": [...], "meta": {...}}`` (JSON-serializable)."""
+        cfg = {"format": FORMAT, "version": VERSION, "input_shape": list(self.input_shape),
+               "dtype": self.dtype.name, "layers": [layer.get_config() for layer in self.layers]}
+        if self.meta:
+            cfg["meta"] = self.meta
+        return cfg
+
+    @classmethod
+    def from_config(cls, cfg: dict, *, seed=None) -> "Sequential":
+        """Build a model (fresh weights, drawn with ``seed``) from ``get_config()`` output."""
+        layers = cls._layers_from_config(cfg, allocate=True, seed=seed)
+        return cls(layers, cfg["input_shape"], dtype=cfg.get("dtype"), meta=cfg.get("meta"))
+
+    @staticmethod
+    def _layers_from_config(cfg, allocate: bool, seed=None) -> list[Layer]:
+        if not isinstance(cfg, dict) or cfg.get("format", FORMAT) != FORMAT:
+            raise ValueError(f"not a {FORMAT} config: {str(cfg)[:80]!r}")
+        version = cfg.get("version", VERSION)
+        if not isinstance(version, int) or version > VERSION or version < 1:
+            raise ValueError(f"{FORMAT} version {version!r} is not supported "
+                             f"(this cnnlab reads version {VERSION})")
+        if not isinstance(cfg.get("layers"), list) or "input_shape" not in cfg:
+            raise ValueError("a Sequential config needs 'input_shape' and a 'layers' list")
+        rng = np.random.default_rng(seed)
+        layers = []
+        for i, layer_cfg in enumerate(cfg["layers"]):
+            try:
+                layers.append(layer_from_config(layer_cfg, allocate=allocate, rng=rng))
+            except ValueError as exc:
+                name = layer_cfg.get("type", "?") if isinstance(layer_cfg, dict) else "?"
+                raise ValueError(_at_position(exc, name, i)) from None
+        return layers
+
+    def copy(self) -> "Sequential":
+        """An independent deep copy (same config, copied weights) in eval mode."""
+        cfg = self.get_config()
+        layers = self._layers_from_config(cfg, allocate=False)
+        for layer, original in zip(layers, self.layers):
+            if isinstance(layer, WeightedLayer):
+                layer.set_params(original.params)
+        return Sequential(layers, self.input_shape, self.dtype, self.meta).eval()
+
+    # ------------------------------------------------------------- summary
+    def summary(self) -> str:
+        """A Keras-like table: layer, output shape, weight shapes, parameter count."""
+        rows = [("#", "Layer", "Output shape", "Weights", "Params"),
+                ("", "Input", str(self.input_shape), "", "")]
+        for layer, shape in zip(self.layers, self.shapes):
+            weights = " + ".join(str(s) for s in layer.param_shapes().values())
+            rows.append((str(layer.index), layer.name, str(shape), weights,
+                         f"{layer.n_params:,}"))
+        widths = [max(len(r[c]) for r in rows) for c in range(5)]
+        lines = ["  ".join(cell.rjust(w) if c in (0, 4) else cell.ljust(w)
+                           for c, (cell, w) in enumerate(zip(row, widths))).rstrip()
+                 for row in rows]
+        rule = "-" * len(max(lines, key=len))
+        return "\n".join([lines[0], rule, *lines[1:], rule,
+                          f"Total params: {self.n_params:,}"])
+
+    def __repr__(self) -> str:
+        return f"Sequential({len(self.layers)} layers, input {self.input_shape}, {self.n_params:,} params)"
+
+    # ---------------------------------------------------------------- files
+    def save(self, path) -> None:
+        """Write the model to one ``.npz`` file at ``path`` (exactly that name),
+        atomically: a temp file in the same folder, then a rename."""
+        arrays = {"config": np.array(json.dumps(self.get_config())),
+                  "format_version": np.array(VERSION)}
+        arrays.update(self.get_weights())
+        write_atomically(path, lambda f: np.savez(f, **arrays))
+
+
+def load(path) -> Sequential:
+    """Read a model saved with ``Sequential.save``; returned in eval mode.
+
+    Never runs code from the file (``allow_pickle=False``). Raises ``FileNotFoundError``
+    when ``path`` is missing and ``ModelFileError`` (a ``ValueError``) for a file that is
+    not a cnnlab model, is truncated, has an unsupported version or wrong weights."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file at {path}")
+    try:
+        npz = np.load(path, allow_pickle=False)
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise ModelFileError(f"{path}: not a cnnlab model (a bare .npy array)")
+        with npz:
+            if "config" not in npz.files:
+                raise ModelFileError(f"{path}: not a cnnlab model (no 'config' entry; "
+                                     f"has {', '.join(npz.files[:5]) or 'nothing'})")
+            arrays = {name: npz[name] for name in npz.files}
+    except ModelFileError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as exc:
+        raise ModelFileError(f"{path}: not a readable cnnlab model file "
+                             f"({type(exc).__name__}: {exc})") from None
+    try:
+        cfg = json.loads(str(arrays.pop("config")))
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: the model config is not valid JSON ({exc})") from None
+    if not isinstance(cfg, dict) or cfg.get("format") != FORMAT:
+        raise ModelFileError(f"{path}: not a cnnlab model (format "
+                             f"{cfg.get('format') if isinstance(cfg, dict) else None!r})")
+    version = cfg.get("version")
+    if version != VERSION:
+        raise ModelFileError(f"{path}: model format version {version!r} is not supported "
+                             f"(this cnnlab reads version {VERSION})")
+    arrays.pop("format_version", None)
+    try:
+        layers = Sequential._layers_from_config(cfg, allocate=False)
+        model = Sequential(layers, cfg["input_shape"], cfg.get("dtype"), cfg.get("meta"))
+        weights = {}
+        for layer in model.layers:
+            if isinstance(layer, WeightedLayer):
+                mine = {k: arrays.get(f"{layer.index}.{k}") for k in layer.param_shapes()}
+                absent = [f"{layer.index}.{k}" for k, v in mine.items() if v is None]
+                if absent:
+                    raise layer.error(f"weights {', '.join(absent)} are missing")
+                bad = [k for k, v in mine.items() if v.dtype not in FLOAT_DTYPES]
+                if bad:
+                    raise layer.error(f"weights {bad} are not float arrays")
+                layer.set_params(mine)
+                weights.update({f"{layer.index}.{k}": v for k, v in mine.items()})
+        extra = sorted(set(arrays) - set(weights))
+        if extra:
+            raise ValueError(f"unexpected entries {extra}")
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ModelFileError(f"{path}: {exc}") from None
+    if not all(np.isfinite(p).all() for layer in model.layers for p in layer.params.values()):
+        raise ModelFileError(f"{path}: weights contain NaN or Inf")
+    return model.eval()
+

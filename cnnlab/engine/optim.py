@@ -1,0 +1,112 @@
+"""Optimizers. Each walks the ``(params, grads)`` of a list of layers and updates the
+params in place; layers never update themselves. Adding an optimizer touches this file."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def _check_hyper(owner: str, **values: float) -> None:
+    for name, value in values.items():
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise ValueError(f"{owner}: {name} must be a finite number >= 0, got {value!r}")
+
+
+class Optimizer:
+    """Base: ``layers`` is a ``Sequential`` or any iterable of objects with
+    ``params``/``grads`` dicts. ``lr`` may be changed between steps."""
+
+    def __init__(self, layers, lr: float):
+        layers = getattr(layers, "layers", layers)
+        self.layers = [layer for layer in layers if getattr(layer, "params", None)]
+        _check_hyper(type(self).__name__, lr=lr)
+        self.lr = float(lr)
+        self.state: dict[tuple[int, str], dict[str, np.ndarray]] = {}
+        self.t = 0  # steps taken
+
+    def slots(self):
+        """Yield ``(key, param, grad)`` for every parameter array."""
+        for i, layer in enumerate(self.layers):
+            for name, param in layer.params.items():
+                yield (i, name), param, layer.grads[name]
+
+    def zero_grad(self) -> None:
+        """Set every gradient to zero (in place)."""
+        for _, _, grad in self.slots():
+            grad.fill(0)
+
+    def step(self) -> None:
+        """Update every parameter in place from its gradient."""
+        self.t += 1
+        for key, param, grad in self.slots():
+            if key not in self.state:
+                self.state[key] = {}
+            self._update(param, grad, self.state[key])
+
+    def _update(self, param, grad, state) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """``SGD(layers, lr, momentum=0.0, weight_decay=0.0)``, PyTorch's formulation:
+    ``g = grad + wd·p``; ``v = μ·v + g``; ``p -= lr·v`` (``v = g`` when μ = 0)."""
+
+    def __init__(self, layers, lr: float, momentum: float = 0.0, weight_decay: float = 0.0):
+        super().__init__(layers, lr)
+        _check_hyper("SGD", momentum=momentum, weight_decay=weight_decay)
+        self.momentum = float(momentum)
+        self.weight_decay = float(weight_decay)
+
+    def _update(self, param, grad, state) -> None:
+        g = grad + self.weight_decay * param if self.weight_decay else grad
+        if self.momentum:
+            v = state.get("v")
+            if v is None:
+                v = state["v"] = g.astype(param.dtype, copy=True)
+            else:
+                v *= self.momentum
+                v += g
+            g = v
+        param -= self.lr * g
+
+
+class Adam(Optimizer):
+    """``Adam(layers, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0)``
+    with bias correction (Kingma & Ba 2015, Algorithm 1); ``weight_decay`` adds
+    ``wd·p`` to the gradient, as PyTorch's Adam does."""
+
+    def __init__(self, layers, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8, weight_decay: float = 0.0):
+        super().__init__(layers, lr)
+        _check_hyper("Adam", eps=eps, weight_decay=weight_decay)
+        for name, beta in (("beta1", beta1), ("beta2", beta2)):
+            if not isinstance(beta, (int, float)) or not 0 <= beta < 1:
+                raise ValueError(f"Adam: {name} must be in [0, 1), got {beta!r}")
+        self.beta1, self.beta2 = float(beta1), float(beta2)
+        self.eps = float(eps)
+        self.weight_decay = float(weight_decay)
+
+    def _update(self, param, grad, state) -> None:
+        g = grad + self.weight_decay * param if self.weight_decay else grad
+        if "m" not in state:
+            state["m"] = np.zeros_like(param)
+            state["v"] = np.zeros_like(param)
+            state["tmp"] = np.empty_like(param)
+        m, v, tmp = state["m"], state["v"], state["tmp"]
+        b1, b2 = self.beta1, self.beta2
+        m *= b1
+        m += (1 - b1) * g
+        v *= b2
+        np.multiply(g, g, out=tmp)
+        tmp *= 1 - b2
+        v += tmp
+        # p -= lr · m̂ / (sqrt(v̂) + eps) with m̂ = m / (1 - b1^t), v̂ = v / (1 - b2^t)
+        step = self.lr / (1 - b1 ** self.t)
+        np.sqrt(v, out=tmp)
+        tmp *= 1 / math.sqrt(1 - b2 ** self.t)
+        tmp += self.eps
+        np.divide(m, tmp, out=tmp)
+        tmp *= step
+        param -= tmp

@@ -1,0 +1,303 @@
+"""Mini-batch training with reports, pause/resume/stop and divergence detection.
+
+The trainer never starts threads: ``fit`` runs on the caller's thread; ``pause``,
+``resume`` and ``stop`` may be called from any other thread and take effect between
+batches. Progress goes to plain callbacks as small frozen reports.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from cnnlab.engine.losses import SoftmaxCrossEntropy, l1_penalty, l2_penalty
+from cnnlab.engine.model import as_input, write_atomically
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """Emitted after every batch. ``epoch``/``batch`` are 1-based; ``loss``/``acc`` are
+    this batch's data loss (no L1/L2 penalty) and accuracy; ``seconds`` since fit start."""
+
+    epoch: int
+    epochs: int
+    batch: int
+    batches: int
+    loss: float
+    acc: float
+    samples_per_s: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    """Emitted after every completed epoch; ``seconds`` is the epoch's duration."""
+
+    epoch: int
+    epochs: int
+    train_loss: float
+    train_acc: float
+    val_loss: float | None
+    val_acc: float | None
+    seconds: float
+
+
+@dataclass
+class History:
+    """What a ``fit`` produced: one entry per batch (``batch_*``) or per completed epoch."""
+
+    batch_loss: list[float] = field(default_factory=list)
+    batch_acc: list[float] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    val_loss: list[float | None] = field(default_factory=list)
+    val_acc: list[float | None] = field(default_factory=list)
+    epoch_seconds: list[float] = field(default_factory=list)
+    stopped: bool = False
+
+    def as_dict(self) -> dict:
+        """Plain lists and the ``stopped`` flag (JSON-serializable)."""
+        return asdict(self)
+
+    def to_csv(self, path) -> None:
+        """One row per completed epoch: ``epoch,train_loss,train_acc,val_loss,val_acc,
+        seconds`` (empty cells when there was no validation). Written atomically."""
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"])
+        for i in range(len(self.train_loss)):
+            writer.writerow([i + 1, self.train_loss[i], self.train_acc[i],
+                             "" if self.val_loss[i] is None else self.val_loss[i],
+                             "" if self.val_acc[i] is None else self.val_acc[i],
+                             self.epoch_seconds[i]])
+        data = text.getvalue().encode("utf-8")
+        write_atomically(path, lambda f: f.write(data))
+
+
+class TrainingDiverged(ValueError):
+    """The loss became NaN or Inf; the weights were not updated with that batch."""
+
+    def __init__(self, epoch: int, batch: int, lr: float | None, loss: float):
+        self.epoch, self.batch, self.lr, self.loss = epoch, batch, lr, loss
+        rate = f"learning rate {lr:g}" if lr is not None else "unknown learning rate"
+        super().__init__(f"training diverged: the loss became {loss} at epoch {epoch}, "
+                         f"batch {batch} ({rate}); try a smaller learning rate")
+
+
+def _check_labels(y, n: int, n_classes: int, what: str) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim != 1 or y.dtype.kind not in "iu":
+        raise ValueError(f"{what}: labels must be a 1-D integer array, got {y.dtype} {y.shape}")
+    if len(y) != n:
+        raise ValueError(f"{what}: {n} images but {len(y)} labels")
+    if n and (y.min() < 0 or y.max() >= n_classes):
+        raise ValueError(f"{what}: labels must be in [0, {n_classes}) for a model with "
+                         f"{n_classes} outputs, got {y.min()} … {y.max()}")
+    return y
+
+
+def _check_images(model, x, what: str) -> np.ndarray:
+    x = np.asarray(x)
+    if x.shape[1:] != tuple(model.input_shape) or x.ndim != len(model.input_shape) + 1:
+        raise ValueError(f"{what}: the model takes (N, {', '.join(map(str, model.input_shape))})"
+                         f" inputs, got {x.shape}")
+    if x.dtype != np.uint8 and x.dtype.kind != "f":
+        raise ValueError(f"{what}: images must be uint8 or float, got {x.dtype}")
+    return x
+
+
+def stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator):
+    """``(train_idx, val_idx)``: about ``fraction`` of every class goes to validation,
+    chosen by ``rng``; both sorted int64 index arrays."""
+    val = []
+    for label in np.unique(y):
+        members = np.flatnonzero(y == label)
+        take = int(round(fraction * len(members)))
+        val.append(rng.permutation(members)[:take])
+    val_idx = np.sort(np.concatenate(val)) if val else np.empty(0, dtype=np.int64)
+    mask = np.ones(len(y), dtype=bool)
+    mask[val_idx] = False
+    return np.flatnonzero(mask), val_idx
+
+
+def evaluate(model, x, y, batch_size: int = 256, loss=None) -> tuple[float, float]:
+    """Mean loss and accuracy of ``model`` on images ``x`` ``(N, *input_shape)`` (uint8
+    scaled to [0, 1], or float) with int labels ``y`` ``(N,)``, in inference mode.
+    ``loss`` defaults to ``SoftmaxCrossEntropy``."""
+    loss = loss or SoftmaxCrossEntropy()
+    x = _check_images(model, x, "evaluate")
+    n_classes = int(np.prod(model.output_shape))
+    y = _check_labels(y, len(x), n_classes, "evaluate")
+    if len(x) == 0:
+        raise ValueError("evaluate: no samples")
+    modes = [layer.training for layer in model.layers]
+    model.eval()
+    total_loss, correct = 0.0, 0
+    try:
+        for i in range(0, len(x), batch_size):
+            logits = model.forward(as_input(x[i:i + batch_size], model.dtype))
+            yb = y[i:i + batch_size]
+            total_loss += loss.forward(logits, yb) * len(yb)
+            correct += int((logits.argmax(axis=1) == yb).sum())
+    finally:
+        for layer, mode in zip(model.layers, modes):
+            layer.training = mode
+    return total_loss / len(x), correct / len(x)
+
+
+class Trainer:
+    """Mini-batch training of a ``Sequential`` classifier.
+
+    ``loss`` defaults to ``SoftmaxCrossEntropy``; ``l2``/``l1`` add ``λΣW²``/``λΣ|W|``
+    penalties to the gradient; ``augment(x_batch, rng) -> x_batch`` transforms float
+    training batches; ``on_batch(BatchReport)`` and ``on_epoch(EpochReport)`` are called
+    on the training thread. The same ``seed`` (and the same initial weights) gives the
+    same result: it drives the validation split, shuffling, Dropout and ``augment``.
+    """
+
+    def __init__(self, model, optimizer, loss=None, *, epochs: int = 5, batch_size: int = 64,
+                 val_fraction: float = 0.1, seed: int = 0, l2: float = 0.0, l1: float = 0.0,
+                 augment=None, on_batch=None, on_epoch=None):
+        for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"Trainer: {name} must be a positive integer, got {value!r}")
+        if not isinstance(val_fraction, (int, float)) or not 0 <= val_fraction < 1:
+            raise ValueError(f"Trainer: val_fraction must be in [0, 1), got {val_fraction!r}")
+        for name, value in (("l2", l2), ("l1", l1)):
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"Trainer: {name} must be a finite number >= 0, got {value!r}")
+        self.model, self.optimizer = model, optimizer
+        self.loss = loss or SoftmaxCrossEntropy()
+        self.epochs, self.batch_size = int(epochs), int(batch_size)
+        self.val_fraction, self.seed = float(val_fraction), seed
+        self.l2, self.l1 = float(l2), float(l1)
+        self.augment, self.on_batch, self.on_epoch = augment, on_batch, on_epoch
+        self._running = threading.Event()  # set = may run; cleared by pause()
+        self._running.set()
+        self._stop = False
+
+    # ------------------------------------------------------------ control
+    def pause(self) -> None:
+        """Block ``fit`` before its next batch until ``resume`` or ``stop``."""
+        if not self._stop:
+            self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def stop(self) -> None:
+        """End ``fit`` before its next batch (also releases a pause). Final for this
+        trainer: ``fit`` returns the history so far with ``stopped=True``."""
+        self._stop = True
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop
+
+    def _may_continue(self) -> bool:
+        self._running.wait()
+        return not self._stop
+
+    # ----------------------------------------------------------------- fit
+    def _split(self, x, y, x_val, y_val, rng):
+        n_classes = int(np.prod(self.model.output_shape))
+        x = _check_images(self.model, x, "Trainer.fit")
+        y = _check_labels(y, len(x), n_classes, "Trainer.fit")
+        if x_val is not None:
+            if y_val is None:
+                raise ValueError("Trainer.fit: x_val given without y_val")
+            x_val = _check_images(self.model, x_val, "Trainer.fit (validation)")
+            y_val = _check_labels(y_val, len(x_val), n_classes, "Trainer.fit (validation)")
+            return x, y, np.arange(len(x)), (x_val, y_val)
+        if self.val_fraction > 0:
+            train_idx, val_idx = stratified_split(y, self.val_fraction, rng)
+            if len(val_idx):
+                return x, y, train_idx, (x[val_idx], y[val_idx])
+            return x, y, train_idx, None
+        return x, y, np.arange(len(x)), None
+
+    def fit(self, x, y, x_val=None, y_val=None) -> History:
+        """Train for ``epochs`` on images ``x`` ``(N, *input_shape)`` (uint8, scaled to
+        [0, 1] per batch, or float in the model's input range) and int labels ``y``
+        ``(N,)``. Validation: ``(x_val, y_val)``, else a stratified ``val_fraction`` of
+        ``x`` chosen by ``seed``. Returns the ``History``; raises ``TrainingDiverged``."""
+        rng = np.random.default_rng(self.seed)
+        x, y, train_idx, val = self._split(x, y, x_val, y_val, rng)
+        if len(train_idx) == 0:
+            raise ValueError("Trainer.fit: no training samples left after the validation split")
+        for layer in self.model.layers:  # reproducible dropout masks
+            if isinstance(getattr(layer, "rng", None), np.random.Generator):
+                layer.rng = np.random.default_rng(rng.integers(2**63))
+        history = History()
+        batches = math.ceil(len(train_idx) / self.batch_size)
+        start = time.perf_counter()
+        samples_done = 0
+        for epoch in range(1, self.epochs + 1):
+            epoch_start = time.perf_counter()
+            order = rng.permutation(train_idx)
+            loss_sum, correct, seen = 0.0, 0, 0
+            for batch in range(1, batches + 1):
+                if not self._may_continue():
+                    history.stopped = True
+                    return history
+                idx = order[(batch - 1) * self.batch_size: batch * self.batch_size]
+                loss, acc = self._step(x[idx], y[idx], rng, epoch, batch)
+                loss_sum += loss * len(idx)
+                correct += round(acc * len(idx))
+                seen += len(idx)
+                samples_done += len(idx)
+                history.batch_loss.append(loss)
+                history.batch_acc.append(acc)
+                if self.on_batch is not None:
+                    elapsed = time.perf_counter() - start
+                    self.on_batch(BatchReport(epoch, self.epochs, batch, batches, loss, acc,
+                                              samples_done / max(elapsed, 1e-9), elapsed))
+            val_loss = val_acc = None
+            if val is not None:
+                val_loss, val_acc = evaluate(self.model, *val, loss=self.loss)
+            report = EpochReport(epoch, self.epochs, loss_sum / seen, correct / seen,
+                                 val_loss, val_acc, time.perf_counter() - epoch_start)
+            history.train_loss.append(report.train_loss)
+            history.train_acc.append(report.train_acc)
+            history.val_loss.append(val_loss)
+            history.val_acc.append(val_acc)
+            history.epoch_seconds.append(report.seconds)
+            if self.on_epoch is not None:
+                self.on_epoch(report)
+        history.stopped = self._stop
+        return history
+
+    def _step(self, xb, yb, rng, epoch: int, batch: int) -> tuple[float, float]:
+        """One forward/backward/update on a batch; returns (data loss, accuracy)."""
+        model = self.model
+        xb = as_input(xb, model.dtype)  # (B, *input_shape)
+        if self.augment is not None:
+            xb = self.augment(xb, rng)
+        model.train()
+        # A diverging run overflows on purpose; it is reported below, not warned about.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            logits = model.forward(xb)  # (B, K)
+            loss = self.loss.forward(logits, yb)
+            model.backward(self.loss.backward(), need_input_grad=False)
+            penalty = 0.0
+            if self.l2:
+                penalty += l2_penalty(model, self.l2, add_to_grads=True)
+            if self.l1:
+                penalty += l1_penalty(model, self.l1, add_to_grads=True)
+            if not (math.isfinite(loss) and math.isfinite(penalty)):
+                bad = loss if not math.isfinite(loss) else penalty
+                raise TrainingDiverged(epoch, batch, getattr(self.optimizer, "lr", None), bad)
+            self.optimizer.step()
+        acc = float((logits.argmax(axis=1) == yb).mean())
+        return loss, acc

@@ -1,0 +1,96 @@
+"""The Backprop tab: graph, gradients next to central differences, error messages."""
+
+import math
+
+import pytest
+from PyQt6.QtCore import QSettings, Qt
+
+from cnnlab.app.panels.backprop_panel import DEFAULT_EXPRESSION, BackpropPanel, NodeBox
+from cnnlab.app.session import Session
+from cnnlab.engine.autograd import Value, graph, parse
+
+
+@pytest.fixture
+def panel(qtbot):
+    p = BackpropPanel(Session())
+    qtbot.addWidget(p)
+    p.resize(1000, 700)
+    p.show()
+    return p
+
+
+def _boxes(panel):
+    return [i for i in panel.scene.items() if isinstance(i, NodeBox)]
+
+
+def _table(panel):
+    return [[panel.table.item(r, c).text() for c in range(1, 5)] for r in range(3)]
+
+
+def test_default_expression_gradients_match_autograd(panel):
+    assert panel.edit.text() == DEFAULT_EXPRESSION
+    leaves = {k: Value(v, label=k) for k, v in {"x": 2.0, "y": 4.0, "z": 1.0}.items()}
+    root = parse(DEFAULT_EXPRESSION)(**leaves)
+    root.backward()
+    for row, name in zip(panel.rows, "xyz"):
+        assert row.variable == name
+        assert row.backward == pytest.approx(leaves[name].grad, rel=1e-12, abs=1e-15)
+        assert row.ok
+    assert panel.rows[1].backward == pytest.approx(0.43720979, rel=1e-6)
+    assert panel.rows[2].backward == pytest.approx(-0.30697228, rel=1e-6)
+    table = _table(panel)
+    assert table[1][0] == "0.4372" and table[2][0] == "-0.307"
+    assert all(r[3].startswith("ok") for r in table)
+    # The graph has one box per node of the autograd graph, with the root's value.
+    nodes, edges = graph(root)
+    assert len(_boxes(panel)) == len(panel.nodes) == len(nodes) == 17
+    assert panel.edges == edges
+    assert panel.result_label.text().strip() == f"f = {root.data:.4g}"
+
+
+def test_typing_a_new_expression_and_point_updates_live(panel, qtbot):
+    panel.edit.clear()
+    qtbot.keyClicks(panel.edit, "x*y + z")
+    panel.inputs["x"].setValue(3.0)
+    qtbot.waitUntil(lambda: len(panel.nodes) == 5, timeout=2000)  # x, y, *, z, +
+    assert len(_boxes(panel)) == len(panel.nodes)
+    qtbot.waitUntil(lambda: panel.rows[1].backward == 3.0, timeout=2000)
+    assert [r.backward for r in panel.rows] == [4.0, 3.0, 1.0]
+    assert panel.message.isHidden()
+
+
+def test_malformed_expression_points_at_the_error_and_keeps_the_graph(panel, qtbot):
+    before = len(_boxes(panel))
+    panel.edit.setText("sin(x) + * y")
+    qtbot.mouseClick(panel.evaluate_button, Qt.MouseButton.LeftButton)
+    assert panel.message.isVisible()
+    text = panel.message.text()
+    first, second = text.split("\n")[:2]
+    assert first == "sin(x) + * y"
+    assert second.index("^") == 9  # the caret sits under the '*'
+    assert "position 10" in text
+    assert panel.edit.cursorPosition() == 9
+    assert len(_boxes(panel)) == before  # the last good graph stays
+
+
+def test_undefined_point_is_explained(panel, qtbot):
+    panel.edit.setText("log(x - 5)")
+    assert panel.evaluate() is False
+    assert "undefined" in panel.message.text() and "log of a non-positive" in panel.message.text()
+    panel.inputs["x"].setValue(7.0)
+    assert panel.evaluate() is True
+    assert panel.message.isHidden()
+    assert panel.rows[0].backward == pytest.approx(0.5)
+    assert panel.rows[0].numeric == pytest.approx(0.5, rel=1e-6)
+
+
+def test_settings_round_trip(panel, qtbot, tmp_path):
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    panel.edit.setText("exp(z)")
+    panel.inputs["z"].setValue(0.5)
+    panel.save_settings(settings)
+    other = BackpropPanel(Session())
+    qtbot.addWidget(other)
+    other.restore_settings(settings)
+    assert other.edit.text() == "exp(z)"
+    assert other.rows[2].backward == pytest.approx(math.exp(0.5))

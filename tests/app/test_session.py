@@ -1,0 +1,128 @@
+"""The session trains in a worker thread, reports through signals and shuts down cleanly."""
+
+import numpy as np
+import pytest
+
+from cnnlab.app.session import Session, TrainingConfig, build_optimizer, load_dataset
+from cnnlab.engine.presets import build_preset
+
+SMALL = "Conv3x3×9 → MaxPool2 → Softmax"
+
+
+@pytest.fixture
+def session(qtbot):
+    s = Session()
+    s.set_dataset(load_dataset("mnist", "sample"))
+    s.set_model(build_preset(SMALL), SMALL)
+    yield s
+    assert s.shutdown(timeout_ms=5000)
+
+
+def test_dataset_bundle_describes_itself():
+    ds = load_dataset("mnist", "sample")
+    assert ds.input_shape == (1, 28, 28) and ds.n_classes == 10
+    assert ds.describe() == "MNIST sample · 4,000 train / 1,000 test"
+    with pytest.raises(ValueError, match="unknown dataset kind"):
+        load_dataset("imagenet")
+
+
+def test_training_reports_batches_epochs_and_weights(qtbot, session):
+    batches, epochs, snapshots = [], [], []
+    session.batch_reported.connect(batches.append)
+    session.epoch_reported.connect(epochs.append)
+    session.weights_updated.connect(snapshots.append)
+    before = session.model.get_weights()
+    cfg = TrainingConfig(epochs=2, batch_size=32, lr=0.01, subset=320, val_fraction=0.25)
+    with qtbot.waitSignal(session.training_finished, timeout=60000) as done:
+        session.start_training(cfg)
+        assert session.state == "running"
+    history = done.args[0]
+    assert session.state == "idle"
+    assert [e.epoch for e in epochs] == [1, 2]
+    assert batches and batches[-1].epochs == 2
+    assert len(history.train_loss) == 2 and history.val_acc[-1] is not None
+    assert snapshots, "the canvas and filter views need weight snapshots"
+    after = session.model.get_weights()
+    assert any(not np.array_equal(before[k], after[k]) for k in before)
+    # A snapshot is a copy: later training must not change it.
+    assert snapshots[-1].model is not None
+
+
+def test_second_training_is_refused_while_one_runs(qtbot, session):
+    session.start_training(TrainingConfig(epochs=50, batch_size=16, subset=512))
+    with pytest.raises(RuntimeError, match="while training"):
+        session.start_training(TrainingConfig())
+    with pytest.raises(RuntimeError):
+        session.set_model(build_preset(SMALL), "other")
+    with qtbot.waitSignal(session.training_finished, timeout=30000):
+        session.stop()
+    assert session.history.stopped
+
+
+def test_pause_and_resume(qtbot, session):
+    states = []
+    session.training_state_changed.connect(states.append)
+    with qtbot.waitSignal(session.batch_reported, timeout=30000):
+        session.start_training(TrainingConfig(epochs=50, batch_size=16, subset=512))
+    session.pause()
+    assert session.state == "paused"
+    counted = []
+    session.batch_reported.connect(counted.append)
+    qtbot.wait(300)
+    n = len(counted)
+    qtbot.wait(300)
+    assert len(counted) == n, "no batches while paused"
+    session.resume()
+    qtbot.waitUntil(lambda: len(counted) > n, timeout=30000)
+    with qtbot.waitSignal(session.training_finished, timeout=30000):
+        session.stop()
+    assert states[:3] == ["running", "paused", "running"] and states[-1] == "idle"
+
+
+def test_diverging_training_fails_with_a_message(qtbot, session):
+    with qtbot.waitSignal(session.training_failed, timeout=60000) as failed:
+        session.start_training(TrainingConfig(epochs=3, batch_size=32, lr=1e6, optimizer="sgd",
+                                              subset=640))
+    assert "nan" in failed.args[0].lower() or "inf" in failed.args[0].lower()
+    assert session.state == "idle"
+    session.set_model(build_preset(SMALL), "fresh")  # still usable
+
+
+def test_mismatched_model_and_dataset_is_refused(qtbot, session):
+    session.set_model(build_preset("CIFAR-10 net (32-64 conv, 128 dense)"), "cifar")
+    with pytest.raises(ValueError, match="inputs of shape"):
+        session.start_training(TrainingConfig())
+    session.set_architecture_error("Conv2D #1: kernel too big")
+    with pytest.raises(ValueError, match="fix the network"):
+        session.start_training(TrainingConfig())
+
+
+def test_shutdown_mid_training_is_quick(qtbot):
+    import time
+
+    s = Session()
+    s.set_dataset(load_dataset("mnist", "sample"))
+    s.set_model(build_preset("LeNet-like (32-64 conv, 128 dense)"), "lenet")
+    with qtbot.waitSignal(s.batch_reported, timeout=30000):
+        s.start_training(TrainingConfig(epochs=100, batch_size=64))
+    t0 = time.perf_counter()
+    assert s.shutdown(timeout_ms=5000)
+    assert time.perf_counter() - t0 < 5
+
+
+def test_optimizer_choice():
+    model = build_preset(SMALL)
+    assert type(build_optimizer(model, TrainingConfig(optimizer="sgd"))).__name__ == "SGD"
+    assert type(build_optimizer(model, TrainingConfig(optimizer="adam"))).__name__ == "Adam"
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        build_optimizer(model, TrainingConfig(optimizer="lbfgs"))
+
+
+def test_save_and_load_model_round_trip(qtbot, session, tmp_path):
+    path = tmp_path / "m.npz"
+    session.save_model(path)
+    weights = session.model.get_weights()
+    session.load_model(path)
+    assert session.model_path == path
+    loaded = session.model.get_weights()
+    assert all(np.array_equal(weights[k], loaded[k]) for k in weights)
