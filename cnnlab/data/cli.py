@@ -9,7 +9,7 @@ import time
 from cnnlab.data import sources
 from cnnlab.data.cache import resolve_cache_dir
 from cnnlab.data.datasets import sample_path
-from cnnlab.data.download import DownloadCancelled, cache_report, download_dataset
+from cnnlab.data.download import cache_report, download_dataset
 from cnnlab.data.errors import DatasetError
 
 
@@ -72,7 +72,7 @@ def _download(args) -> int:
         progress = TextProgress(f"{name:<8}")
         try:
             folder = download_dataset(name, args.cache_dir, progress=progress, timeout=args.timeout)
-        except (KeyboardInterrupt, DownloadCancelled):
+        except KeyboardInterrupt:
             print(f"\n{name}: interrupted; run the same command again to resume", file=sys.stderr)
             return 130
         except DatasetError as exc:

@@ -88,7 +88,10 @@ def check_pair(x: np.ndarray, y: np.ndarray, name: str, n_classes: int = 10) -> 
             raise DatasetError(f"{name}: labels are {y.dtype}, expected whole numbers")
     if len(y) and (y.min() < 0 or y.max() >= n_classes):
         raise DatasetError(f"{name}: labels range {int(y.min())}..{int(y.max())}, expected 0..{n_classes - 1}")
-    return np.ascontiguousarray(x, dtype=np.uint8), np.asarray(y, dtype=np.int64).copy()
+    x = np.ascontiguousarray(x, dtype=np.uint8)
+    if not x.flags.writeable:  # e.g. a view of the file's bytes; callers own what they get
+        x = x.copy()
+    return x, np.asarray(y, dtype=np.int64).copy()
 
 
 def as_nchw(x: np.ndarray, channels: int, name: str) -> np.ndarray:

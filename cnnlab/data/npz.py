@@ -20,13 +20,14 @@ _FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip header can hold
 
 
 def _file_mode(path: Path) -> int:
-    """Keep an existing file's permissions; a new file gets the usual 0666 & ~umask."""
+    """Keep an existing file's permissions; a new file gets rw-r--r-- (mkstemp's is rw-------).
+
+    (Reading the umask would mean changing it for a moment, which races with other threads.)
+    """
     try:
         return path.stat().st_mode & 0o777
     except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return 0o644
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:

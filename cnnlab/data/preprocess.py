@@ -69,20 +69,19 @@ def mnist_from_drawing(image: np.ndarray) -> np.ndarray:
         raise ValueError(f"mnist_from_drawing: expected a 2-D image, got shape {image.shape}")
     if not (np.issubdtype(image.dtype, np.number) or image.dtype == bool):
         raise ValueError(f"mnist_from_drawing: expected numbers, got {image.dtype}")
-    ink = np.clip(np.nan_to_num(image.astype(np.float32), nan=0.0, posinf=0.0), 0.0, None)
     out = np.zeros((MNIST_SIZE, MNIST_SIZE), dtype=np.float32)
-    peak = float(ink.max()) if ink.size else 0.0
-    if peak <= 0.0:
+    if image.dtype != np.uint8:  # floats may hold NaN or negative values: treat them as no ink
+        image = np.clip(np.nan_to_num(image.astype(np.float32), nan=0.0, posinf=0.0), 0.0, None)
+    rows, cols = np.flatnonzero(image.any(axis=1)), np.flatnonzero(image.any(axis=0))
+    if rows.size == 0:
         return out
-    ink /= peak
-    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    patch = ink[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]  # (h, w) ink bounding box
+    # Crop first: the canvas is mostly background, so the float work stays small.
+    patch = image[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1].astype(np.float32)  # (h, w) ink box
+    patch /= patch.max()
     h, w = patch.shape
     scale = MNIST_BOX / max(h, w)
     new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
     small = np.clip(_resize(patch, new_h, new_w), 0.0, 1.0)  # (new_h, new_w)
-    if small.max() <= 0.0:  # a speck that resampling erased
-        small = np.ones_like(small)
     com_r, com_c = center_of_mass(small)
     top = int(np.clip(round(MNIST_CENTER[0] - com_r), 0, MNIST_SIZE - new_h))
     left = int(np.clip(round(MNIST_CENTER[1] - com_c), 0, MNIST_SIZE - new_w))

@@ -48,20 +48,26 @@ def symmetric_scale(values: np.ndarray) -> float:
     return m if m > 0 else 1.0
 
 
-def kernel_tiles(weight: np.ndarray, rgb: bool | None = None,
-                 scale: float | None = None) -> KernelTiles:
+def kernel_tiles(weight: np.ndarray, rgb: bool | None = None, scale: float | None = None,
+                 per_filter: bool = False) -> KernelTiles:
     """Tiles of a conv weight ``(C_out, C_in, kh, kw)``.
 
     ``rgb=None`` shows a 3-input-channel weight in colour (the kernels of a first layer
     that looks at RGB photos: channel c drives colour c, weight 0 is mid grey) and
     anything else per input channel. ``scale`` is the weight magnitude mapped to the ends
     of the colour range (default ``max |weight|``), so two grids given the same scale are
-    comparable tile for tile.
+    comparable tile for tile. ``per_filter=True`` instead divides each output filter by
+    its own ``max |w|`` (levels ``(-1, 1)``): every filter's pattern at full contrast, at the
+    cost of comparing magnitudes between filters.
     """
     w = np.asarray(weight, dtype=np.float32)
     if w.ndim != 4:
         raise ValueError(f"a conv weight must be (C_out, C_in, kh, kw), got shape {w.shape}")
     c_out, c_in, kh, kw = w.shape
+    if per_filter:
+        peaks = np.array([symmetric_scale(f) for f in w], dtype=np.float32)  # (C_out,)
+        w = w / peaks[:, None, None, None]
+        scale = 1.0
     m = float(scale) if scale is not None and scale > 0 else symmetric_scale(w)
     if rgb is None:
         rgb = c_in == 3

@@ -146,3 +146,10 @@ def test_dataset_download_and_cache_report(server, tmp_path, monkeypatch):
 def test_unknown_dataset():
     with pytest.raises(ValueError, match="unknown dataset 'svhn'"):
         dl.cached_dataset_dir("svhn")
+
+
+def test_complete_part_file_is_finished_without_refetching(server, tmp_path):
+    (tmp_path / "data.bin.part").write_bytes(PAYLOAD)  # e.g. a crash right before the rename
+    path = download_file(remote(), tmp_path, urls=[server.base + "/good/data.bin"])
+    assert path.read_bytes() == PAYLOAD
+    assert server.requests == [("/good/data.bin", f"bytes={len(PAYLOAD)}-")]  # answered 416

@@ -158,3 +158,15 @@ def test_unrelated_files(tmp_path):
         load_cifar10(tmp_path / "x.txt")
     with pytest.raises(DatasetError, match="no CIFAR-10 files found"):
         load_cifar10(tmp_path)
+
+
+@pytest.mark.parametrize("protocol", [3, 4, 5])
+def test_batches_re_pickled_by_python3_numpy2_are_read(tmp_path, protocol):
+    x, y = cifar_batch(3, 4)
+    batch = {b"data": x.reshape(3, 3072), b"labels": [int(v) for v in y]}
+    (tmp_path / "data_batch_1").write_bytes(pickle.dumps(batch, protocol=protocol))
+    (tmp_path / "test_batch").write_bytes(pickle.dumps(batch, protocol=protocol))
+    (xtr, ytr), (xte, _) = load_cifar10(tmp_path)
+    np.testing.assert_array_equal(xtr, x)
+    np.testing.assert_array_equal(ytr, y)
+    assert xte.flags.writeable and xtr.flags.writeable

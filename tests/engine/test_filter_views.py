@@ -45,6 +45,16 @@ def test_per_channel_tiles_are_filter_major_with_symmetric_levels():
         kernel_tiles(w[0])
 
 
+def test_per_filter_contrast_scales_each_filter_to_its_peak():
+    w = np.zeros((3, 2, 2, 2), np.float32)
+    w[0, 0, 0, 0], w[1, 1, 1, 1] = 0.5, -4.0  # filter 2 stays all zero
+    t = kernel_tiles(w, per_filter=True)
+    assert t.levels == (-1.0, 1.0)
+    assert t.tiles[0, 0, 0] == 1.0 and t.tiles[3, 1, 1] == -1.0 and not t.tiles[4:].any()
+    rgb = kernel_tiles(np.concatenate([w, w[:, :1]], axis=1), per_filter=True)
+    assert rgb.tiles[0, 0, 0, 0] == 1.0 and rgb.tiles[1, 1, 1, 1] == 0.0
+
+
 def test_symmetric_scale_never_zero():
     assert symmetric_scale(np.zeros(3)) == 1.0
     assert symmetric_scale(np.array([np.nan, -3.0, 2.0])) == 3.0

@@ -100,15 +100,18 @@ class AnalysisView(QWidget):
         middle.addWidget(self.table)
         middle.setSizes([300, 260])
 
-        right = QWidget()
-        rl = QVBoxLayout(right)
-        rl.setContentsMargins(0, 0, 0, 0)
+        gallery_box = QWidget()
+        gl = QVBoxLayout(gallery_box)
+        gl.setContentsMargins(0, 0, 0, 0)
         head = QHBoxLayout()
         head.addWidget(self.gallery_title, 1)
         head.addWidget(self.show_all)
-        rl.addLayout(head)
-        rl.addWidget(self.gallery, 3)
-        rl.addWidget(self.probabilities, 2)
+        gl.addLayout(head)
+        gl.addWidget(self.gallery, 1)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(gallery_box)
+        right.addWidget(self.probabilities)
+        right.setSizes([400, 260])
 
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.confusion)
@@ -233,9 +236,10 @@ class AnalysisView(QWidget):
         colors[best] = GOOD_COLOR
         self.per_class.set_bars(100 * a.per_class, [short_name(n) for n in a.class_names],
                                 colors, y_range=(0, 100))
-        self.per_class.set_title(f"per-class accuracy · best {a.class_names[best]} "
-                                 f"({percent(a.per_class[best])}), worst {a.class_names[worst]} "
-                                 f"({percent(a.per_class[worst])})")
+        self.per_class.set_title(
+            f"per-class accuracy · best <b style='color:{GOOD_COLOR.name()}'>{a.class_names[best]}"
+            f"</b> ({percent(a.per_class[best])}), worst <b style='color:{ERROR_COLOR.name()}'>"
+            f"{a.class_names[worst]}</b> ({percent(a.per_class[worst])})")
 
     def _fill_table(self) -> None:
         a = self.analysis
@@ -249,6 +253,7 @@ class AnalysisView(QWidget):
             self.table.setItem(k, 2, NumericItem(a.precision[k], percent(a.precision[k])))
             self.table.setItem(k, 3, NumericItem(a.recall[k], percent(a.recall[k])))
         self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
 
     def show_mistakes(self) -> None:
         """Fill the gallery with every misclassified image (most confident first)."""

@@ -74,6 +74,11 @@ class BlurLabView(QWidget):
         self.classic_button.clicked.connect(
             lambda: self.kernel_combo.setCurrentIndex(self.kernel_combo.findData("classic_blur")))
         form.addRow(self.classic_button)
+        self.edit_button = QPushButton("Edit these values (custom kernel)")
+        self.edit_button.setToolTip("start a custom kernel from the one shown")
+        self.edit_button.clicked.connect(
+            lambda: self.kernel_combo.setCurrentIndex(self.kernel_combo.findData(CUSTOM)))
+        form.addRow(self.edit_button)
         self.size_spin = QSpinBox()
         self.size_spin.setRange(1, 15)
         self.size_spin.setValue(5)
@@ -105,7 +110,7 @@ class BlurLabView(QWidget):
         self.heatmap.hovered.connect(lambda text: self.kernel_info.setText(text or self._info_text()))
         col.addWidget(self.kernel_info)
         self.table = QTableWidget()
-        self.table.setToolTip("the kernel's values; type a number to make a custom kernel")
+        self.table.setToolTip("type the kernel's values (Enter applies each one)")
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.setMinimumHeight(120)
@@ -165,12 +170,12 @@ class BlurLabView(QWidget):
         col.addLayout(row)
         self.strip = BeforeAfterStrip()
         self.strip.image_clicked.connect(self._show_large)
-        col.addWidget(self.strip, 2)
+        col.addWidget(self.strip)
         hint = QLabel("Click an image to see it large.")
         hint.setStyleSheet("color: grey")
         col.addWidget(hint)
         self.large = EnlargedPair()
-        col.addWidget(self.large, 3)
+        col.addWidget(self.large, 1)
         return box
 
     # ------------------------------------------------------------- images
@@ -212,9 +217,8 @@ class BlurLabView(QWidget):
             self.size_spin.setValue(self.size_spin.value() + 1)
         if name == CUSTOM:
             self._custom = self.kernel.copy()  # start from what is shown
-            self.size_spin.blockSignals(True)
-            self.size_spin.setValue(self._custom.shape[0])
-            self.size_spin.blockSignals(False)
+        self.table.setVisible(name == CUSTOM)
+        self.edit_button.setVisible(name != CUSTOM)
         self._rebuild_kernel()
 
     def _on_size(self) -> None:
@@ -240,6 +244,9 @@ class BlurLabView(QWidget):
             self._set_message(f"kernel: {exc}")
             return
         self.kernel = kernel
+        self.size_spin.blockSignals(True)  # fixed 3×3 kernels show their size too
+        self.size_spin.setValue(kernel.shape[0])
+        self.size_spin.blockSignals(False)
         self.heatmap.set_kernel(kernel)
         self.kernel_info.setText(self._info_text())
         self._fill_table(kernel)
@@ -256,32 +263,28 @@ class BlurLabView(QWidget):
         self.table.setColumnCount(kernel.shape[1])
         for r in range(kernel.shape[0]):
             for c in range(kernel.shape[1]):
-                item = QTableWidgetItem(f"{kernel[r, c]:.6g}")
+                item = QTableWidgetItem(f"{kernel[r, c]:.4g}")
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 self.table.setItem(r, c, item)
         self.table.blockSignals(False)
 
     def _on_table_edit(self, item: QTableWidgetItem) -> None:
-        """A typed value makes the shown kernel custom (starting from its other values)."""
+        """A value typed into the custom kernel's grid."""
         text = item.text().strip().replace(",", ".")
         try:
             value = float(text)
             if not np.isfinite(value):
                 raise ValueError
         except ValueError:
+            self.table.blockSignals(True)
+            item.setForeground(ERROR_COLOR)
+            self.table.blockSignals(False)
             self._set_message(f"row {item.row()}, column {item.column()}: "
                               f"{item.text()!r} is not a number; the kernel is unchanged")
             return
         values = self.kernel.copy()
         values[item.row(), item.column()] = value
         self._custom = values
-        if self.kernel_name() != CUSTOM:
-            self.kernel_combo.blockSignals(True)
-            self.kernel_combo.setCurrentIndex(self.kernel_combo.findData(CUSTOM))
-            self.kernel_combo.blockSignals(False)
-            self.size_spin.setEnabled(True)
-            self.sigma_spin.setEnabled(False)
-            self.sigma_slider.setEnabled(False)
         self._rebuild_kernel()
 
     # ------------------------------------------------------------ filtering
@@ -328,9 +331,13 @@ class BlurLabView(QWidget):
             return str(exc)
         fh = K.output_size_formula(h, k.shape[0], s["stride"], pad_h, s["dilation"])
         fw = K.output_size_formula(w, k.shape[1], s["stride"], pad_w, s["dilation"])
-        pad = "“same”: " if s["padding"] == "same" else ""
-        lines = ["H_out = W_out = " + fh if (fh, h) == (fw, w) else f"H_out = {fh}\nW_out = {fw}"]
-        return f"{pad}output size ⌊(H + 2p − d(k−1) − 1) / s⌋ + 1\n" + "\n".join(lines)
+        lines = ["output size = ⌊(H + 2p − d(k−1) − 1) / s⌋ + 1"]
+        if s["padding"] == "same":
+            lines.append(f"“same” padding: p = {pad_h[0]}" + (
+                f" before, {pad_h[1]} after (k even)" if pad_h[0] != pad_h[1] else ""))
+        lines.append("H′ = W′ = " + fh if (fh, h, pad_h) == (fw, w, pad_w)
+                     else f"H′ = {fh}\nW′ = {fw}")
+        return "\n".join(lines)
 
     def output_size_text(self) -> str:
         return self.formula.text()

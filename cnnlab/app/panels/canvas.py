@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from PyQt6.QtCore import QEvent, QPointF, QRectF, Qt, pyqtSignal
+from PyQt6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen, QTabletEvent
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
@@ -153,11 +153,8 @@ class DrawingCanvas(QWidget):
         scale = self.resolution / sq.width() if sq.width() > 0 else 1.0
         return QPointF((pos.x() - sq.x()) * scale, (pos.y() - sq.y()) * scale)
 
-    def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt override)
-        return True
-
-    def heightForWidth(self, width: int) -> int:  # noqa: N802
-        return width
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+        return QSize(self.resolution, self.resolution)
 
     def paintEvent(self, event) -> None:  # noqa: N802
         painter = QPainter(self)

@@ -33,6 +33,17 @@ UNSURE_TIP = (f"“unsure” is shown when the top probability is below {UNSURE_
               "confident than the network is. (Softmax outputs are not calibrated probabilities.)")
 
 
+def grid_columns(n: int, width: float, height: float) -> int:
+    """How many columns make ``n`` square tiles largest in a ``width`` × ``height`` area."""
+    best, best_side = 1, 0.0
+    for cols in range(1, max(1, n) + 1):
+        rows = -(-n // cols)
+        side = min(width / cols, height / rows)
+        if side > best_side:
+            best, best_side = cols, side
+    return best
+
+
 class DrawPanel(QWidget):
     """``DrawPanel(session, parent=None, user_digits_path=None)``; ``user_digits_path``
     is where corrected drawings are kept (default: the user dataset's own default)."""
@@ -155,8 +166,8 @@ class DrawPanel(QWidget):
         bottom.addWidget(self.kernels_box, 2)
 
         layout = QVBoxLayout(self)
-        layout.addLayout(top, 3)
-        layout.addLayout(bottom, 2)
+        layout.addLayout(top, 1)
+        layout.addLayout(bottom, 1)
 
     def _build_correction_box(self) -> QGroupBox:
         box = QGroupBox("This is wrong → label")
@@ -317,10 +328,24 @@ class DrawPanel(QWidget):
             self.maps_grid.set_title("draw a digit to see its feature maps")
             return
         name, maps = self.feature_maps[index]
-        self.maps_grid.set_tiles(maps, cmap="viridis")
+        self.maps_grid.set_tiles(maps, cmap="viridis", columns=self._columns(self.maps_grid, maps))
         lo, hi = self.maps_grid.levels
         self.maps_grid.set_title(f"#{index} {name}: {maps.shape[0]} channels, "
                                  f"values {lo:.2g} … {hi:.2g}")
+
+    @staticmethod
+    def _columns(grid: TileGrid, tiles: np.ndarray) -> int:
+        # leave room for the colour bar and the title
+        return grid_columns(len(tiles), max(grid.width() - 80, 50), max(grid.height() - 40, 30))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        # re-flow the tiles for the new shape of their area, once the layout has run
+        QTimer.singleShot(0, self._reflow_tiles)
+
+    def _reflow_tiles(self) -> None:
+        self._show_feature_maps()
+        self._show_kernels()
 
     def _show_kernels(self) -> None:
         model = self.current_model()
@@ -332,7 +357,8 @@ class DrawPanel(QWidget):
             return
         w = np.array(conv.params["W"], dtype=np.float32)  # (C_out, C_in, k, k)
         tiles = w[:, 0] if w.shape[1] == 1 else w.reshape(-1, *w.shape[2:])
-        self.kernels_grid.set_tiles(tiles, cmap="diverging")
+        self.kernels_grid.set_tiles(tiles, cmap="diverging",
+                                    columns=self._columns(self.kernels_grid, tiles))
         k = w.shape[2:]
         self.kernels_grid.set_title(f"#{conv.index} Conv2D: {w.shape[0]} kernels "
                                     f"{k[0]}×{k[1]} (× {w.shape[1]} input channels)"

@@ -118,13 +118,18 @@ class LabelledHeatmap(QWidget):
 
 
 class BarChart(QWidget):
-    """Vertical bars with category labels; ``set_bars(values, labels, colors)``."""
+    """Vertical bars with category labels; ``set_bars(values, labels, colors)``.
+
+    The title is a wrapping QLabel above the plot: a long pyqtgraph title would widen
+    the plot past its splitter pane instead of wrapping."""
 
     def __init__(self, title: str = "", y_label: str = "", parent: QWidget | None = None):
         super().__init__(parent)
+        self.title = QLabel(title)
+        self.title.setWordWrap(True)
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.plot_widget = pg.PlotWidget(background="w")
         self.plot = self.plot_widget.getPlotItem()
-        self.plot.setTitle(title)
         self.plot.setLabel("left", y_label)
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(False, False)
@@ -135,10 +140,12 @@ class BarChart(QWidget):
         self.heights = np.zeros(0)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.plot_widget)
+        layout.setSpacing(2)
+        layout.addWidget(self.title)
+        layout.addWidget(self.plot_widget, 1)
 
     def set_title(self, title: str) -> None:
-        self.plot.setTitle(title)
+        self.title.setText(title)
 
     def set_bars(self, values, labels, colors=None, y_range: tuple[float, float] | None = None) -> None:
         values = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PyQt6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from cnnlab.app.widgets import TileGrid
 from cnnlab.engine.filter_views import conv_layers, kernel_tiles
@@ -27,6 +27,12 @@ class ModelFiltersView(QWidget):
         self.layer_combo.setMinimumContentsLength(36)
         self.layer_combo.currentIndexChanged.connect(self._render)
         row.addWidget(self.layer_combo)
+        self.contrast_check = QCheckBox("each filter at full contrast")
+        self.contrast_check.setToolTip(
+            "off: one shared scale for the whole layer (compare magnitudes)\n"
+            "on: each filter divided by its own max |w| (see every pattern)")
+        self.contrast_check.toggled.connect(self._render)
+        row.addWidget(self.contrast_check)
         self.info = QLabel()
         self.info.setWordWrap(True)
         row.addWidget(self.info, 1)
@@ -66,9 +72,10 @@ class ModelFiltersView(QWidget):
                               else "the current model has no conv layers")
             return
         layer = self.model.layers[position]
-        tiles = kernel_tiles(layer.params["W"])  # W: (C_out, C_in, kh, kw)
+        per_filter = self.contrast_check.isChecked()
+        tiles = kernel_tiles(layer.params["W"], per_filter=per_filter)  # W: (C_out, C_in, kh, kw)
         self.grid.set_tiles(tiles.tiles, levels=tiles.levels, cmap=tiles.cmap,
                             columns=tiles.columns)
-        m = tiles.levels[1]
-        scale = f"shared scale ±{m:.3g}" + (" (grey = 0)" if tiles.cmap == "rgb" else "")
+        scale = ("each filter scaled to its own max |w|" if per_filter
+                 else f"shared scale ±{tiles.levels[1]:.3g}")
         self.info.setText(" · ".join(t for t in (tiles.description, scale, self.update_text) if t))

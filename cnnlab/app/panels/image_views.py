@@ -51,7 +51,9 @@ class BeforeAfterStrip(QWidget):
         self.after_size: tuple[int, int] | None = None
         self.selected = 0
         self.setMinimumHeight(160)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        policy = QSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        policy.setHeightForWidth(True)
+        self.setSizePolicy(policy)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
 
     def set_before(self, pixels: np.ndarray, names: list[str]) -> None:
@@ -72,7 +74,15 @@ class BeforeAfterStrip(QWidget):
         self.selected = index
         self.update()
 
-    def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt override)
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt override)
+        return True
+
+    def sizeHint(self):  # noqa: N802
+        from PyQt6.QtCore import QSize
+
+        return QSize(800, self.heightForWidth(800))
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802
         return int(2 * self._cell(width) + self.TEXT_H + 3 * self.GAP)
 
     def _cell(self, width: int) -> float:
@@ -247,13 +257,16 @@ class KernelHeatmap(pg.GraphicsLayoutWidget):
             self.plot.addItem(item)
             self.labels.append(item)
         m = levels[1]
+        font = QFont()
+        font.setPointSize({1: 11, 2: 11, 3: 10, 4: 9, 5: 8}.get(max(kh, kw), 7))
         for n, item in enumerate(self.labels):
             if n >= needed:
                 item.hide()
                 continue
             r, c = divmod(n, kw)
             v = k[r, c]
-            item.setText(format_value(v))
+            item.setText(format_value(v, 3 if max(kh, kw) <= 3 else 2))
+            item.setFont(font)
             item.setColor(QColor("white") if abs(v) > 0.6 * m else QColor(20, 20, 20))
             item.setPos(c + 0.5, r + 0.5)
             item.show()
@@ -279,10 +292,7 @@ class KernelHeatmap(pg.GraphicsLayoutWidget):
         return self.plot.vb.mapViewToScene(QPointF(col + 0.5, row + 0.5))
 
 
-def format_value(v: float) -> str:
-    """Short text for a kernel value: ``0.0625``, ``-2``, ``1.2e-05``."""
-    if v == 0:
-        return "0"
-    if abs(v) >= 0.01 and abs(v) < 1000:
-        return f"{v:.3f}".rstrip("0").rstrip(".")
-    return f"{v:.1e}"
+def format_value(v: float, digits: int = 3) -> str:
+    """Short text for a kernel value: ``0.0625``, ``-2``, ``1.2e-05`` (``digits``
+    significant digits; hover shows the full value)."""
+    return "0" if v == 0 else f"{v:.{digits}g}"

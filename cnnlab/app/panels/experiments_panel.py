@@ -1,0 +1,39 @@
+"""The Experiments tab: analysis of the current model, hyper-parameter sweeps, and how
+accuracy grows with the amount of training data (with the logistic-regression baseline)."""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import QSettings
+from PyQt6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
+
+from cnnlab.app.panels.analysis_view import AnalysisView
+
+
+class ExperimentsPanel(QWidget):
+    """Sub-tabs: Analysis, Sweeps, Data size."""
+
+    def __init__(self, session, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.analysis = AnalysisView(session)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.analysis, "Analysis")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.tabs)
+
+    def views(self):
+        return [self.tabs.widget(i) for i in range(self.tabs.count())]
+
+    def save_settings(self, settings: QSettings) -> None:
+        settings.setValue("experiments/tab", self.tabs.currentIndex())
+        for view in self.views():
+            view.save_settings(settings)
+
+    def restore_settings(self, settings: QSettings) -> None:
+        try:
+            self.tabs.setCurrentIndex(int(settings.value("experiments/tab", 0)))
+        except (TypeError, ValueError):
+            pass
+        for view in self.views():
+            view.restore_settings(settings)

@@ -1,0 +1,400 @@
+"""The Train tab: training controls, live plots, progress and the epoch log.
+
+Left: the dataset and every ``TrainingConfig`` field, and Start / Pause / Stop. Right: the
+plot grid (``train_plots.TrainingPlots``), a progress bar (epoch/batch, images per second,
+ETA) and a Keras-like log with one line per epoch. Training itself runs in the session's
+worker thread; this panel only sends commands and draws the throttled reports.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+
+from PyQt6.QtCore import QBuffer, QByteArray, QIODevice, QSettings, Qt
+from PyQt6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox,
+                             QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QPushButton,
+                             QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
+
+from cnnlab.app.panels.train_plots import TrainingPlots
+from cnnlab.app.session import TrainingConfig, load_dataset
+from cnnlab.app.widgets import ERROR_COLOR, LogSpinBox, format_count, format_duration, show_error
+from cnnlab.engine.model import write_atomically
+from cnnlab.engine.training_monitor import epoch_line, eta_seconds, run_fraction
+
+#: Datasets offered when no ``DatasetActions`` is given: (label, kind, source).
+FALLBACK_OPTIONS = [("MNIST sample", "mnist", "sample"), ("CIFAR-10 sample", "cifar10", "sample"),
+                    ("MNIST full", "mnist", "full"), ("CIFAR-10 full", "cifar10", "full")]
+_OPTIMIZERS = [("Adam", "adam"), ("SGD with momentum", "sgd")]
+
+
+def _double_box(lo: float, hi: float, step: float, decimals: int, value: float,
+                tip: str) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(lo, hi)
+    box.setDecimals(decimals)
+    box.setSingleStep(step)
+    box.setValue(value)
+    box.setToolTip(tip)
+    return box
+
+
+def _int_box(lo: int, hi: int, value: int, tip: str, step: int = 1) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(lo, hi)
+    box.setSingleStep(step)
+    box.setValue(value)
+    box.setToolTip(tip)
+    box.setAccelerated(True)
+    return box
+
+
+class TrainPanel(QWidget):
+    """Train tab. ``data_actions`` (a ``DatasetActions``) fills the dataset combo; without
+    one, the combo loads the bundled samples / cached full sets through the session."""
+
+    def __init__(self, session, data_actions=None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.data_actions = data_actions
+        self._last_batch = None  # the latest BatchReport of this run
+        self._run_started = 0.0
+        self._build_controls()
+        self.plots = TrainingPlots()
+        self._build_layout()
+        self.optimizer.currentIndexChanged.connect(self._on_optimizer_changed)
+
+        session.dataset_changed.connect(lambda _ds: self._sync_dataset_combo())
+        session.model_changed.connect(self._on_model_changed)
+        session.architecture_error_changed.connect(lambda _e: self._update_buttons())
+        session.training_state_changed.connect(self._on_state)
+        session.training_started.connect(self._on_started)
+        session.batch_reported.connect(self._on_batch)
+        session.epoch_reported.connect(self._on_epoch)
+        session.weights_updated.connect(lambda snap: self.plots.show_weights(snap.model))
+        session.training_finished.connect(self._on_finished)
+        session.training_failed.connect(self._on_failed)
+        if data_actions is not None:
+            data_actions.options_changed.connect(self._fill_dataset_combo)
+        self._fill_dataset_combo()
+        self._on_optimizer_changed()
+        if session.model is not None:
+            self.plots.show_weights(session.model)
+        self._on_state(session.state)
+
+    # ------------------------------------------------------------------ UI
+    def _build_controls(self) -> None:
+        self.dataset_combo = QComboBox()
+        self.dataset_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.dataset_combo.setMinimumContentsLength(16)
+        self.dataset_combo.activated.connect(self._on_dataset_activated)
+        self.dataset_label = QLabel()
+        self.dataset_label.setWordWrap(True)
+
+        self.epochs = _int_box(1, 1000, 3, "passes over the training images")
+        self.batch_size = _int_box(1, 4096, 64, "images per gradient step")
+        self.lr = LogSpinBox(1e-6, 10.0, 1e-3)
+        self.lr.setToolTip("learning rate (arrows step 1-2-5 per decade)")
+        self.optimizer = QComboBox()
+        for label, key in _OPTIMIZERS:
+            self.optimizer.addItem(label, key)
+        self.momentum = _double_box(0.0, 0.999, 0.05, 3, 0.9, "SGD momentum (0 = plain SGD)")
+        self.beta1 = _double_box(0.0, 0.9999, 0.01, 4, 0.9, "Adam β1: decay of the mean gradient")
+        self.beta2 = _double_box(0.0, 0.99999, 0.001, 5, 0.999, "Adam β2: decay of the squared gradient")
+        self.l2 = _double_box(0.0, 10.0, 1e-4, 6, 0.0, "L2 penalty λ·ΣW² on the weights")
+        self.l1 = _double_box(0.0, 10.0, 1e-4, 6, 0.0, "L1 penalty λ·Σ|W| on the weights")
+        self.val_fraction = _double_box(0.0, 0.5, 0.05, 2, 0.1,
+                                        "fraction of the training images held out (stratified)")
+        self.seed = _int_box(0, 2**31 - 1, 0, "seed of the split, shuffling, dropout and shifts")
+        self.augment = QCheckBox("random shifts (±2 px)")
+        self.augment.setToolTip("shift each training image by a few pixels every time it is used")
+        self.subset = _int_box(0, 10_000_000, 0, "train on the first N images only (0 = all)", 256)
+        self.subset.setSpecialValueText("all")
+
+        self.start_button = QPushButton("▶ Start")
+        self.pause_button = QPushButton("Pause")
+        self.stop_button = QPushButton("■ Stop")
+        self.start_button.setToolTip("start training the current model (Ctrl+Enter)")
+        self.start_button.clicked.connect(self.start_training)
+        self.pause_button.clicked.connect(self.session.toggle_pause)
+        self.stop_button.clicked.connect(self.session.stop)
+        self.reason_label = QLabel()
+        self.reason_label.setWordWrap(True)
+        self.reason_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.config_widgets = [self.dataset_combo, self.epochs, self.batch_size, self.lr,
+                               self.optimizer, self.momentum, self.beta1, self.beta2, self.l2,
+                               self.l1, self.val_fraction, self.seed, self.augment, self.subset]
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("not started")
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setMaximumBlockCount(5000)
+        self.log.setPlaceholderText("one line per epoch appears here")
+        self.log.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.log.setFixedHeight(110)
+
+    def _build_layout(self) -> None:
+        data_box = QGroupBox("Data")
+        dv = QVBoxLayout(data_box)
+        dv.addWidget(self.dataset_combo)
+        dv.addWidget(self.dataset_label)
+
+        settings_box = QGroupBox("Training")
+        form = QFormLayout(settings_box)
+        rows = [("epochs", self.epochs), ("batch size", self.batch_size),
+                ("learning rate", self.lr), ("optimizer", self.optimizer),
+                ("momentum", self.momentum), ("β1", self.beta1), ("β2", self.beta2),
+                ("L2 λ", self.l2), ("L1 λ", self.l1), ("validation", self.val_fraction),
+                ("seed", self.seed), ("augmentation", self.augment),
+                ("training images", self.subset)]
+        for label, widget in rows:
+            form.addRow(label, widget)
+        self.form = form
+
+        buttons = QHBoxLayout()
+        for b in (self.start_button, self.pause_button, self.stop_button):
+            buttons.addWidget(b)
+        left = QWidget()
+        left.setFixedWidth(290)
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
+        lv.addWidget(data_box)
+        lv.addWidget(settings_box)
+        lv.addLayout(buttons)
+        lv.addWidget(self.reason_label)
+        lv.addStretch(1)
+
+        right = QVBoxLayout()
+        right.addWidget(self.plots, 1)
+        right.addWidget(self.progress)
+        right.addWidget(self.log)
+        layout = QHBoxLayout(self)
+        layout.addWidget(left)
+        layout.addLayout(right, 1)
+
+    # ------------------------------------------------------------ datasets
+    def _options(self) -> list[tuple[str, str, str]]:
+        if self.data_actions is not None:
+            return list(self.data_actions.options())
+        return list(FALLBACK_OPTIONS)
+
+    def _fill_dataset_combo(self) -> None:
+        self.dataset_combo.blockSignals(True)
+        self.dataset_combo.clear()
+        for label, kind, source in self._options():
+            self.dataset_combo.addItem(label, (kind, source))
+        self.dataset_combo.blockSignals(False)
+        self._sync_dataset_combo()
+
+    def _sync_dataset_combo(self) -> None:
+        """Point the combo at the session's dataset and describe it."""
+        ds = self.session.dataset
+        if ds is None:
+            self.dataset_label.setText("no dataset loaded")
+            return
+        index = self.dataset_index(ds.kind, ds.source)
+        if index < 0:
+            self.dataset_combo.addItem(ds.name, (ds.kind, ds.source))
+            index = self.dataset_combo.count() - 1
+        self.dataset_combo.setCurrentIndex(index)
+        self.dataset_label.setText(f"{ds.describe()} · images {'×'.join(map(str, ds.input_shape))}"
+                                   f" · {ds.n_classes} classes")
+        self.subset.setMaximum(len(ds.x_train))
+
+    def dataset_index(self, kind: str, source: str) -> int:
+        """Row of ``(kind, source)`` in the dataset combo, or -1."""
+        combo = self.dataset_combo
+        return next((i for i in range(combo.count()) if combo.itemData(i) == (kind, source)), -1)
+
+    def _on_dataset_activated(self, index: int) -> None:
+        kind, source = self.dataset_combo.itemData(index)
+        ds = self.session.dataset
+        if ds is not None and (ds.kind, ds.source) == (kind, source):
+            return
+        try:
+            job = self._choose(kind, source)
+        except (OSError, ValueError, RuntimeError) as exc:
+            self._message(f"Could not load that dataset: {exc}")
+            self._sync_dataset_combo()
+            return
+        if job is not None:
+            self.dataset_label.setText(f"loading {self.dataset_combo.itemText(index)}…")
+            job.failed.connect(lambda msg: self._message(f"Could not load that dataset: {msg}"))
+            job.done.connect(self._sync_dataset_combo)
+        else:
+            self._sync_dataset_combo()
+
+    def _choose(self, kind: str, source: str):
+        if self.data_actions is not None:
+            return self.data_actions.choose(kind, source)
+        if source == "sample":
+            self.session.set_dataset(load_dataset(kind, "sample"))
+            return None
+        return self.session.load_dataset_async(kind, source)
+
+    # ------------------------------------------------------------ training
+    def config(self) -> TrainingConfig:
+        """The ``TrainingConfig`` the controls describe."""
+        return TrainingConfig(
+            epochs=self.epochs.value(), batch_size=self.batch_size.value(), lr=self.lr.value(),
+            optimizer=self.optimizer.currentData(), momentum=self.momentum.value(),
+            beta1=self.beta1.value(), beta2=self.beta2.value(), l2=self.l2.value(),
+            l1=self.l1.value(), val_fraction=self.val_fraction.value(), seed=self.seed.value(),
+            augment=self.augment.isChecked(), subset=self.subset.value() or None)
+
+    def start_training(self) -> None:
+        """Start training with the controls' settings; a refusal is shown, never raised."""
+        if self.session.is_training:
+            return
+        try:
+            self.session.start_training(self.config())
+        except (ValueError, RuntimeError) as exc:
+            self._message(f"Cannot start training: {exc}")
+            show_error(self, "Cannot start training", str(exc))
+
+    def _on_optimizer_changed(self, *_args) -> None:
+        sgd = self.optimizer.currentData() == "sgd"
+        for widget, visible in ((self.momentum, sgd), (self.beta1, not sgd), (self.beta2, not sgd)):
+            self.form.setRowVisible(widget, visible)
+
+    def _on_state(self, state: str) -> None:
+        idle = state == "idle"
+        for w in self.config_widgets:
+            w.setEnabled(idle)
+        self.pause_button.setText("Resume" if state == "paused" else "Pause")
+        if state == "paused" and self._last_batch is not None:
+            self.progress.setFormat(self.progress.format().split(" — ")[0] + " — paused")
+        elif state == "stopping":
+            self.progress.setFormat("stopping after this batch…")
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        s = self.session
+        reason = ""
+        if s.is_training:
+            reason = "Training is running: pause or stop it first."
+        elif s.architecture_error:
+            reason = f"Fix the network on the Model tab first: {s.architecture_error}"
+        elif s.model is None:
+            reason = "No model: build one on the Model tab."
+        elif s.dataset is None:
+            reason = "No dataset loaded."
+        self.start_button.setEnabled(not reason)
+        self.start_button.setToolTip(reason or "start training the current model (Ctrl+Enter)")
+        self.pause_button.setEnabled(s.state in ("running", "paused"))
+        self.stop_button.setEnabled(s.state in ("running", "paused"))
+        if s.is_training:
+            self.reason_label.setText("")
+        else:
+            self.reason_label.setText(reason)
+            self.reason_label.setStyleSheet(f"color: {ERROR_COLOR.name()};" if reason else "")
+
+    def _on_model_changed(self, model) -> None:
+        if not self.session.is_training:
+            self.plots.show_weights(model)
+        self._update_buttons()
+
+    def _on_started(self, cfg: TrainingConfig) -> None:
+        self._last_batch = None
+        self._run_started = time.perf_counter()
+        self.plots.start_run()
+        ds = self.session.dataset
+        n = min(cfg.subset or len(ds.x_train), len(ds.x_train)) if ds is not None else 0
+        opt = (f"SGD lr {cfg.lr:g} momentum {cfg.momentum:g}" if cfg.optimizer == "sgd"
+               else f"Adam lr {cfg.lr:g}")
+        extras = "".join([f", L2 {cfg.l2:g}" if cfg.l2 else "", f", L1 {cfg.l1:g}" if cfg.l1 else "",
+                          ", shifts" if cfg.augment else ""])
+        self._log(f"training {self.session.model_name} on {format_count(n)} "
+                  f"{ds.name if ds else ''} images: {cfg.epochs} epochs, batch {cfg.batch_size}, "
+                  f"{opt}{extras}, validation {cfg.val_fraction:g}", "#555")
+        self.progress.setValue(0)
+        self.progress.setFormat("starting…")
+
+    def _on_batch(self, r) -> None:
+        self._last_batch = r
+        self.plots.add_batch(r)
+        self.progress.setValue(int(1000 * run_fraction(r.epoch, r.epochs, r.batch, r.batches)))
+        eta = eta_seconds(r.epoch, r.epochs, r.batch, r.batches, r.seconds)
+        self.progress.setFormat(f"epoch {r.epoch}/{r.epochs} · batch {r.batch}/{r.batches} · "
+                                f"{format_count(r.samples_per_s)} img/s · ETA {format_duration(eta)}")
+
+    def _on_epoch(self, r) -> None:
+        self.plots.add_epoch(r)
+        self._log(epoch_line(r))
+
+    def _on_finished(self, history) -> None:
+        seconds = time.perf_counter() - self._run_started
+        done = len(history.train_loss)
+        if history.stopped:
+            where = ""
+            if self._last_batch is not None:
+                where = f" in epoch {self._last_batch.epoch}, batch {self._last_batch.batch}"
+            self._log(f"stopped by the user{where} after {done} complete epoch"
+                      f"{'' if done == 1 else 's'} ({format_duration(seconds)})", "#a60")
+            self.progress.setFormat(f"stopped · {done} epochs done")
+        else:
+            self._log(f"finished {done} epoch{'' if done == 1 else 's'} in "
+                      f"{format_duration(seconds)}", "#060")
+            self.progress.setValue(1000)
+            self.progress.setFormat(f"done · {done} epochs in {format_duration(seconds)}")
+
+    def _on_failed(self, message: str) -> None:
+        self._message(f"Training failed: {message}")
+        self.progress.setFormat("failed")
+
+    def _message(self, text: str) -> None:
+        self._log(text, ERROR_COLOR.name())
+
+    def _log(self, text: str, color: str | None = None) -> None:
+        escaped = html.escape(text)
+        self.log.appendHtml(f"<span style='color:{color}'>{escaped}</span>" if color else escaped)
+
+    # -------------------------------------------------------------- export
+    def export_plots(self, path) -> None:
+        """Save the plot grid as a PNG (atomically). ValueError before any training."""
+        if self.plots.current.empty and self.plots.previous is None:
+            raise ValueError("there are no training plots yet: train first")
+        buffer = QBuffer()
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        if not self.plots.grab().save(buffer, "PNG"):
+            raise OSError(f"could not render the plots to PNG for {path}")
+        data = bytes(QByteArray(buffer.data()))
+        write_atomically(path, lambda f: f.write(data))
+
+    def export_history(self, path) -> None:
+        """Save the last run's per-epoch history as CSV (atomically)."""
+        history = self.session.history
+        if history is None or not history.train_loss:
+            raise ValueError("there is no training history yet: finish at least one epoch first")
+        history.to_csv(path)
+
+    # ------------------------------------------------------------ settings
+    _SETTINGS = ("epochs", "batch_size", "lr", "momentum", "beta1", "beta2", "l2", "l1",
+                 "val_fraction", "seed", "subset")
+
+    def save_settings(self, settings: QSettings) -> None:
+        for name in self._SETTINGS:
+            settings.setValue(f"train/{name}", getattr(self, name).value())
+        settings.setValue("train/optimizer", self.optimizer.currentData())
+        settings.setValue("train/augment", self.augment.isChecked())
+
+    def restore_settings(self, settings: QSettings) -> None:
+        for name in self._SETTINGS:
+            box = getattr(self, name)
+            value = settings.value(f"train/{name}")
+            if value is None:
+                continue
+            try:
+                box.setValue(type(box.value())(float(value)))
+            except (TypeError, ValueError):
+                pass  # a hand-edited settings file: keep the default
+        index = self.optimizer.findData(settings.value("train/optimizer"))
+        if index >= 0:
+            self.optimizer.setCurrentIndex(index)
+        augment = settings.value("train/augment")
+        if augment is not None:
+            self.augment.setChecked(str(augment).lower() in ("true", "1"))

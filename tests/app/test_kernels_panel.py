@@ -1,0 +1,246 @@
+"""Kernels & Blur tab: blur lab, filters of the current model, kernel recovery."""
+
+import numpy as np
+import pytest
+from PyQt6.QtCore import QPoint, QSettings, Qt
+from PyQt6.QtGui import QImage
+
+from cnnlab.app.panels.image_source import load_cifar_images
+from cnnlab.app.panels.kernels_panel import KernelsPanel
+from cnnlab.app.session import Session, TrainingConfig, WeightsSnapshot, load_dataset
+from cnnlab.engine import kernels as K
+from cnnlab.engine.filter_views import kernel_tiles
+from cnnlab.engine.presets import build_preset
+
+CIFAR_NET = "CIFAR-10 net (32-64 conv, 128 dense)"
+SMALL_NET = "Conv3x3×9 → MaxPool2 → Softmax"
+
+
+@pytest.fixture
+def session():
+    s = Session()
+    yield s
+    s.shutdown()
+
+
+@pytest.fixture
+def panel(qtbot, session):
+    session.set_model(build_preset(CIFAR_NET), CIFAR_NET)
+    p = KernelsPanel(session)
+    qtbot.addWidget(p)
+    p.resize(1280, 760)
+    return p
+
+
+def shown_images(view):
+    return view.images.x[view.indices]
+
+
+def choose(combo, data):
+    combo.setCurrentIndex(combo.findData(data))
+
+
+# ------------------------------------------------------------------ blur lab
+
+
+def test_sigma_and_stride_update_images_and_output_size(qtbot, panel):
+    view = panel.blur_view
+    choose(view.kernel_combo, "gaussian")
+    with qtbot.waitSignal(view.filtered, timeout=2000):
+        view.sigma_spin.setValue(2.0)
+    expected = K.blur_images(shown_images(view), K.gaussian(5, 2.0), stride=1, padding="same")
+    np.testing.assert_allclose(view.after, expected, rtol=1e-6, atol=1e-4)
+    assert view.strip.after_size == (32, 32) and "= 32" in view.output_size_text()
+    first_after = view.strip.after[0].copy()
+
+    with qtbot.waitSignal(view.filtered, timeout=2000):
+        view.stride_spin.setValue(2)
+    assert view.after.shape == (10, 3, 16, 16)
+    assert view.strip.after_size == (16, 16) and view.strip.after[0] != first_after
+    assert "⌋ + 1 = 16" in view.output_size_text()
+
+    with qtbot.waitSignal(view.filtered, timeout=2000):
+        view.padding_spin.setValue(0)  # valid: ⌊(32 + 0 − 4 − 1) / 2⌋ + 1 = 14
+    expected = K.blur_images(shown_images(view), K.gaussian(5, 2.0), stride=2, padding=0)
+    np.testing.assert_allclose(view.after, expected, rtol=1e-6, atol=1e-4)
+    assert "⌊(32 + 2·0 − 1·(5 − 1) − 1) / 2⌋ + 1 = 14" in view.output_size_text()
+
+    with qtbot.waitSignal(view.filtered, timeout=2000):
+        view.dilation_spin.setValue(6)
+        view.size_spin.setValue(7)  # reach 37 > 32: does not fit
+    assert view.after is None and "does not fit" in view.message.text()
+
+
+def test_dragging_sigma_is_coalesced_into_one_update(qtbot, panel):
+    view = panel.blur_view
+    choose(view.kernel_combo, "gaussian")
+    qtbot.waitUntil(lambda: not view._timer.isActive(), timeout=2000)
+    seen = []
+    view.filtered.connect(lambda: seen.append(view.sigma_spin.value()))
+    for v in range(5, 31, 5):  # a drag: six slider positions within one event-loop turn
+        view.sigma_slider.setValue(v)
+    qtbot.waitUntil(lambda: len(seen) >= 1, timeout=2000)
+    qtbot.wait(3 * 25)
+    assert seen == [3.0]
+    expected = K.blur_images(shown_images(view), K.gaussian(5, 3.0))
+    np.testing.assert_allclose(view.after, expected, rtol=1e-6, atol=1e-4)
+
+
+def test_shuffle_changes_the_set_and_names(qtbot, panel):
+    view = panel.blur_view
+    assert len(view.images.x) == 20  # the bundled sample
+    before = set(view.indices.tolist())
+    with qtbot.waitSignal(view.filtered, timeout=2000):
+        qtbot.mouseClick(view.shuffle_button, Qt.MouseButton.LeftButton)
+    after = set(view.indices.tolist())
+    assert len(after) == 10 and after != before
+    names = [view.images.class_names[int(view.images.y[i])] for i in view.indices]
+    assert view.strip.names == names
+    np.testing.assert_allclose(view.after, K.blur_images(shown_images(view), view.kernel),
+                               rtol=1e-6, atol=1e-4)
+
+
+def test_classic_blur_and_custom_values_take_effect(qtbot, panel):
+    view = panel.blur_view
+    with qtbot.waitSignal(view.filtered, timeout=2000):
+        qtbot.mouseClick(view.classic_button, Qt.MouseButton.LeftButton)
+    np.testing.assert_array_equal(view.kernel, K.classic_blur())
+    assert view.table.rowCount() == 3 and view.table.item(1, 1).text() == "0.25"
+
+    assert view.table.isHidden()
+    qtbot.mouseClick(view.edit_button, Qt.MouseButton.LeftButton)  # custom, from the classic blur
+    assert view.kernel_name() == "custom" and not view.table.isHidden()
+    with qtbot.waitSignal(view.filtered, timeout=2000):
+        view.table.item(1, 1).setText("2")
+    custom = K.classic_blur()
+    custom[1, 1] = 2.0
+    np.testing.assert_array_equal(view.kernel, custom)
+    np.testing.assert_allclose(view.after, K.blur_images(shown_images(view), custom),
+                               rtol=1e-6, atol=1e-3)
+    heatmap = view.heatmap
+    heatmap.scene().sigMouseMoved.emit(heatmap.cell_scene_pos(1, 1))  # hover the centre
+    assert heatmap.hover_text == "row 1, col 1: 2" == heatmap.toolTip()
+    assert "row 1, col 1: 2" in view.kernel_info.text()
+    assert [t.toPlainText() for t in heatmap.labels[:3]] == ["0.0625", "0.125", "0.0625"]
+
+    view.table.item(0, 0).setText("abc")
+    assert "not a number" in view.message.text()
+    np.testing.assert_array_equal(view.kernel, custom)  # unchanged
+
+    with qtbot.waitSignal(view.filtered, timeout=2000):
+        view.size_spin.setValue(5)  # the custom grid grows around its centre
+    assert view.kernel.shape == (5, 5) and view.kernel[2, 2] == 2.0 and view.kernel[0, 0] == 0.0
+
+
+def test_full_mode_and_clipping_not_wrapping(qtbot, panel):
+    view = panel.blur_view
+    with qtbot.waitSignal(view.filtered, timeout=2000):
+        choose(view.kernel_combo, "sharpen")
+    with qtbot.waitSignal(view.filtered, timeout=2000):
+        choose(view.mode_combo, "full")
+    expected = K.blur_images(shown_images(view), K.sharpen(), mode="full")
+    np.testing.assert_allclose(view.after, expected, rtol=1e-6, atol=1e-3)
+    # out-of-range values show clipped: find a pixel above 255 and one below 0
+    img = view.strip.after[0]
+    red = expected[0, 0]  # (32, 32): the red channel of the first image
+    for mask, shown in ((red > 255, 255), (red < 0, 0)):
+        ys, xs = np.nonzero(mask)
+        assert len(ys), "sharpen in full mode should leave 0–255 somewhere"
+        assert img.pixelColor(int(xs[0]), int(ys[0])).red() == shown
+
+
+def test_click_enlarges_and_save_png(qtbot, panel, tmp_path):
+    panel.show()
+    qtbot.waitExposed(panel)
+    view = panel.blur_view
+    strip = view.strip
+    cell, _ = strip._layout(strip.width(), strip.height())
+    x = int(strip.LABEL_W + 3 * (cell + strip.GAP) + cell / 2)
+    qtbot.mouseClick(strip, Qt.MouseButton.LeftButton, pos=QPoint(x, int(strip.GAP + cell / 2)))
+    assert strip.selected == 3
+    name = view.images.class_names[int(view.images.y[view.indices[3]])]
+    assert view.large.caption.startswith(name)
+    assert view.large.before.pixelColor(0, 0).green() == view.images.x[view.indices[3], 1, 0, 0]
+
+    path = tmp_path / "strip.png"
+    view.save_png(str(path))
+    saved = QImage(str(path))
+    assert saved.width() == strip.LABEL_W + 10 * (128 + strip.GAP)
+    # the first before image's top-left pixel, drawn 4×4 at (LABEL_W + 0, GAP)
+    px = saved.pixelColor(strip.LABEL_W + 1, strip.GAP + 1)
+    assert (px.red(), px.green(), px.blue()) == tuple(view.images.x[view.indices[0], :, 0, 0])
+    assert not list(tmp_path.glob("*.tmp*"))  # written atomically, nothing left behind
+
+
+def test_full_cifar_missing_stays_on_sample(qtbot, panel, tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNLAB_CACHE", str(tmp_path))
+    with qtbot.waitSignal(panel.session.jobs_changed, timeout=1000):
+        choose(panel.source_combo, "full")
+    qtbot.waitUntil(lambda: panel.source_combo.isEnabled(), timeout=5000)
+    assert panel.source_combo.currentData() == "sample"
+    assert "not available" in panel.source_message.text()
+    assert panel.images.source == "sample"
+
+
+def test_settings_round_trip(qtbot, panel, session, tmp_path):
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    view = panel.blur_view
+    choose(view.kernel_combo, "classic_blur")
+    choose(view.kernel_combo, "custom")
+    view.table.item(0, 1).setText("3")
+    view.stride_spin.setValue(3)
+    panel.save_settings(settings)
+    other = KernelsPanel(session)
+    qtbot.addWidget(other)
+    other.restore_settings(settings)
+    assert other.blur_view.stride_spin.value() == 3
+    np.testing.assert_array_equal(other.blur_view.kernel, view.kernel)
+
+
+# ----------------------------------------------------------- model filters
+
+
+def test_filters_view_shows_first_layer_and_follows_the_model(qtbot, panel, session):
+    fv = panel.filters_view
+    panel.tabs.setCurrentWidget(fv)
+    panel.show()
+    qtbot.waitExposed(panel)
+    w0 = session.model.layers[0].params["W"]  # (32, 3, 3, 3): shown in colour
+    np.testing.assert_allclose(fv.grid.tiles, kernel_tiles(w0).tiles)
+    assert fv.layer_combo.count() == 2
+    fv.layer_combo.setCurrentIndex(1)
+    assert fv.grid.tiles.shape == (64 * 32, 3, 3)
+
+    session.set_dataset(load_dataset("mnist", "sample"))
+    session.set_model(build_preset(SMALL_NET), SMALL_NET)
+    assert fv.layer_combo.count() == 1
+    np.testing.assert_array_equal(fv.grid.tiles, session.model.layers[0].params["W"][:, 0])
+
+    snapshot = session.model.copy()
+    snapshot.layers[0].params["W"] *= -2
+    session.weights_updated.emit(WeightsSnapshot(snapshot, 1, 3))
+    np.testing.assert_array_equal(fv.grid.tiles, snapshot.layers[0].params["W"][:, 0])
+    assert "epoch 1, batch 3" in fv.info.text()
+
+    # a real (tiny) training run: the view ends on the trained weights
+    with qtbot.waitSignal(session.training_finished, timeout=20000):
+        session.start_training(TrainingConfig(epochs=1, batch_size=32, subset=96, val_fraction=0))
+    np.testing.assert_array_equal(fv.grid.tiles, session.model.layers[0].params["W"][:, 0])
+
+
+def test_filters_view_updates_while_hidden_only_when_shown(qtbot, panel, session):
+    fv = panel.filters_view
+    assert not fv.isVisible()
+    session.set_model(build_preset(SMALL_NET), SMALL_NET)
+    assert fv.shown_model is not session.model  # not rendered while hidden
+    panel.tabs.setCurrentWidget(fv)
+    panel.show()
+    qtbot.waitExposed(panel)
+    assert fv.shown_model is session.model
+    np.testing.assert_array_equal(fv.grid.tiles, session.model.layers[0].params["W"][:, 0])
+
+
+def test_image_source_sample_pools_both_halves():
+    images = load_cifar_images("sample")
+    assert images.x.shape == (20, 3, 32, 32) and images.x.dtype == np.uint8
+    assert images.y.shape == (20,) and len(images.class_names) == 10

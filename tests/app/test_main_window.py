@@ -1,0 +1,112 @@
+"""The whole window: first launch, shortcuts, status bar, settings, closing mid-training."""
+
+import time
+
+import pytest
+from PyQt6.QtCore import QSettings, Qt
+
+from cnnlab.app.main_window import MainWindow
+from cnnlab.app.session import Session
+from cnnlab.app.startup import load_startup_state
+from cnnlab.engine.presets import build_preset
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return QSettings(str(tmp_path / "cnnlab.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, settings):
+    session = Session()
+    problems = load_startup_state(session)
+    w = MainWindow(session, settings)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    w.startup_problems = problems
+    yield w
+    session.shutdown(timeout_ms=5000)
+
+
+def test_first_launch_has_sample_data_and_a_model(window):
+    assert window.startup_problems == []
+    s = window.session
+    assert s.dataset.describe() == "MNIST sample · 4,000 train / 1,000 test"
+    assert s.model is not None and tuple(s.model.input_shape) == (1, 28, 28)
+    assert window.dataset_label.text().startswith("MNIST sample")
+    assert "default digits" in window.model_label.text()
+    titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
+    assert titles == ["Model", "Train", "Draw", "Kernels & Blur", "Experiments", "Backprop"]
+    assert window.tabs.currentWidget() is window.train_panel
+    assert window.start_action.isEnabled() and not window.stop_action.isEnabled()
+
+
+def test_missing_default_model_falls_back_to_an_untrained_net(qtbot, monkeypatch, tmp_path):
+    monkeypatch.setenv("CNNLAB_RESOURCES", str(tmp_path))  # no bundled files at all
+    session = Session()
+    problems = load_startup_state(session)
+    assert len(problems) == 2 and "MNIST sample" in problems[0] and "digits.npz" in problems[1]
+    assert "untrained" in session.model_name
+
+
+def _small_model(window):
+    name = "Conv3x3×9 → MaxPool2 → Softmax"
+    window.session.set_model(build_preset(name), name)
+
+
+def test_shortcuts_start_pause_and_stop_training(qtbot, window):
+    _small_model(window)
+    s = window.session
+    with qtbot.waitSignal(s.batch_reported, timeout=30000):
+        window.start_action.trigger()
+    assert s.is_training and not window.start_action.isEnabled()
+    assert window.stop_action.isEnabled()
+    window.pause_action.trigger()
+    assert s.state == "paused" and window.pause_action.text().endswith("Resume")
+    window.pause_action.trigger()
+    assert s.state == "running"
+    qtbot.waitUntil(lambda: "img/s" in window.training_label.text(), timeout=10000)
+    with qtbot.waitSignal(s.training_finished, timeout=30000):
+        window.stop_action.trigger()
+    assert window.start_action.isEnabled()
+
+
+def test_invalid_architecture_disables_start_with_reason(qtbot, window):
+    window.session.set_architecture_error("Conv2D #3: kernel 5x5 does not fit input 3x3")
+    assert not window.start_action.isEnabled()
+    assert "does not fit" in window.start_action.toolTip()
+    window.session.set_architecture_error(None)
+    assert window.start_action.isEnabled()
+
+
+def test_closing_mid_training_exits_quickly(qtbot, window):
+    s = window.session
+    s.set_model(build_preset("LeNet-like (32-64 conv, 128 dense)"), "lenet")
+    with qtbot.waitSignal(s.batch_reported, timeout=30000):
+        window.start_action.trigger()
+    t0 = time.perf_counter()
+    window.close()
+    assert time.perf_counter() - t0 < 3.0
+    assert s.running_jobs() == [] and not s._threads
+
+
+def test_window_remembers_tab_and_size(qtbot, settings):
+    session = Session()
+    load_startup_state(session)
+    w = MainWindow(session, settings)
+    qtbot.addWidget(w)
+    w.resize(1100, 700)
+    w.tabs.setCurrentIndex(3)
+    w.close()
+    again = MainWindow(Session(), settings)
+    qtbot.addWidget(again)
+    assert again.tabs.currentIndex() == 3
+    assert again.size().width() == 1100
+
+
+def test_view_shortcuts_switch_tabs(qtbot, window):
+    qtbot.keyClick(window, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
+    assert window.tabs.currentWidget() is window.draw_panel
+    qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    assert window.tabs.currentWidget() is window.model_panel
