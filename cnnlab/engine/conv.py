@@ -86,8 +86,12 @@ class Conv2D(WeightedLayer):
                 **self._weight_config()}
 
     # ---------------------------------------------------------- numerics
-    def _is_pointwise(self) -> bool:
-        return self.kernel_size == (1, 1) and self.stride == (1, 1) and self.padding == (0, 0)
+    def _buffer(self, key: str, shape: tuple[int, ...], dtype) -> tuple[np.ndarray, bool]:
+        """Reused scratch while training (big fresh arrays cost page faults every step);
+        plain temporaries in eval mode, so a large inference batch is not kept alive."""
+        if self.training:
+            return self.scratch(key, shape, dtype)
+        return np.empty(shape, dtype=dtype), True
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """x: ``(N, C_in, H, W)`` float32/float64 -> ``(N, C_out, H_out, W_out)``, same dtype."""
@@ -98,43 +102,51 @@ class Conv2D(WeightedLayer):
                              f"shape {x.shape}")
         ho, wo = self._out_hw(h, w)
         ph, pw = self.padding
-        k = c * self.kernel_size[0] * self.kernel_size[1]
-        if self._is_pointwise():
-            cols = x.reshape(n, c, h * w)  # a 1x1 conv needs no im2col
+        padded = (n, c, h + 2 * ph, w + 2 * pw)
+        if ph or pw:
+            xp, fresh = self._buffer("padded", padded, x.dtype)
+            F.pad_into(x, self.padding, out=xp, clean=fresh)  # a reused border stays zero
         else:
-            if ph or pw:
-                xp, fresh = self.scratch("padded", (n, c, h + 2 * ph, w + 2 * pw), x.dtype)
-                F.pad_into(x, self.padding, out=xp, clean=fresh)  # border stays zero
-            else:
-                xp = x
-            cols, _ = self.scratch("cols", (n, k, ho * wo), x.dtype)  # (N, C_in·kh·kw, L)
-            F.im2col(xp, self.kernel_size, self.stride, self.dilation, (ho, wo), out=cols)
+            xp = np.ascontiguousarray(x)
+        pitch, length = F.column_layout(padded[2:], self.stride, (ho, wo))
+        k = c * self.kernel_size[0] * self.kernel_size[1]
+        cols, _ = self._buffer("cols", (k, n * length), x.dtype)  # (C_in·kh·kw, N·L)
+        F.im2col(xp, self.kernel_size, self.stride, self.dilation, (ho, wo), out=cols)
         w2 = self.weight(x.dtype).reshape(self.out_channels, k)  # (C_out, K)
-        y = np.matmul(w2, cols)  # (N, C_out, L): already NCHW
+        y_cols, _ = self._buffer("y_cols", (self.out_channels, n * length), x.dtype)
+        np.matmul(w2, cols, out=y_cols)  # (C_out, N·L): the one BLAS call
+        y = np.empty((n, self.out_channels, ho, wo), dtype=x.dtype)  # (N, C_out, H_out, W_out)
+        y_view = F.columns_as_images(y_cols.reshape(self.out_channels, n, length), n, pitch,
+                                     (ho, wo))
         if self.bias:
-            y += self.params["b"].astype(x.dtype, copy=False)[:, None]
-        self._cache = (x.shape, cols)
-        return y.reshape(n, self.out_channels, ho, wo)
+            np.add(y_view, self.params["b"].astype(x.dtype, copy=False)[:, None, None], out=y)
+        else:
+            np.copyto(y, y_view)
+        self._cache = (x.shape, padded, cols, pitch, length)
+        return y
 
     def backward(self, grad_out: np.ndarray, need_input_grad: bool = True):
         """grad_out: ``(N, C_out, H_out, W_out)``. Fills ``grads`` and returns
         ``(N, C_in, H, W)`` (None when ``need_input_grad`` is False)."""
-        (n, c, h, w), cols = self._cache
+        (n, c, h, w), padded, cols, pitch, length = self._cache
         ho, wo = grad_out.shape[2:]
-        g = np.ascontiguousarray(grad_out).reshape(n, self.out_channels, ho * wo)  # (N, C_out, L)
-        dtype = g.dtype
-        k = cols.shape[1]
+        dtype = grad_out.dtype
         if self.bias:
-            self.store_grad("b", g.sum(axis=(0, 2)))
-        # dW = Σ_n g[n] @ cols[n]ᵀ: one batched product, then a sum over the batch
-        self.store_grad("W", np.matmul(g, cols.transpose(0, 2, 1)).sum(axis=0))
+            self.store_grad("b", grad_out.sum(axis=(0, 2, 3)))
+        # the gradient in the column layout; junk columns stay zero (buffer zeroed when new)
+        g_cols, fresh = self._buffer("g_cols", (self.out_channels, n * length), dtype)
+        if fresh:
+            g_cols.fill(0)
+        np.copyto(F.columns_as_images(g_cols.reshape(self.out_channels, n, length), n, pitch,
+                                      (ho, wo)), grad_out)
+        # dW = g_cols @ colsᵀ: (C_out, N·L) x (N·L, K); BLAS reads colsᵀ without a copy
+        self.store_grad("W", g_cols @ cols.astype(dtype, copy=False).T)
         if not need_input_grad:
             return None
+        k = cols.shape[0]
         w2 = self.weight(dtype).reshape(self.out_channels, k)
-        dcols = np.matmul(w2.T, g)  # (N, K, L)
-        if self._is_pointwise():
-            return dcols.reshape(n, c, h, w)
+        d_cols, _ = self._buffer("d_cols", (k, n * length), dtype)
+        np.matmul(w2.T, g_cols, out=d_cols)  # (K, N·L)
+        dxp = F.col2im(d_cols, padded, self.kernel_size, self.stride, self.dilation, (ho, wo))
         ph, pw = self.padding
-        padded = (n, c, h + 2 * ph, w + 2 * pw)
-        dxp = F.col2im(dcols, padded, self.kernel_size, self.stride, self.dilation, (ho, wo))
         return dxp[:, :, ph:ph + h, pw:pw + w]

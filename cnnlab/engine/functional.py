@@ -5,9 +5,10 @@ kernel offsets (k·k iterations), each moving a whole ``(N, C, H_out, W_out)`` s
 
 Layouts (NCHW throughout):
 
-- ``im2col`` writes columns ``(N, C·kh·kw, H_out·W_out)``, ordered ``(c, i, j)`` to match
-  ``W.reshape(C_out, C_in·kh·kw)``, so a convolution is one (batched) BLAS product
-  ``W2 @ cols -> (N, C_out, H_out·W_out)`` that is already NCHW: no transpose, no copy.
+- ``im2col`` writes columns ``(C·kh·kw, N, L)``, rows ordered ``(c, i, j)`` to match
+  ``W.reshape(C_out, C_in·kh·kw)``, so a convolution is ONE BLAS product
+  ``W2 @ cols -> (C_out, N·L)`` over the whole batch (one big GEMM beats N small ones);
+  ``columns_as_images`` views that result as NCHW without a copy.
 - ``col2im`` is its adjoint: it adds every column back to the pixel it came from
   (overlapping windows accumulate).
 """
@@ -15,6 +16,7 @@ Layouts (NCHW throughout):
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 
 def pair(value, what: str = "size") -> tuple[int, int]:
@@ -65,46 +67,90 @@ def pad_into(x: np.ndarray, padding: tuple[int, int], out: np.ndarray | None = N
     return out
 
 
+def column_layout(padded_hw: tuple[int, int], stride: tuple[int, int],
+                  out_hw: tuple[int, int]) -> tuple[int, int]:
+    """``(pitch, L)`` of the columns :func:`im2col` makes: output ``(r, s)`` is column
+    ``r·pitch + s`` of ``L``.
+
+    With stride 1 every kernel tap is a *flat shift* of the padded image, so a tap's
+    columns are one contiguous slice (fast copies, no per-pixel indexing). Rows then
+    keep the padded pitch ``Wp``: the ``Wp - W_out`` columns past each output row are
+    junk the caller ignores (they cost ``~(k-1)/W_out`` extra matmul work).
+    Other strides use a dense layout: ``pitch = W_out``, ``L = H_out·W_out``.
+    """
+    ho, wo = out_hw
+    if tuple(stride) == (1, 1):
+        return padded_hw[1], (ho - 1) * padded_hw[1] + wo
+    return wo, ho * wo
+
+
 def im2col(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
            dilation: tuple[int, int], out_hw: tuple[int, int],
            out: np.ndarray | None = None) -> np.ndarray:
-    """Columns of an already padded input.
+    """Columns of an already padded input for one matmul per convolution.
 
-    xp: ``(N, C, Hp, Wp)``; returns ``(N, C·kh·kw, H_out·W_out)`` in ``xp.dtype``, written
-    into ``out`` when given (a reused buffer of exactly that shape).
+    xp: ``(N, C, Hp, Wp)``, C-contiguous. Returns ``(C·kh·kw, N, L)`` in ``xp.dtype`` (rows
+    ordered ``(c, i, j)`` like ``W.reshape(C_out, -1)``; ``L`` and the column of each
+    output position from :func:`column_layout`), written into ``out`` when given.
     """
-    n, c = xp.shape[:2]
+    n, c, hp, wp = xp.shape
     kh, kw = kernel
     ho, wo = out_hw
+    _, length = column_layout((hp, wp), stride, out_hw)
     if out is None:
-        out = np.empty((n, c * kh * kw, ho * wo), dtype=xp.dtype)
-    cols6 = out.reshape(n, c, kh, kw, ho, wo)  # a view: same memory as `out`
+        out = np.empty((c * kh * kw, n, length), dtype=xp.dtype)
+    cols = out.reshape(c, kh * kw, n, length)  # a view: same memory as `out`
+    flat = xp.reshape(n, c, hp * wp).transpose(1, 0, 2)  # (C, N, Hp·Wp) view
+    shifted = tuple(stride) == (1, 1)
     for i in range(kh):
-        rows = _window_slices(i * dilation[0], ho, stride[0])
         for j in range(kw):
-            cols6[:, :, i, j] = xp[:, :, rows, _window_slices(j * dilation[1], wo, stride[1])]
+            if shifted:
+                start = i * dilation[0] * wp + j * dilation[1]
+                cols[:, i * kw + j] = flat[:, :, start:start + length]
+            else:
+                rows = _window_slices(i * dilation[0], ho, stride[0])
+                window = xp[:, :, rows, _window_slices(j * dilation[1], wo, stride[1])]
+                cols[:, i * kw + j].reshape(c, n, ho, wo)[...] = window.transpose(1, 0, 2, 3)
     return out
 
 
 def col2im(cols: np.ndarray, padded_shape: tuple[int, int, int, int],
            kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int],
            out_hw: tuple[int, int], out: np.ndarray | None = None) -> np.ndarray:
-    """Adjoint of :func:`im2col`: sum columns ``(N, C·kh·kw, H_out·W_out)`` back into a
-    padded image ``padded_shape = (N, C, Hp, Wp)`` (into ``out`` when given; it is
-    zeroed first). Overlapping windows accumulate."""
-    n, c = padded_shape[:2]
+    """Adjoint of :func:`im2col`: add columns ``(C·kh·kw, N, L)`` back into a padded
+    image ``padded_shape = (N, C, Hp, Wp)`` (into ``out`` when given; zeroed first).
+    Overlapping windows accumulate; junk columns must be zero."""
+    n, c, hp, wp = padded_shape
     kh, kw = kernel
     ho, wo = out_hw
+    _, length = column_layout((hp, wp), stride, out_hw)
     if out is None:
         out = np.zeros(padded_shape, dtype=cols.dtype)
     else:
         out.fill(0)
-    cols6 = cols.reshape(n, c, kh, kw, ho, wo)
+    taps = cols.reshape(c, kh * kw, n, length)
+    flat = out.reshape(n, c, hp * wp).transpose(1, 0, 2)  # (C, N, Hp·Wp) view of `out`
+    shifted = tuple(stride) == (1, 1)
     for i in range(kh):
-        rows = _window_slices(i * dilation[0], ho, stride[0])
         for j in range(kw):
-            out[:, :, rows, _window_slices(j * dilation[1], wo, stride[1])] += cols6[:, :, i, j]
+            if shifted:
+                start = i * dilation[0] * wp + j * dilation[1]
+                flat[:, :, start:start + length] += taps[:, i * kw + j]
+            else:
+                rows = _window_slices(i * dilation[0], ho, stride[0])
+                window = out[:, :, rows, _window_slices(j * dilation[1], wo, stride[1])]
+                window += taps[:, i * kw + j].reshape(c, n, ho, wo).transpose(1, 0, 2, 3)
     return out
+
+
+def columns_as_images(y: np.ndarray, n: int, pitch: int, out_hw: tuple[int, int]) -> np.ndarray:
+    """View ``(C, N, L)`` data laid out like :func:`im2col` columns as
+    ``(N, C, H_out, W_out)`` (junk columns skipped). A strided view, no copy."""
+    c, _, length = y.shape
+    item = y.itemsize
+    return as_strided(y, shape=(n, c, *out_hw),
+                      strides=(length * item, n * length * item, pitch * item, item),
+                      writeable=y.flags.writeable)
 
 
 def pool_windows(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
@@ -120,40 +166,54 @@ def pool_windows(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]
 
 
 def max_pool_forward(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
-                     out_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Max over every window of ``x`` ``(N, C, H, W)``.
-
-    Returns ``(out, argmax)``: ``out`` ``(N, C, H_out, W_out)`` in ``x.dtype`` and
-    ``argmax`` (same shape, uint8/uint16) holding the window offset ``i·kw + j`` of the
-    first maximum, so tied maxima send their gradient to exactly one element.
-    """
+                     out_hw: tuple[int, int]) -> np.ndarray:
+    """Max over every window of ``x`` ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``, same
+    dtype. Only the max: which element won is worked out again in backward, so
+    inference pays for nothing it does not use."""
     taps = pool_windows(x, kernel, stride, out_hw)
     _, first = next(taps)
-    out = first.copy()
-    index_dtype = np.uint8 if kernel[0] * kernel[1] <= 255 else np.uint16
-    argmax = np.zeros(out.shape, dtype=index_dtype)
-    better = np.empty(out.shape, dtype=bool)
-    for t, view in taps:
-        np.greater(view, out, out=better)  # strict: the first maximum wins a tie
-        np.copyto(argmax, t, where=better)
+    second = next(taps, None)
+    if second is None:  # a 1x1 window
+        return first.copy()
+    out = np.maximum(first, second[1])
+    for _, view in taps:
         np.maximum(out, view, out=out)
-    return out, argmax
+    return out
 
 
-def max_pool_backward(grad_out: np.ndarray, argmax: np.ndarray, input_shape: tuple,
+def max_pool_backward(grad_out: np.ndarray, x: np.ndarray, out: np.ndarray,
                       kernel: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
-    """Route ``grad_out`` ``(N, C, H_out, W_out)`` to the max of each window; returns
-    ``(N, C, H, W)``. Elements outside every window (a cropped border) get zero."""
-    grad_in = np.zeros(input_shape, dtype=grad_out.dtype)
+    """Route ``grad_out`` ``(N, C, H_out, W_out)`` to the maximum of each window of the
+    forward input ``x`` (forward output ``out``); returns ``(N, C, H, W)``.
+
+    Taps are visited in row-major window order; the first tap equal to its window's max
+    takes the window's whole remaining gradient, so tied maxima send it to exactly one
+    element. Overlapping windows accumulate; elements no window covers get zero.
+    """
     out_hw = grad_out.shape[2:]
-    tiles = stride[0] >= kernel[0] and stride[1] >= kernel[1]
-    hit = np.empty(grad_out.shape, dtype=bool)
-    for t, view in pool_windows(grad_in, kernel, stride, out_hw):
-        np.equal(argmax, t, out=hit)
-        if tiles:  # windows do not overlap: every input element is written once
-            np.multiply(grad_out, hit, out=view)
-        else:  # overlapping windows accumulate
-            view += grad_out * hit
+    overlap = stride[0] < kernel[0] or stride[1] < kernel[1]
+    covers_all = not overlap and all(
+        (n - 1) * s + k == size for n, s, k, size in zip(out_hw, stride, kernel, x.shape[2:]))
+    # every element is written exactly once when windows tile x: no need to zero first
+    grad_in = (np.empty if covers_all else np.zeros)(x.shape, dtype=grad_out.dtype)
+    remaining = grad_out.copy()  # (N, C, H_out, W_out): not yet routed
+    hit = np.empty(out.shape, dtype=bool)
+    routed = np.empty(out.shape, dtype=grad_out.dtype)
+    taps = list(zip(pool_windows(x, kernel, stride, out_hw),
+                    pool_windows(grad_in, kernel, stride, out_hw)))
+    for (_, src), (_, dst) in taps[:-1]:
+        np.equal(src, out, out=hit)
+        if overlap:
+            np.multiply(remaining, hit, out=routed)
+            dst += routed
+        else:
+            routed = np.multiply(remaining, hit, out=dst)
+        remaining -= routed
+    last = taps[-1][1][1]
+    if overlap:
+        last += remaining  # whatever no earlier tap took belongs to the last one
+    else:
+        last[...] = remaining
     return grad_in
 
 

@@ -108,12 +108,11 @@ class ReLU(Layer):
     """``max(x, 0)``; the gradient at exactly 0 is 0 (as in PyTorch)."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x)
-        self._mask = x > 0  # bool, shape of x
-        return np.maximum(x, 0)
+        self._y = np.maximum(x, 0)  # backward's mask is y > 0: nothing extra to store
+        return self._y
 
     def backward(self, grad_out: np.ndarray, need_input_grad: bool = True):
-        return grad_out * self._mask if need_input_grad else None
+        return grad_out * (self._y > 0) if need_input_grad else None
 
 
 class LeakyReLU(Layer):

@@ -48,18 +48,18 @@ class MaxPool2D(_Pool2D):
     def forward(self, x: np.ndarray) -> np.ndarray:
         """x: ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``, same dtype."""
         x, out_hw = self._check(x)
-        out, argmax = F.max_pool_forward(x, self.kernel_size, self.stride, out_hw)
-        self._cache = (x.shape, argmax)  # argmax: (N, C, H_out, W_out) window offsets
+        out = F.max_pool_forward(x, self.kernel_size, self.stride, out_hw)
+        self._cache = (x, out)  # backward finds each window's max again from these
         return out
 
     def backward(self, grad_out: np.ndarray, need_input_grad: bool = True):
         if not need_input_grad:
             return None
-        shape, argmax = self._cache
-        if grad_out.shape != argmax.shape:
+        x, out = self._cache
+        if grad_out.shape != out.shape:
             raise self.error(f"gradient of shape {grad_out.shape} does not match the "
-                             f"last output {argmax.shape} ({shape_str(shape)} input)")
-        return F.max_pool_backward(grad_out, argmax, shape, self.kernel_size, self.stride)
+                             f"last output {out.shape} ({shape_str(x.shape[1:])} input)")
+        return F.max_pool_backward(grad_out, x, out, self.kernel_size, self.stride)
 
 
 class AvgPool2D(_Pool2D):

@@ -2,7 +2,6 @@
 tab's canvas at canvas scale, read back, preprocessed and classified by the panel itself."""
 
 import numpy as np
-import pytest
 
 from cnnlab.app.panels.draw_panel import DrawPanel
 from cnnlab.app.session import Session, load_dataset

@@ -9,6 +9,7 @@ from cnnlab.app.panels.image_source import load_cifar_images
 from cnnlab.app.panels.kernels_panel import KernelsPanel
 from cnnlab.app.session import Session, TrainingConfig, WeightsSnapshot, load_dataset
 from cnnlab.engine import kernels as K
+from cnnlab.engine import recovery as R
 from cnnlab.engine.filter_views import kernel_tiles
 from cnnlab.engine.presets import build_preset
 
@@ -244,3 +245,67 @@ def test_image_source_sample_pools_both_halves():
     images = load_cifar_images("sample")
     assert images.x.shape == (20, 3, 32, 32) and images.x.dtype == np.uint8
     assert images.y.shape == (20,) and len(images.class_names) == 10
+
+
+# ---------------------------------------------------------- kernel recovery
+
+
+def test_recovery_runs_to_completion_through_a_job(qtbot, panel, session):
+    rv = panel.recovery_view
+    assert rv.images_spin.maximum() == 20  # as many photos as the sample has
+    rv.images_spin.setValue(4)
+    rv.steps_spin.setValue(5)
+    qtbot.mouseClick(rv.start_button, Qt.MouseButton.LeftButton)
+    job = rv.job
+    assert job is not None and not rv.start_button.isEnabled()
+    with qtbot.waitSignal(job.finished, timeout=30000):
+        pass
+    result = rv.result
+    assert result.steps == 5 and not result.stopped and not result.converged
+    # the same run straight through the engine gives the same numbers
+    expected = R.recover_kernels(rv.images.x[:4], R.random_target_kernels(seed=0), max_steps=5,
+                                 seed=0, max_images=4)
+    assert result.max_abs_error == pytest.approx(expected.max_abs_error, rel=1e-9)
+    assert f"{expected.max_abs_error:.3g}" in rv.result_label.text()
+    assert "step budget used up after 5 steps" in rv.status_label.text()
+    assert len(rv.loss_curve.getData()[0]) == 6  # steps 0..5
+    scale = np.abs(result.target).max()
+    np.testing.assert_allclose(rv.learned_grid.tiles,
+                               kernel_tiles(result.weights, rgb=False, scale=scale).tiles)
+    assert rv.learned_grid.levels == rv.target_grid.levels == pytest.approx((-scale, scale))
+    assert rv.start_button.isEnabled() and not rv.cancel_button.isEnabled()
+
+
+def test_recovery_cancel_stops_it(qtbot, panel, session):
+    rv = panel.recovery_view
+    rv.images_spin.setValue(2)
+    rv.steps_spin.setValue(100_000)
+    rv.tolerance_spin.setValue(1e-8)
+    qtbot.mouseClick(rv.start_button, Qt.MouseButton.LeftButton)
+    job = rv.job
+    with qtbot.waitSignal(job.progress, timeout=10000):
+        pass
+    with qtbot.waitSignal(job.cancelled, timeout=10000):
+        qtbot.mouseClick(rv.cancel_button, Qt.MouseButton.LeftButton)
+    assert rv.result.stopped and rv.result.steps < 100_000
+    assert "stopped by Cancel" in rv.status_label.text() and rv.job is None
+
+
+def test_recovery_target_from_npy_file(qtbot, panel, tmp_path):
+    rv = panel.recovery_view
+    bad = tmp_path / "grey.npy"
+    np.save(bad, np.zeros((20, 1, 5, 5)))
+    assert not rv.load_target(str(bad))
+    assert "grey.npy" in rv.message.text() and "input channels" in rv.message.text()
+    assert rv.random_radio.isChecked()
+    text = tmp_path / "notes.npy"
+    text.write_text("not an array")
+    assert not rv.load_target(str(text)) and "notes.npy" in rv.message.text()
+
+    good = tmp_path / "c0.npy"
+    target = np.random.default_rng(3).normal(size=(4, 3, 3, 3))
+    np.save(good, target)
+    assert rv.load_target(str(good)) and rv.message.text() == ""
+    assert rv.file_radio.isChecked() and "4 filters 3×3×3" in rv.file_label.text()
+    np.testing.assert_array_equal(rv.current_target(), target)
+    np.testing.assert_allclose(rv.target_grid.tiles, target.reshape(12, 3, 3), rtol=1e-6)

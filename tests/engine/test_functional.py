@@ -29,18 +29,25 @@ def test_im2col_columns_are_the_receptive_fields(k, s, d):
     ho = F.conv_output_size(9, k[0], s[0], 0, d[0])
     wo = F.conv_output_size(8, k[1], s[1], 0, d[1])
     cols = F.im2col(x, k, s, d, (ho, wo))
-    assert cols.shape == (2, 3 * k[0] * k[1], ho * wo)
-    n, r, c = 1, ho - 1, wo // 2
-    field = x[n, :, r * s[0]:r * s[0] + d[0] * (k[0] - 1) + 1:d[0], c * s[1]:c * s[1] + d[1] * (k[1] - 1) + 1:d[1]]
-    np.testing.assert_array_equal(cols[n, :, r * wo + c], field.ravel())
+    pitch, length = F.column_layout((9, 8), s, (ho, wo))
+    assert cols.shape == (3 * k[0] * k[1], 2, length)
+    assert (pitch, length) == ((8, (ho - 1) * 8 + wo) if s == (1, 1) else (wo, ho * wo))
+    for n, r, c in [(1, ho - 1, wo // 2), (0, 0, 0), (1, ho // 2, wo - 1)]:
+        field = x[n, :, r * s[0]:r * s[0] + d[0] * (k[0] - 1) + 1:d[0],
+                  c * s[1]:c * s[1] + d[1] * (k[1] - 1) + 1:d[1]]
+        np.testing.assert_array_equal(cols[:, n, r * pitch + c], field.ravel())
+    images = F.columns_as_images(cols, 2, pitch, (ho, wo))  # (N, K, H_out, W_out) view
+    np.testing.assert_array_equal(images[1, :, ho - 1, wo // 2], cols[:, 1, (ho - 1) * pitch + wo // 2])
 
 
-def test_col2im_is_the_adjoint_of_im2col():
+@pytest.mark.parametrize("args", [((3, 2), (2, 1), (1, 2), (3, 4)),  # dense layout
+                                  ((3, 2), (1, 1), (2, 1), (3, 5))])  # flat-shift layout
+def test_col2im_is_the_adjoint_of_im2col(args):
     # <im2col(x), c> == <x, col2im(c)> for every x, c: overlapping taps accumulate
     rng = np.random.default_rng(1)
     x = rng.standard_normal((2, 2, 7, 6))
-    args = ((3, 2), (2, 1), (1, 2), (3, 4))
-    c = rng.standard_normal((2, 2 * 6, 12))
+    _, length = F.column_layout((7, 6), args[1], args[3])
+    c = rng.standard_normal((2 * 6, 2, length))
     lhs = np.vdot(F.im2col(x, *args), c)
     rhs = np.vdot(x, F.col2im(c, x.shape, *args))
     assert lhs == pytest.approx(rhs, rel=1e-12)
@@ -61,10 +68,10 @@ def test_pool_kernels_match_the_loop_reference(k, s, h, w):
     rng = np.random.default_rng(2)
     x = rng.standard_normal((2, 2, h, w))
     out_hw = ((h - k[0]) // s[0] + 1, (w - k[1]) // s[1] + 1)
-    out, argmax = F.max_pool_forward(x, k, s, out_hw)
+    out = F.max_pool_forward(x, k, s, out_hw)
     np.testing.assert_array_equal(out, ref.pool_forward(x, k, s, "max"))
     g = rng.standard_normal(out.shape)
-    np.testing.assert_allclose(F.max_pool_backward(g, argmax, x.shape, k, s),
+    np.testing.assert_allclose(F.max_pool_backward(g, x, out, k, s),
                                ref.pool_backward(g, x, k, s, "max"))
     np.testing.assert_allclose(F.avg_pool_forward(x, k, s, out_hw), ref.pool_forward(x, k, s, "avg"))
     np.testing.assert_allclose(F.avg_pool_backward(g, x.shape, k, s), ref.pool_backward(g, x, k, s, "avg"))

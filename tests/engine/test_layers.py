@@ -121,6 +121,18 @@ def test_max_pool_ties_send_the_gradient_to_exactly_one_element():
     np.testing.assert_array_equal(dx, ref.pool_backward(np.full((1, 1, 2, 2), 5.0), x, 2, 2, "max"))
 
 
+@pytest.mark.parametrize("k,s", [(2, 2), (3, 1), (2, 1), ((2, 3), (1, 2)), (3, 3)])
+def test_max_pool_with_many_ties_matches_the_reference(k, s):
+    # post-ReLU maps are full of tied zeros: each window must still pick exactly one
+    x = np.random.default_rng(8).integers(0, 3, size=(2, 2, 7, 8)).astype(np.float64)
+    layer = L.MaxPool2D(k, s)
+    y = layer.forward(x)
+    g = np.random.default_rng(9).standard_normal(y.shape)
+    np.testing.assert_allclose(layer.backward(g), ref.pool_backward(g, x, k, s, "max"), atol=1e-12)
+    total = layer.backward(np.ones_like(y)).sum()
+    assert total == y.size  # one unit of gradient per window, none lost or doubled
+
+
 def test_overlapping_max_windows_accumulate():
     x = np.zeros((1, 1, 3, 3))
     x[0, 0, 1, 1] = 9.0  # the centre is the max of all four 2x2 windows (stride 1)

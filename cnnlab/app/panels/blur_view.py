@@ -11,7 +11,8 @@ from PyQt6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout
                              QHBoxLayout, QHeaderView, QLabel, QPushButton, QSlider, QSpinBox,
                              QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from cnnlab.app.panels.image_views import BeforeAfterStrip, EnlargedPair, KernelHeatmap
+from cnnlab.app.panels.image_views import (BeforeAfterStrip, EnlargedPair, KernelHeatmap,
+                                           restore_values, save_values)
 from cnnlab.app.panels.image_source import CifarImages
 from cnnlab.app.widgets import ERROR_COLOR, show_error
 from cnnlab.data.npz import atomic_write_bytes
@@ -377,24 +378,18 @@ class BlurLabView(QWidget):
         atomic_write_bytes(path, bytes(buffer.data()))
 
     # -------------------------------------------------------------- settings
+    def _spins(self) -> dict:
+        return {"size": self.size_spin, "sigma": self.sigma_spin, "stride": self.stride_spin,
+                "padding": self.padding_spin, "dilation": self.dilation_spin}
+
     def save_settings(self, settings: QSettings, prefix: str) -> None:
         settings.setValue(f"{prefix}/kernel", self.kernel_name())
-        for key, spin in (("size", self.size_spin), ("sigma", self.sigma_spin),
-                          ("stride", self.stride_spin), ("padding", self.padding_spin),
-                          ("dilation", self.dilation_spin)):
-            settings.setValue(f"{prefix}/{key}", spin.value())
+        save_values(settings, prefix, self._spins())
         settings.setValue(f"{prefix}/mode", self.mode_combo.currentData())
         settings.setValue(f"{prefix}/custom", json.dumps(self._custom.tolist()))
 
     def restore_settings(self, settings: QSettings, prefix: str) -> None:
-        for key, spin, cast in (("stride", self.stride_spin, int), ("padding", self.padding_spin, int),
-                                ("dilation", self.dilation_spin, int), ("size", self.size_spin, int),
-                                ("sigma", self.sigma_spin, float)):
-            value = settings.value(f"{prefix}/{key}")
-            try:
-                spin.setValue(cast(value)) if value is not None else None
-            except (TypeError, ValueError):
-                pass  # a hand-edited settings file: keep the default
+        restore_values(settings, prefix, self._spins())
         mode = self.mode_combo.findData(settings.value(f"{prefix}/mode"))
         if mode >= 0:
             self.mode_combo.setCurrentIndex(mode)
@@ -406,5 +401,8 @@ class BlurLabView(QWidget):
                 name = None  # unreadable custom values: keep the default kernel
         index = self.kernel_combo.findData(name)
         if index >= 0:
+            self.kernel_combo.blockSignals(True)
             self.kernel_combo.setCurrentIndex(index)
+            self.kernel_combo.blockSignals(False)
+        self._on_kernel_choice()
 

@@ -16,10 +16,11 @@ import pyqtgraph as pg
 from PyQt6.QtCore import QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QColor, QImage, QKeySequence, QPixmap
 from PyQt6.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel,
-                             QPushButton, QSizePolicy, QVBoxLayout, QWidget)
+                             QPushButton, QVBoxLayout, QWidget)
 
 from cnnlab.app.panels.canvas import DrawingCanvas
-from cnnlab.app.widgets import (ERROR_COLOR, TRAIN_COLOR, TileGrid, big_label_font, show_error)
+from cnnlab.app.panels.feature_maps_view import FeatureMapsView
+from cnnlab.app.widgets import ERROR_COLOR, TRAIN_COLOR, big_label_font, show_error
 from cnnlab.data.drawing import UNSURE_BELOW, DigitGuess, digit_model_problem, guess_digit
 
 #: Coalesce canvas changes: at most one prediction per this many milliseconds while drawing.
@@ -27,21 +28,18 @@ UPDATE_INTERVAL_MS = 50
 PREVIEW_SCALE = 6  # 28 px shown as 168 px, nearest neighbour
 BAR_COLOR = QColor(160, 190, 220)
 
-UNSURE_TIP = (f"“unsure” is shown when the top probability is below {UNSURE_BELOW:.0%}.\n"
+UNSURE_TIP = (f"“unsure” is shown when the top probability is below {100 * UNSURE_BELOW:.0f} %.\n"
               "A trained network gives clean digits well over 90 %; a lower top value means the\n"
               "drawing is ambiguous or half-finished, and naming one digit would look more\n"
               "confident than the network is. (Softmax outputs are not calibrated probabilities.)")
 
 
-def grid_columns(n: int, width: float, height: float) -> int:
-    """How many columns make ``n`` square tiles largest in a ``width`` × ``height`` area."""
-    best, best_side = 1, 0.0
-    for cols in range(1, max(1, n) + 1):
-        rows = -(-n // cols)
-        side = min(width / cols, height / rows)
-        if side > best_side:
-            best, best_side = cols, side
-    return best
+def format_percent(p: float) -> str:
+    """``0.9731`` → ``"97.3 %"``; ``"> 99.9 %"`` from 0.9995 up: a softmax output is never
+    certain, even when float32 rounds it to exactly 1."""
+    if p >= 0.9995:
+        return "> 99.9 %"
+    return f"{100 * p:.1f} %"
 
 
 class DrawPanel(QWidget):
@@ -53,7 +51,6 @@ class DrawPanel(QWidget):
         super().__init__(parent)
         self.session = session
         self.guess: DigitGuess | None = None
-        self.feature_maps: dict[int, tuple[str, np.ndarray]] = {}  # layer index -> (name, (C, H, W))
         self._user_digits_path = user_digits_path
         self._user_digits = None
         self._maps_stale = True
@@ -136,8 +133,10 @@ class DrawPanel(QWidget):
         self.bars = pg.BarGraphItem(x=np.arange(10), height=np.zeros(10), width=0.7,
                                     brush=BAR_COLOR, pen=None)
         self.bars_plot.addItem(self.bars)
-        self.threshold_line = pg.InfiniteLine(UNSURE_BELOW, angle=0,
-                                              pen=pg.mkPen((150, 150, 150), style=Qt.PenStyle.DashLine))
+        self.threshold_line = pg.InfiniteLine(
+            UNSURE_BELOW, angle=0, pen=pg.mkPen((150, 150, 150), style=Qt.PenStyle.DashLine),
+            label=f"“unsure” below {100 * UNSURE_BELOW:.0f} %",
+            labelOpts={"position": 0.98, "color": (120, 120, 120), "anchors": [(1, 1), (1, 1)]})
         self.threshold_line.setToolTip(UNSURE_TIP)
         self.bars_plot.addItem(self.threshold_line)
 
@@ -146,28 +145,11 @@ class DrawPanel(QWidget):
         top.addWidget(middle_widget, 0)
         top.addWidget(self.bars_plot, 4)
 
-        self.layer_picker = QComboBox()
-        self.layer_picker.setToolTip("which layer's output to show, one tile per channel")
-        self.layer_picker.currentIndexChanged.connect(self._show_feature_maps)
-        self.maps_grid = TileGrid()
-        maps_box = QGroupBox("Feature maps for the drawn digit (one tile per channel, shared colour scale)")
-        maps_layout = QVBoxLayout(maps_box)
-        picker_row = QHBoxLayout()
-        picker_row.addWidget(QLabel("Layer:"))
-        picker_row.addWidget(self.layer_picker, 1)
-        maps_layout.addLayout(picker_row)
-        maps_layout.addWidget(self.maps_grid, 1)
-        self.kernels_grid = TileGrid()
-        self.kernels_box = QGroupBox("First conv layer's kernels")
-        kernels_layout = QVBoxLayout(self.kernels_box)
-        kernels_layout.addWidget(self.kernels_grid)
-        bottom = QHBoxLayout()
-        bottom.addWidget(maps_box, 3)
-        bottom.addWidget(self.kernels_box, 2)
+        self.inside = FeatureMapsView()
 
         layout = QVBoxLayout(self)
         layout.addLayout(top, 1)
-        layout.addLayout(bottom, 1)
+        layout.addWidget(self.inside, 1)
 
     def _build_correction_box(self) -> QGroupBox:
         box = QGroupBox("This is wrong → label")
@@ -219,7 +201,7 @@ class DrawPanel(QWidget):
 
     def _on_model_changed(self) -> None:
         self._update_model_label()
-        self._show_kernels()
+        self.inside.show_kernels(self.current_model())
         self._maps_stale = True
         self._schedule()
 
@@ -247,7 +229,7 @@ class DrawPanel(QWidget):
         self._show_guess(self.guess)
         if self._maps_stale and not self.canvas.is_drawing:
             self._maps_stale = False
-            self._update_feature_maps(model)
+            self.inside.show_activations(model, None if self.guess.empty else self.guess.network_input)
 
     def _show_problem(self, text: str) -> None:
         self.message_label.setText(text)
@@ -256,9 +238,7 @@ class DrawPanel(QWidget):
         self.probability_label.setText("")
         self.bars.setOpts(height=np.zeros(10), brushes=[BAR_COLOR] * 10)
         self._set_preview(None)
-        self.feature_maps = {}
-        self.layer_picker.clear()
-        self.maps_grid.clear()
+        self.inside.show_activations(None, None)
 
     def _show_guess(self, guess: DigitGuess) -> None:
         self._set_preview(guess.network_input)
@@ -273,10 +253,11 @@ class DrawPanel(QWidget):
         if guess.unsure:
             self.guess_label.setText("unsure")
             self.probability_label.setText(
-                f"maybe {guess.label} ({guess.probability:.0%}) — below {UNSURE_BELOW:.0%}")
+                f"maybe {guess.label} ({format_percent(guess.probability)}) — "
+                f"below {100 * UNSURE_BELOW:.0f} %")
         else:
             self.guess_label.setText(str(guess.label))
-            self.probability_label.setText(f"probability {guess.probability:.1%}")
+            self.probability_label.setText(f"probability {format_percent(guess.probability)}")
 
     def _set_preview(self, x: np.ndarray | None) -> None:
         side = 28 * PREVIEW_SCALE
@@ -298,72 +279,6 @@ class DrawPanel(QWidget):
         if s.is_training:
             text += "<br><i>using live weights from the running training</i>"
         self.model_label.setText(text)
-
-    # ----------------------------------------------------------- looking inside
-    def _update_feature_maps(self, model) -> None:
-        """Recompute every spatial layer's output for the current drawing."""
-        previous = self.layer_picker.currentData()
-        self.feature_maps = {}
-        if self.guess is not None and not self.guess.empty:
-            for index, name, a in model.activations(self.guess.network_input[None, None]):
-                if a.ndim == 4:  # (1, C, H, W): a stack of feature maps
-                    self.feature_maps[index] = (name, np.array(a[0], dtype=np.float32))
-        self.layer_picker.blockSignals(True)
-        self.layer_picker.clear()
-        for index, (name, maps) in self.feature_maps.items():
-            c, h, w = maps.shape
-            self.layer_picker.addItem(f"#{index} {name} — {c} maps of {h}×{w}", index)
-        if self.feature_maps:
-            pick = previous if previous in self.feature_maps else next(
-                (i for i, (n, _) in self.feature_maps.items() if n == "Conv2D"),
-                next(iter(self.feature_maps)))
-            self.layer_picker.setCurrentIndex(self.layer_picker.findData(pick))
-        self.layer_picker.blockSignals(False)
-        self._show_feature_maps()
-
-    def _show_feature_maps(self) -> None:
-        index = self.layer_picker.currentData()
-        if index is None or index not in self.feature_maps:
-            self.maps_grid.clear()
-            self.maps_grid.set_title("draw a digit to see its feature maps")
-            return
-        name, maps = self.feature_maps[index]
-        self.maps_grid.set_tiles(maps, cmap="viridis", columns=self._columns(self.maps_grid, maps))
-        lo, hi = self.maps_grid.levels
-        self.maps_grid.set_title(f"#{index} {name}: {maps.shape[0]} channels, "
-                                 f"values {lo:.2g} … {hi:.2g}")
-
-    @staticmethod
-    def _columns(grid: TileGrid, tiles: np.ndarray) -> int:
-        # leave room for the colour bar and the title
-        return grid_columns(len(tiles), max(grid.width() - 80, 50), max(grid.height() - 40, 30))
-
-    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
-        super().resizeEvent(event)
-        # re-flow the tiles for the new shape of their area, once the layout has run
-        QTimer.singleShot(0, self._reflow_tiles)
-
-    def _reflow_tiles(self) -> None:
-        self._show_feature_maps()
-        self._show_kernels()
-
-    def _show_kernels(self) -> None:
-        model = self.current_model()
-        conv = next((layer for layer in model.layers if layer.name == "Conv2D"), None) \
-            if model is not None else None
-        if conv is None:
-            self.kernels_grid.clear()
-            self.kernels_grid.set_title("no conv layer in this model")
-            return
-        w = np.array(conv.params["W"], dtype=np.float32)  # (C_out, C_in, k, k)
-        tiles = w[:, 0] if w.shape[1] == 1 else w.reshape(-1, *w.shape[2:])
-        self.kernels_grid.set_tiles(tiles, cmap="diverging",
-                                    columns=self._columns(self.kernels_grid, tiles))
-        k = w.shape[2:]
-        self.kernels_grid.set_title(f"#{conv.index} Conv2D: {w.shape[0]} kernels "
-                                    f"{k[0]}×{k[1]} (× {w.shape[1]} input channels)"
-                                    if w.shape[1] > 1 else
-                                    f"#{conv.index} Conv2D: {w.shape[0]} kernels {k[0]}×{k[1]}")
 
     # ------------------------------------------------------------ user digits
     def user_digits(self):

@@ -7,7 +7,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPen
-from PyQt6.QtWidgets import QSizePolicy, QWidget
+from PyQt6.QtWidgets import QSizePolicy, QSpinBox, QWidget
 
 from cnnlab.app.widgets import TRAIN_COLOR, diverging_colormap, symmetric_levels
 
@@ -296,3 +296,22 @@ def format_value(v: float, digits: int = 3) -> str:
     """Short text for a kernel value: ``0.0625``, ``-2``, ``1.2e-05`` (``digits``
     significant digits; hover shows the full value)."""
     return "0" if v == 0 else f"{v:.{digits}g}"
+
+
+def save_values(settings, prefix: str, widgets: dict) -> None:
+    """Store each spin box's ``value()`` under ``prefix/key``."""
+    for key, spin in widgets.items():
+        settings.setValue(f"{prefix}/{key}", spin.value())
+
+
+def restore_values(settings, prefix: str, widgets: dict) -> None:
+    """Set each spin box from ``prefix/key`` when stored and readable (a hand-edited
+    settings file keeps the defaults); ints for QSpinBox, floats otherwise."""
+    for key, spin in widgets.items():
+        value = settings.value(f"{prefix}/{key}")
+        if value is None:
+            continue
+        try:
+            spin.setValue(int(value) if isinstance(spin, QSpinBox) else float(value))
+        except (TypeError, ValueError):
+            pass

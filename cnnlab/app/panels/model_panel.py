@@ -15,15 +15,14 @@ import copy
 from pathlib import Path
 
 from PyQt6.QtCore import QSettings, Qt, QTimer
-from PyQt6.QtGui import QAction, QBrush, QColor, QFont, QFontDatabase, QKeySequence
-from PyQt6.QtWidgets import (QAbstractItemView, QComboBox, QGroupBox, QHBoxLayout, QHeaderView,
-                             QLabel, QMenu, QPlainTextEdit, QPushButton, QSpinBox, QSplitter,
-                             QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout, QWidget)
+from PyQt6.QtGui import QFont, QFontDatabase
+from PyQt6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit,
+                             QPushButton, QSpinBox, QSplitter, QVBoxLayout, QWidget)
 
 from cnnlab.app.panels.architecture_file import read_architecture, write_architecture
-from cnnlab.app.panels.layer_form import NEW_LAYER_SPECS, LayerForm, describe_spec
+from cnnlab.app.panels.layer_form import NEW_LAYER_SPECS, LayerForm
+from cnnlab.app.panels.layer_table import LayerList, shape_text
 from cnnlab.app.panels.window_diagram import WindowDiagram
-from cnnlab.app.widgets import ERROR_COLOR, format_count
 from cnnlab.engine import presets
 from cnnlab.engine.model import infer_shapes
 from cnnlab.engine.receptive_field import window_geometry
@@ -34,13 +33,6 @@ SYNC_BUILD_PARAMS = 600_000
 #: Quiet time after the last edit before the model is rebuilt (spin-box arrows repeat).
 BUILD_DELAY_MS = 250
 FOLLOWS = "follows an invalid layer"
-COLUMNS = ("#", "layer", "parameters", "output shape", "params")
-_BAD_ROW = QColor(253, 222, 222)
-_GREY_TEXT = QColor(150, 150, 150)
-
-
-def shape_text(shape) -> str:
-    return "×".join(str(s) for s in shape) if shape is not None else "—"
 
 
 class ModelPanel(QWidget):
@@ -56,7 +48,6 @@ class ModelPanel(QWidget):
         self.rows = []  # engine.model.ShapeRow per layer
         self.geometry = []  # WindowGeometry | None per layer
         self.architecture_error: str | None = None
-        self._error_row: int | None = None
         self._built = None  # the last model this panel gave the session
         self._build_job = None
         self._build_generation = 0
@@ -80,63 +71,25 @@ class ModelPanel(QWidget):
 
     # ------------------------------------------------------------------ UI
     def _build_ui(self) -> None:
-        # left: input line, table, buttons, totals and message, form
-        self.input_label = QLabel()
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.verticalHeader().hide()
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        header = self.table.horizontalHeader()
-        for col, mode in enumerate((QHeaderView.ResizeMode.ResizeToContents,) * 2 +
-                                   (QHeaderView.ResizeMode.Stretch,) +
-                                   (QHeaderView.ResizeMode.ResizeToContents,) * 2):
-            header.setSectionResizeMode(col, mode)
-        self.table.itemSelectionChanged.connect(self._on_selection)
-
-        self.add_menu = QMenu(self)
-        for kind in NEW_LAYER_SPECS:
-            self.add_menu.addAction(kind, lambda k=kind: self.add_layer(k))
-        self.add_button = QToolButton()
-        self.add_button.setText("Add layer ▾")
-        self.add_button.setMenu(self.add_menu)
-        self.add_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        self.duplicate_button = QPushButton("Duplicate")
-        self.remove_button = QPushButton("Remove")
-        self.up_button = QPushButton("▲ Up")
-        self.down_button = QPushButton("▼ Down")
-        self.duplicate_button.clicked.connect(self.duplicate_layer)
-        self.remove_button.clicked.connect(self.remove_layer)
-        self.up_button.clicked.connect(lambda: self.move_layer(-1))
-        self.down_button.clicked.connect(lambda: self.move_layer(+1))
-        delete = QAction(self.table)
-        delete.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
-        delete.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-        delete.triggered.connect(self.remove_layer)
-        self.table.addAction(delete)
-        buttons = QHBoxLayout()
-        for w in (self.add_button, self.duplicate_button, self.remove_button, self.up_button,
-                  self.down_button):
-            buttons.addWidget(w)
-        buttons.addStretch(1)
-
-        self.total_label = QLabel()
-        self.message_label = QLabel()
-        self.message_label.setWordWrap(True)
-        self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # left: the layer list (table, buttons, totals, message) and the form
+        self.layer_list = ll = LayerList()
+        ll.add_requested.connect(self.add_layer)
+        ll.duplicate_requested.connect(self.duplicate_layer)
+        ll.remove_requested.connect(self.remove_layer)
+        ll.move_requested.connect(self.move_layer)
+        ll.selection_changed.connect(self._on_selection)
+        # the widgets, by name, for tests and the main window
+        self.table, self.add_menu, self.add_button = ll.table, ll.add_menu, ll.add_button
+        self.duplicate_button, self.remove_button = ll.duplicate_button, ll.remove_button
+        self.up_button, self.down_button = ll.up_button, ll.down_button
+        self.input_label, self.total_label, self.message_label = (
+            ll.input_label, ll.total_label, ll.message_label)
         self.form = LayerForm()
         self.form.spec_edited.connect(self._on_spec_edited)
-
         left = QWidget()
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 4, 0)
-        lv.addWidget(self.input_label)
-        lv.addWidget(self.table, 1)
-        lv.addLayout(buttons)
-        lv.addWidget(self.total_label)
-        lv.addWidget(self.message_label)
+        lv.addWidget(ll, 1)
         lv.addWidget(self.form)
 
         # right: presets, summary, window diagram
@@ -190,10 +143,8 @@ class ModelPanel(QWidget):
         self.splitter.setStretchFactor(1, 10)
         layout = QHBoxLayout(self)
         layout.addWidget(self.splitter)
-        self._editing_widgets = [self.table, self.add_button, self.duplicate_button,
-                                 self.remove_button, self.up_button, self.down_button,
-                                 self.form, self.preset_combo, self.seed_box,
-                                 self.reinit_button]
+        self._editing_widgets = [self.table, *ll.buttons, self.form, self.preset_combo,
+                                 self.seed_box, self.reinit_button]
 
     # -------------------------------------------------------------- design
     def _set_design(self, specs: list[dict], input_shape, name: str, build: bool,
@@ -216,8 +167,7 @@ class ModelPanel(QWidget):
         self.schedule_build()
 
     def selected_row(self) -> int | None:
-        rows = self.table.selectionModel().selectedRows()
-        return rows[0].row() if rows else None
+        return self.layer_list.selected_row()
 
     def add_layer(self, kind: str) -> None:
         """Insert a new ``kind`` layer after the selected one (or at the end)."""
@@ -276,23 +226,17 @@ class ModelPanel(QWidget):
         self.rows = infer_shapes(resolved, self.input_shape)
         self.geometry = window_geometry(resolved, self.input_shape)
         error, error_row = self._find_error()
-        self._error_row = error_row
         self.architecture_error = error
         ds = self.session.dataset
         source = f" ({ds.name})" if ds is not None and tuple(ds.input_shape) == self.input_shape else ""
         self.input_label.setText(f"input: {shape_text(self.input_shape)}{source}")
-        self._fill_table()
-        total = sum(r.n_params for r in self.rows)
-        self.total_label.setText(f"Total params: {format_count(total)}"
-                                 f"  ·  {len(self.specs)} layers")
+        self.layer_list.show_design(self.specs, self.rows, error, error_row)
         if error:
-            self.message_label.setText(error)
-            self.message_label.setStyleSheet(f"color: {ERROR_COLOR.name()};")
+            self.layer_list.show_message(error, is_error=True)
         else:
-            out = self.rows[-1].output_shape
-            self.message_label.setText(f"The network maps {shape_text(self.input_shape)} "
-                                       f"inputs to {shape_text(out)} class scores.")
-            self.message_label.setStyleSheet("")
+            self.layer_list.show_message(
+                f"The network maps {shape_text(self.input_shape)} inputs to "
+                f"{shape_text(self.rows[-1].output_shape)} class scores.", is_error=False)
         self.session.set_architecture_error(error)
         if select is not None and 0 <= select < len(self.specs):
             self.table.selectRow(select)
@@ -318,28 +262,6 @@ class ModelPanel(QWidget):
                     f"{shape_text(out)} but must end in {want} (e.g. Flatten, then "
                     f"Dense with {classes or 'one unit per class'} units)."), len(self.rows) - 1
         return None, None
-
-    def _fill_table(self) -> None:
-        table = self.table
-        table.blockSignals(True)
-        table.setRowCount(len(self.specs))
-        for i, (spec, row) in enumerate(zip(self.specs, self.rows)):
-            cells = (str(i), spec.get("type", "?"), describe_spec(spec),
-                     shape_text(row.output_shape), format_count(row.n_params) if row.n_params else "")
-            bad = i == self._error_row
-            for col, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if col in (0, 4):
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                if bad:
-                    item.setBackground(QBrush(_BAD_ROW))
-                    item.setForeground(QBrush(ERROR_COLOR))
-                    item.setToolTip(self.architecture_error or "")
-                elif row.error:
-                    item.setForeground(QBrush(_GREY_TEXT))
-                    item.setToolTip(row.error)
-                table.setItem(i, col, item)
-        table.blockSignals(False)
 
     def _on_selection(self) -> None:
         row = self.selected_row()
@@ -417,8 +339,7 @@ class ModelPanel(QWidget):
         self.build_now()
 
     def _show_message(self, text: str) -> None:
-        self.message_label.setText(text)
-        self.message_label.setStyleSheet(f"color: {ERROR_COLOR.name()};")
+        self.layer_list.show_message(text, is_error=True)
 
     # ----------------------------------------------------- session signals
     def _on_model_changed(self, model) -> None:

@@ -1,7 +1,347 @@
-from PyQt6.QtWidgets import QWidget
-class KernelRecoveryView(QWidget):  # interim until cnnlab.engine.recovery exists
-    def __init__(self, session, parent=None):
+"""Kernel recovery: a fresh conv layer learns a target layer's kernels from its outputs
+(``cnnlab.engine.recovery``), run as a cancellable session job with a live loss curve."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import QSettings, Qt
+from PyQt6.QtWidgets import (QButtonGroup, QComboBox, QFileDialog, QFormLayout, QGroupBox,
+                             QHBoxLayout, QLabel, QProgressBar, QPushButton, QRadioButton,
+                             QSpinBox, QVBoxLayout, QWidget)
+
+from cnnlab.app.panels.image_source import CifarImages
+from cnnlab.app.panels.image_views import restore_values, save_values
+from cnnlab.app.widgets import (ERROR_COLOR, PREVIOUS_COLOR, TRAIN_COLOR, VAL_COLOR, LogSpinBox,
+                                TileGrid, big_label_font)
+from cnnlab.engine import recovery as R
+from cnnlab.engine.filter_views import kernel_tiles, symmetric_scale
+
+MAX_IMAGES = 100
+OPTIMIZERS = [("cg", "conjugate gradient (exact line search)"), ("adam", "Adam"),
+              ("sgd", "SGD, momentum 0.9")]
+TINY = 1e-300  # a loss of exactly 0 still has a place on the log axis
+
+
+class KernelRecoveryView(QWidget):
+    """Controls (target, images, optimizer, budget, Start/Cancel) on the left; the loss
+    curve and the target / learned kernels side by side (one colour scale) on the right.
+
+    ``result`` is the last :class:`cnnlab.engine.recovery.RecoveryResult` (also after
+    Cancel), ``job`` the running job or None.
+    """
+
+    def __init__(self, session, parent: QWidget | None = None):
         super().__init__(parent)
-    def set_images(self, images): pass
-    def save_settings(self, s, p): pass
-    def restore_settings(self, s, p): pass
+        self.session = session
+        self.images: CifarImages | None = None
+        self.loaded_target: np.ndarray | None = None
+        self.target_path = ""
+        self.target: np.ndarray | None = None  # (F, 3, kh, kw) of the current/last run
+        self.job = None
+        self.result = None
+        self.steps: list[int] = []
+        self.losses: list[float] = []
+        self.errors: list[float] = []
+        layout = QHBoxLayout(self)
+        layout.addWidget(self._build_controls())
+        layout.addWidget(self._build_plots(), 1)
+        self._show_target_preview()
+
+    # ------------------------------------------------------------ building
+    def _build_controls(self) -> QWidget:
+        box = QWidget()
+        box.setFixedWidth(350)
+        col = QVBoxLayout(box)
+        col.setContentsMargins(0, 0, 0, 0)
+        intro = QLabel("A target conv layer C0 filters CIFAR-10 photos. A fresh conv C, "
+                       "started from uniform[−1, 1], sees only the photos and C0's outputs and "
+                       "learns C0's kernels with the L2 loss ‖C(x) − C0(x)‖².")
+        intro.setWordWrap(True)
+        col.addWidget(intro)
+
+        target_group = QGroupBox("Target C0")
+        tform = QFormLayout(target_group)
+        self.random_radio = QRadioButton("random: 20 filters 5×5×3, uniform[−1, 1]")
+        self.file_radio = QRadioButton("from a .npy file (F, 3, kh, kw)")
+        self.random_radio.setChecked(True)
+        group = QButtonGroup(self)
+        group.addButton(self.random_radio)
+        group.addButton(self.file_radio)
+        self.random_radio.toggled.connect(self._show_target_preview)
+        tform.addRow(self.random_radio)
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(0, 2**31 - 1)
+        self.seed_spin.setToolTip("seeds the random target and C's uniform start")
+        self.seed_spin.valueChanged.connect(self._show_target_preview)
+        tform.addRow("seed", self.seed_spin)
+        tform.addRow(self.file_radio)
+        file_row = QHBoxLayout()
+        self.load_button = QPushButton("Load .npy…")
+        self.load_button.clicked.connect(self._ask_load_target)
+        self.file_label = QLabel("no file loaded")
+        self.file_label.setWordWrap(True)
+        file_row.addWidget(self.load_button)
+        file_row.addWidget(self.file_label, 1)
+        tform.addRow(file_row)
+        col.addWidget(target_group)
+
+        run_group = QGroupBox("Learning")
+        rform = QFormLayout(run_group)
+        self.images_spin = QSpinBox()
+        self.images_spin.setRange(1, MAX_IMAGES)
+        self.images_spin.setValue(MAX_IMAGES)
+        self.images_label = QLabel()
+        images_row = QHBoxLayout()
+        images_row.addWidget(self.images_spin)
+        images_row.addWidget(self.images_label, 1)
+        rform.addRow("photos", images_row)
+        self.optimizer_combo = QComboBox()
+        for key, text in OPTIMIZERS:
+            self.optimizer_combo.addItem(text, key)
+        self.optimizer_combo.setToolTip(
+            "Photo patches are strongly correlated, so the loss is a long narrow valley:\n"
+            "conjugate gradient crosses it in a few hundred steps; Adam and SGD lower the\n"
+            "loss quickly but take very long to pin the kernels down.")
+        self.optimizer_combo.currentIndexChanged.connect(self._on_optimizer)
+        rform.addRow("optimizer", self.optimizer_combo)
+        self.lr_spin = LogSpinBox(1e-5, 1.0, R.DEFAULT_LR["adam"])
+        rform.addRow("learning rate", self.lr_spin)
+        self.steps_spin = QSpinBox()
+        self.steps_spin.setRange(1, 100_000)
+        self.steps_spin.setValue(1000)
+        self.steps_spin.setSingleStep(100)
+        rform.addRow("at most", self.steps_spin)
+        self.steps_spin.setSuffix(" steps")
+        self.tolerance_spin = LogSpinBox(1e-8, 1.0, 1e-3)
+        self.tolerance_spin.setToolTip("stop once every weight of C is this close to C0's")
+        rform.addRow("stop at max |C − C0| <", self.tolerance_spin)
+        col.addWidget(run_group)
+
+        buttons = QHBoxLayout()
+        self.start_button = QPushButton("Start")
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.cancel_button)
+        col.addLayout(buttons)
+        self.progress = QProgressBar()
+        self.progress.setFormat("step %v of %m")
+        col.addWidget(self.progress)
+        self.result_label = QLabel("max |C − C0| = —")
+        self.result_label.setFont(big_label_font(15))
+        self.result_label.setWordWrap(True)
+        col.addWidget(self.result_label)
+        self.status_label = QLabel()
+        self.status_label.setWordWrap(True)
+        col.addWidget(self.status_label)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet(f"color: {ERROR_COLOR.name()}")
+        col.addWidget(self.message)
+        col.addStretch(1)
+        self._on_optimizer()
+        return box
+
+    def _build_plots(self) -> QWidget:
+        box = QWidget()
+        col = QVBoxLayout(box)
+        col.setContentsMargins(0, 0, 0, 0)
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setLogMode(x=False, y=True)
+        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.plot.setLabel("bottom", "step")
+        self.plot.setLabel("left", "value (log scale)")
+        self.plot.addLegend(offset=(-10, 10))
+        self.loss_curve = self.plot.plot(pen=pg.mkPen(TRAIN_COLOR, width=2), name="L2 loss (MSE)")
+        self.error_curve = self.plot.plot(pen=pg.mkPen(VAL_COLOR, width=2), name="max |C − C0|")
+        self.tolerance_line = pg.InfiniteLine(
+            angle=0, pen=pg.mkPen(PREVIOUS_COLOR, style=Qt.PenStyle.DashLine),
+            label="tolerance", labelOpts={"position": 0.05, "color": (110, 110, 110)})
+        self.plot.addItem(self.tolerance_line)
+        for curve in (self.loss_curve, self.error_curve):
+            curve.setClipToView(True)
+            curve.setDownsampling(auto=True)
+        col.addWidget(self.plot, 2)
+        grids = QHBoxLayout()
+        self.target_grid = TileGrid("target C0")
+        self.learned_grid = TileGrid("learned C")
+        grids.addWidget(self.target_grid)
+        grids.addWidget(self.learned_grid)
+        col.addLayout(grids, 3)
+        self.grid_note = QLabel("each row of a grid: one filter's R, G, B kernels; "
+                                "both grids share one colour scale")
+        self.grid_note.setStyleSheet("color: grey")
+        col.addWidget(self.grid_note)
+        return box
+
+    # ------------------------------------------------------------- inputs
+    def set_images(self, images: CifarImages) -> None:
+        self.images = images
+        n = min(MAX_IMAGES, len(images.x))
+        self.images_spin.setMaximum(n)
+        self.images_spin.setValue(n)
+        self.images_label.setText(f"of {len(images.x):,} in {images.name}")
+
+    def _on_optimizer(self) -> None:
+        key = self.optimizer_combo.currentData()
+        self.lr_spin.setEnabled(key != "cg")
+        if key in R.DEFAULT_LR:
+            self.lr_spin.setValue(R.DEFAULT_LR[key])
+
+    def current_target(self) -> np.ndarray:
+        """The target C0 the next run uses: float64 ``(F, 3, kh, kw)``."""
+        if self.file_radio.isChecked():
+            if self.loaded_target is None:
+                raise ValueError("load a .npy file of target kernels first (or pick random)")
+            return self.loaded_target
+        return R.random_target_kernels(20, 3, 5, seed=self.seed_spin.value())
+
+    def _ask_load_target(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Target kernels", "",
+                                              "NumPy arrays (*.npy);;All files (*)")
+        if path:
+            self.load_target(path)
+
+    def load_target(self, path: str) -> bool:
+        """Read target kernels from ``path``; a bad file leaves the target as it was and
+        says what is wrong. Returns whether it worked."""
+        try:
+            target = R.load_target_kernels(path, in_channels=3)
+        except (OSError, ValueError) as exc:
+            self.message.setText(f"Could not use that file: {exc}")
+            return False
+        self.loaded_target, self.target_path = target, path
+        f, c, kh, kw = target.shape
+        self.file_label.setText(f"{path.rsplit('/', 1)[-1]}: {f} filters {kh}×{kw}×{c}")
+        self.message.setText("")
+        self.file_radio.setChecked(True)
+        self._show_target_preview()
+        return True
+
+    def _show_target_preview(self) -> None:
+        """Show the target a run would use (nothing learned yet)."""
+        if self.job is not None:
+            return
+        try:
+            target = self.current_target()
+        except ValueError:
+            return
+        self.target = target
+        self._show_kernels(target, None, "")
+
+    # ---------------------------------------------------------------- running
+    def start(self) -> None:
+        if self.job is not None:
+            return
+        try:
+            if self.images is None:
+                raise ValueError("no photos loaded")
+            target = self.current_target()
+        except ValueError as exc:
+            self.message.setText(str(exc))
+            return
+        x = self.images.x[: self.images_spin.value()].copy()  # (N, 3, 32, 32) uint8
+        optimizer = self.optimizer_combo.currentData()
+        kwargs = dict(optimizer=optimizer, lr=None if optimizer == "cg" else self.lr_spin.value(),
+                      max_steps=self.steps_spin.value(), tolerance=self.tolerance_spin.value(),
+                      seed=self.seed_spin.value(), max_images=len(x), weights_every=10)
+
+        def run(ctx):
+            return R.recover_kernels(x, target, on_step=ctx.report, should_stop=ctx.should_stop,
+                                     **kwargs)
+
+        self.target, self.result = target, None
+        self.steps, self.losses, self.errors = [], [], []
+        self._show_kernels(target, None, "")
+        self.tolerance_line.setValue(math.log10(kwargs["tolerance"]))
+        self.progress.setRange(0, kwargs["max_steps"])
+        self.progress.setValue(0)
+        self.message.setText("")
+        self.status_label.setText(f"learning from {len(x)} photos …")
+        self.result_label.setText("max |C − C0| = …")
+        self.job = self.session.run_job("kernel recovery", run)
+        self.job.progress.connect(self._on_step)
+        self.job.finished.connect(self._on_finished)
+        self.job.cancelled.connect(self._on_finished)
+        self.job.failed.connect(self._on_failed)
+        self.start_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.status_label.setText("stopping …")
+
+    def _on_step(self, report: R.RecoveryReport) -> None:
+        self.steps.append(report.step)
+        self.losses.append(max(report.loss, TINY))
+        self.errors.append(max(report.max_abs_error, TINY))
+        self.loss_curve.setData(self.steps, self.losses)
+        self.error_curve.setData(self.steps, self.errors)
+        self.progress.setValue(report.step)
+        self.result_label.setText(f"max |C − C0| = {report.max_abs_error:.3g}")
+        if report.weights is not None:
+            self._show_kernels(self.target, report.weights, f"step {report.step}")
+
+    def _on_finished(self, result) -> None:
+        self._end_job()
+        if result is None:  # cancelled before the first step
+            self.status_label.setText("cancelled")
+            return
+        self.result = result
+        steps = np.arange(len(result.losses))
+        self.loss_curve.setData(steps, np.maximum(result.losses, TINY))  # every step
+        self.error_curve.setData(steps, np.maximum(result.errors, TINY))
+        self._show_kernels(result.target, result.weights, f"step {result.steps}")
+        self.progress.setValue(result.steps)
+        self.result_label.setText(f"max |C − C0| = {result.max_abs_error:.3g}")
+        how = ("recovered: every weight within the tolerance" if result.converged
+               else "stopped by Cancel" if result.stopped else "step budget used up")
+        self.status_label.setText(f"{how} after {result.steps:,} steps "
+                                  f"(final loss {result.loss:.3g})")
+
+    def _on_failed(self, message: str) -> None:
+        self._end_job()
+        self.status_label.setText("")
+        self.message.setText(f"Kernel recovery failed: {message}")
+
+    def _end_job(self) -> None:
+        self.job = None
+        self.start_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+
+    def _show_kernels(self, target: np.ndarray, learned: np.ndarray | None, when: str) -> None:
+        """Target and learned kernels per input channel on the target's colour scale."""
+        scale = symmetric_scale(target)
+        f, c = target.shape[:2]
+        columns = c * max(1, math.ceil(math.sqrt(f)))  # whole filters per row
+        t = kernel_tiles(target, rgb=False, scale=scale)
+        self.target_grid.set_tiles(t.tiles, levels=t.levels, columns=columns)
+        self.target_grid.set_title(f"target C0 · {f} filters")
+        if learned is None:
+            self.learned_grid.clear()
+            self.learned_grid.set_title("learned C (press Start)")
+            return
+        lt = kernel_tiles(learned, rgb=False, scale=scale)
+        self.learned_grid.set_tiles(lt.tiles, levels=t.levels, columns=columns)
+        self.learned_grid.set_title(f"learned C · {when}")
+
+    # -------------------------------------------------------------- settings
+    def _spins(self) -> dict:
+        return {"seed": self.seed_spin, "steps": self.steps_spin, "lr": self.lr_spin,
+                "tolerance": self.tolerance_spin}
+
+    def save_settings(self, settings: QSettings, prefix: str) -> None:
+        save_values(settings, prefix, self._spins())
+        settings.setValue(f"{prefix}/optimizer", self.optimizer_combo.currentData())
+
+    def restore_settings(self, settings: QSettings, prefix: str) -> None:
+        index = self.optimizer_combo.findData(settings.value(f"{prefix}/optimizer"))
+        if index >= 0:
+            self.optimizer_combo.setCurrentIndex(index)  # sets its default rate first
+        restore_values(settings, prefix, self._spins())

@@ -71,7 +71,7 @@ class TrainPanel(QWidget):
         session.training_started.connect(self._on_started)
         session.batch_reported.connect(self._on_batch)
         session.epoch_reported.connect(self._on_epoch)
-        session.weights_updated.connect(lambda snap: self.plots.show_weights(snap.model))
+        session.weights_updated.connect(self._on_weights)
         session.training_finished.connect(self._on_finished)
         session.training_failed.connect(self._on_failed)
         if data_actions is not None:
@@ -301,7 +301,7 @@ class TrainPanel(QWidget):
     def _on_started(self, cfg: TrainingConfig) -> None:
         self._last_batch = None
         self._run_started = time.perf_counter()
-        self.plots.start_run()
+        self.plots.start_run(cfg.epochs)
         ds = self.session.dataset
         n = min(cfg.subset or len(ds.x_train), len(ds.x_train)) if ds is not None else 0
         opt = (f"SGD lr {cfg.lr:g} momentum {cfg.momentum:g}" if cfg.optimizer == "sgd"
@@ -321,6 +321,9 @@ class TrainPanel(QWidget):
         eta = eta_seconds(r.epoch, r.epochs, r.batch, r.batches, r.seconds)
         self.progress.setFormat(f"epoch {r.epoch}/{r.epochs} · batch {r.batch}/{r.batches} · "
                                 f"{format_count(r.samples_per_s)} img/s · ETA {format_duration(eta)}")
+
+    def _on_weights(self, snapshot) -> None:
+        self.plots.show_weights(snapshot.model)
 
     def _on_epoch(self, r) -> None:
         self.plots.add_epoch(r)

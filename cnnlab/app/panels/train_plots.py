@@ -10,6 +10,8 @@ and clips to the view, so an hour-long run draws as fast as a short one.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt
@@ -50,6 +52,7 @@ class RunCurves:
         self.batch_smooth = Series()
         self.ema = EMA(0.8)
         self.epoch = {key: Series(4096) for key in ("loss", "val_loss", "acc", "val_acc")}
+        self.epochs = 0  # epochs the run was started with
 
     def add_batch(self, report) -> None:
         x = report.epoch - 1 + report.batch / report.batches
@@ -119,12 +122,22 @@ class TrainingPlots(QWidget):
         grid.addWidget(self.filters, 1, 1)
 
     # ------------------------------------------------------------- updates
-    def start_run(self) -> None:
-        """A new run begins: the current one (if any) becomes the grey previous run."""
+    def start_run(self, epochs: int) -> None:
+        """A run of ``epochs`` begins: the current one (if any) becomes the grey previous
+        run, and the x axes span the longer of the two (whole epochs as ticks)."""
         if not self.current.empty:
             self.previous = self.current
             self._show_previous()
         self.current = RunCurves()
+        self.current.epochs = epochs
+        span = max(epochs, self.previous.epochs if self.previous else 0)
+        step = max(1, math.ceil(span / 8))
+        self.batch_plot.setXRange(0, span, padding=0.02)
+        for plot in (self.loss_plot, self.acc_plot):
+            plot.setXRange(1, max(span, 2), padding=0.05)
+        for plot in (self.batch_plot, self.loss_plot, self.acc_plot):
+            plot.getAxis("bottom").setTickSpacing(step, step)
+            plot.enableAutoRange(axis="y")
         self._redraw_batches()
         self._redraw_epochs()
 

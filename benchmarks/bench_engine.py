@@ -1,0 +1,227 @@
+"""Time one training step (forward, loss, backward, SGD update) at batch 64 for the four
+nets of issue 3, with cnnlab's NumPy engine, the textbook loop implementation (net 1)
+and PyTorch CPU (when installed), and print the ratios as a Markdown table.
+
+    python benchmarks/bench_engine.py            # all cores, ~1 minute
+    python benchmarks/bench_engine.py --threads 1
+
+NumPy's BLAS and PyTorch get the same number of threads (``--threads``, default: every
+core this process may use): the BLAS variables are set before NumPy is imported and
+``torch.set_num_threads`` is called with the same value. See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def _parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
+                        help="BLAS / torch threads (default: all usable cores)")
+    parser.add_argument("--seconds", type=float, default=1.5,
+                        help="time budget per net and implementation (default 1.5)")
+    parser.add_argument("--loop-images", type=int, default=4,
+                        help="images the loop implementation runs; its time is scaled to 64")
+    parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
+    return parser.parse_args()
+
+
+ARGS = _parse_args() if __name__ == "__main__" else None
+if ARGS is not None:  # must happen before NumPy loads its BLAS
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(ARGS.threads)
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import loop_reference  # noqa: E402
+
+from cnnlab.engine import layers as L  # noqa: E402
+from cnnlab.engine.losses import SoftmaxCrossEntropy  # noqa: E402
+from cnnlab.engine.model import Sequential  # noqa: E402
+from cnnlab.engine.optim import SGD  # noqa: E402
+
+BATCH = 64
+EPOCH_IMAGES = 60_000
+
+# (name, input shape, layer specs): ("conv", c_in, c_out, k, pad), ("pool",), ("relu",),
+# ("flatten",), ("dense", in, out). Both engines are built from the same specs.
+NETS = [
+    ("1: conv3x3x9 → pool → dense", (1, 28, 28),
+     [("conv", 1, 9, 3, 0), ("pool",), ("flatten",), ("dense", 1521, 10)]),
+    ("2: conv3x3x8 p1 → pool → 100 → 10", (1, 28, 28),
+     [("conv", 1, 8, 3, 1), ("relu",), ("pool",), ("flatten",), ("dense", 1568, 100),
+      ("relu",), ("dense", 100, 10)]),
+    ("3: LeNet-like 32/64 5x5", (1, 28, 28),
+     [("conv", 1, 32, 5, 2), ("relu",), ("pool",), ("conv", 32, 64, 5, 2), ("relu",),
+      ("pool",), ("flatten",), ("dense", 3136, 128), ("relu",), ("dense", 128, 10)]),
+    ("4: CIFAR-10 32/64 3x3", (3, 32, 32),
+     [("conv", 3, 32, 3, 1), ("relu",), ("pool",), ("conv", 32, 64, 3, 1), ("relu",),
+      ("pool",), ("flatten",), ("dense", 4096, 128), ("relu",), ("dense", 128, 10)]),
+]
+
+
+def engine_net(specs, shape, dtype=np.float32) -> Sequential:
+    build = {"conv": lambda ci, co, k, p: L.Conv2D(ci, co, k, padding=p, dtype=dtype, rng=0),
+             "pool": lambda: L.MaxPool2D(2), "relu": L.ReLU, "flatten": L.Flatten,
+             "dense": lambda i, o: L.Dense(i, o, dtype=dtype, rng=1)}
+    return Sequential([build[s[0]](*s[1:]) for s in specs], shape)
+
+
+def torch_net(specs):
+    import torch.nn as nn
+
+    build = {"conv": lambda ci, co, k, p: nn.Conv2d(ci, co, k, padding=p),
+             "pool": lambda: nn.MaxPool2d(2), "relu": nn.ReLU, "flatten": nn.Flatten,
+             "dense": nn.Linear}
+    return nn.Sequential(*[build[s[0]](*s[1:]) for s in specs])
+
+
+def median_ms(fn, seconds: float, min_runs: int = 5, warmup: int = 2) -> float:
+    """Median wall time of ``fn()`` in ms over at least ``min_runs`` runs / ``seconds``."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    start = time.perf_counter()
+    while len(times) < min_runs or time.perf_counter() - start < seconds:
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return 1e3 * float(np.median(times))
+
+
+def engine_step_ms(specs, shape, x, y, seconds) -> float:
+    model = engine_net(specs, shape)
+    opt, loss = SGD(model, lr=0.01), SoftmaxCrossEntropy()
+
+    def step():
+        loss.forward(model.forward(x), y)
+        model.backward(loss.backward(), need_input_grad=False)
+        opt.step()
+
+    return median_ms(step, seconds)
+
+
+def torch_step_ms(specs, x, y, seconds) -> float:
+    import torch
+
+    model = torch_net(specs)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+    def step():
+        opt.zero_grad()
+        loss_fn(model(tx), ty).backward()
+        opt.step()
+
+    return median_ms(step, seconds)
+
+
+def loop_params_from(model: Sequential) -> dict:
+    conv, dense = model.layers[0], model.layers[3]
+    return {"conv_w": conv.params["W"].copy(), "conv_b": conv.params["b"].copy(),
+            "dense_w": dense.params["W"].copy(), "dense_b": dense.params["b"].copy()}
+
+
+def check_loop_matches_engine(specs, shape) -> None:
+    """The loop implementation and the engine must agree before one is timed against
+    the other (float64, 2 images)."""
+    model = engine_net(specs, shape, dtype=np.float64)
+    rng = np.random.default_rng(1)
+    x, y = rng.random((2, *shape)), np.array([3, 7])
+    loss = SoftmaxCrossEntropy()
+    value = loss.forward(model.forward(x), y)
+    model.backward(loss.backward())
+    loop_value, grads = loop_reference.train_step(loop_params_from(model), x, y)
+    assert abs(value - loop_value) < 1e-10, (value, loop_value)
+    np.testing.assert_allclose(grads["conv_w"], model.layers[0].grads["W"], rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(grads["dense_w"], model.layers[3].grads["W"], rtol=1e-8, atol=1e-12)
+
+
+def loop_step_ms(specs, shape, x, y, images: int) -> float:
+    """Loop implementation on ``images`` images, scaled linearly to a 64-image batch
+    (its cost is exactly linear in the batch: every image is its own loop)."""
+    params = loop_params_from(engine_net(specs, shape))
+    t = time.perf_counter()
+    loop_reference.train_step(params, x[:images], y[:images])
+    return 1e3 * (time.perf_counter() - t) * BATCH / images
+
+
+def inference_ms(specs, shape, seconds, use_torch: bool) -> tuple[float, float | None]:
+    """One image through the LeNet-like net: engine ``predict_proba`` vs torch eval."""
+    model = engine_net(specs, shape).eval()
+    image = np.random.default_rng(2).random(shape, dtype=np.float32)  # (C, H, W)
+    ours = median_ms(lambda: model.predict_proba(image), seconds, min_runs=50, warmup=10)
+    theirs = None
+    if use_torch:
+        import torch
+
+        net = torch_net(specs).eval()
+        timage = torch.from_numpy(image[None])
+
+        def run():
+            with torch.no_grad():
+                net(timage).softmax(1)
+
+        theirs = median_ms(run, seconds, min_runs=50, warmup=10)
+    return ours, theirs
+
+
+def fmt(value, digits=1, suffix=""):
+    return "–" if value is None else f"{value:,.{digits}f}{suffix}"
+
+
+def main(args) -> None:
+    use_torch = not args.no_torch
+    if use_torch:
+        try:
+            import torch
+        except ImportError:
+            use_torch = False
+        else:
+            torch.set_num_threads(args.threads)
+    print(f"numpy {np.__version__}, {args.threads} BLAS thread(s)"
+          + (f"; torch {torch.__version__} CPU, torch.set_num_threads({args.threads})"
+             if use_torch else "; torch not installed (no comparison)"))
+    print(f"batch {BATCH}, float32, one step = forward + loss + backward + SGD update; "
+          f"median of >= 5 steps; s/epoch = ms/step x {EPOCH_IMAGES:,}/{BATCH}\n")
+
+    rows = []
+    rng = np.random.default_rng(0)
+    for name, shape, specs in NETS:
+        x = rng.random((BATCH, *shape), dtype=np.float32)
+        y = rng.integers(0, 10, BATCH)
+        ours = engine_step_ms(specs, shape, x, y, args.seconds)
+        loop = None
+        if name.startswith("1:"):
+            check_loop_matches_engine(specs, shape)
+            loop = loop_step_ms(specs, shape, x, y, args.loop_images)
+        theirs = torch_step_ms(specs, x, y, args.seconds) if use_torch else None
+        rows.append((name, ours, loop, theirs))
+
+    print("| net | numpy ms/step | loop ms/step | torch ms/step | loop / numpy | "
+          "numpy / torch | numpy s/epoch | torch s/epoch |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    epoch = EPOCH_IMAGES / BATCH / 1e3
+    for name, ours, loop, theirs in rows:
+        print(f"| {name} | {fmt(ours, 2)} | {fmt(loop, 0)} | {fmt(theirs, 2)} | "
+              f"{fmt(loop and loop / ours, 0, '×')} | {fmt(theirs and ours / theirs, 2, '×')} | "
+              f"{fmt(ours * epoch)} | {fmt(theirs and theirs * epoch)} |")
+
+    name, shape, specs = NETS[2]
+    ours, theirs = inference_ms(specs, shape, args.seconds / 2, use_torch)
+    print(f"\nsingle-image inference, LeNet-like (predict_proba, batch 1): "
+          f"numpy {ours:.3f} ms" + (f", torch {theirs:.3f} ms" if theirs else ""))
+    print(f"loop column: {args.loop_images} images timed, scaled x{BATCH / args.loop_images:g} "
+          f"(cost is linear in the batch); checked against the engine first")
+
+
+if __name__ == "__main__":
+    main(ARGS)

@@ -1,0 +1,360 @@
+"""Experiments that train many models: hyper-parameter grids, training-set-size curves and
+the logistic-regression baseline (Experiments tab).
+
+Each function trains with :class:`cnnlab.engine.trainer.Trainer`, reports through plain
+callbacks with small frozen dataclasses, and honours ``should_stop()`` within one batch (it
+is checked after every batch and stops the running trainer). ``build_model`` is a
+zero-argument callable returning a fresh ``Sequential``; every run re-draws its weights with
+``model.reset_parameters(seed)``, so all runs of a sweep start from the same weights and the
+same ``seed`` reproduces a sweep exactly.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import time
+from dataclasses import dataclass, fields
+from typing import Callable, Sequence
+
+import numpy as np
+
+from cnnlab.engine.layers import Dense, Flatten
+from cnnlab.engine.model import Sequential, write_atomically
+from cnnlab.engine.optim import SGD, Adam
+from cnnlab.engine.trainer import EpochReport, Trainer, TrainingDiverged, evaluate, stratified_split
+
+#: hyper-parameters a grid can vary
+SWEEP_PARAMS = ("lr", "l2", "l1", "batch_size", "momentum")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """What one training run uses; a sweep overrides one or two fields per cell.
+    ``optimizer`` is ``"sgd"`` (with ``momentum``) or ``"adam"``."""
+
+    epochs: int = 2
+    batch_size: int = 64
+    lr: float = 0.01
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    l2: float = 0.0
+    l1: float = 0.0
+    val_fraction: float = 0.2
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.optimizer not in ("sgd", "adam"):
+            raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Sent after every batch: ``run``/``runs`` (1-based) count the models of the experiment;
+    ``fraction`` of all batches of all runs is done (for a progress bar)."""
+
+    run: int
+    runs: int
+    epoch: int
+    epochs: int
+    batch: int
+    batches: int
+    fraction: float
+
+
+@dataclass(frozen=True)
+class SweepRow:
+    """One grid cell: the values ``a`` of ``param_a`` and ``b`` of ``param_b``, the last
+    epoch's train/validation loss and accuracy, and the cell's wall time in seconds. A cell
+    whose loss became NaN/Inf has ``diverged=True`` and NaN results."""
+
+    a: float
+    b: float
+    train_loss: float
+    train_acc: float
+    val_loss: float | None
+    val_acc: float | None
+    seconds: float
+    param_a: str = "lr"
+    param_b: str = "l2"
+    diverged: bool = False
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    rows: tuple[SweepRow, ...]
+    stopped: bool
+
+
+@dataclass(frozen=True)
+class DataSizePoint:
+    """Trained on ``n`` images (``fraction`` of the training set); scores on the test set."""
+
+    fraction: float
+    n: int
+    test_acc: float
+    test_loss: float
+    train_acc: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class DataSizeResult:
+    points: tuple[DataSizePoint, ...]
+    stopped: bool
+
+
+@dataclass(frozen=True)
+class BaselineResult:
+    """The logistic-regression baseline: test and final train scores, the number of
+    full passes it took, whether the loss settled (``converged``) and the trained model."""
+
+    test_acc: float
+    test_loss: float
+    train_loss: float
+    train_acc: float
+    epochs: int
+    converged: bool
+    stopped: bool
+    model: Sequential
+
+
+# ----------------------------------------------------------------------------- one run
+
+class _Run:
+    """Trains one model with ``settings``, forwarding batch progress and stopping the trainer
+    as soon as ``should_stop()`` says so."""
+
+    def __init__(self, build_model: Callable[[], Sequential], settings: TrainSettings,
+                 run: int, runs: int, on_progress, should_stop, on_epoch=None):
+        self.model = build_model()
+        self.model.reset_parameters(settings.seed)
+        s = settings
+        opt = (SGD(self.model, lr=s.lr, momentum=s.momentum) if s.optimizer == "sgd"
+               else Adam(self.model, lr=s.lr))
+        self.run, self.runs = run, runs
+        self.on_progress, self.should_stop = on_progress, should_stop
+        self.trainer = Trainer(self.model, opt, epochs=s.epochs, batch_size=s.batch_size,
+                               val_fraction=s.val_fraction, seed=s.seed, l2=s.l2, l1=s.l1,
+                               on_batch=self._batch, on_epoch=on_epoch)
+
+    def _batch(self, report) -> None:
+        if self.on_progress is not None:
+            done = ((report.epoch - 1) * report.batches + report.batch) / (report.epochs * report.batches)
+            self.on_progress(Progress(self.run, self.runs, report.epoch, report.epochs,
+                                      report.batch, report.batches,
+                                      (self.run - 1 + done) / self.runs))
+        if self.should_stop is not None and self.should_stop():
+            self.trainer.stop()  # takes effect before the next batch
+
+
+def _stop_requested(should_stop) -> bool:
+    return should_stop is not None and bool(should_stop())
+
+
+# ----------------------------------------------------------------------------- grid sweep
+
+def _check_param(param, what: str) -> tuple[str, list]:
+    try:
+        name, values = param
+        values = list(values)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be (name, [values]), got {param!r}") from None
+    if name not in SWEEP_PARAMS:
+        raise ValueError(f"{what}: cannot sweep {name!r}; choose one of {', '.join(SWEEP_PARAMS)}")
+    if not values:
+        raise ValueError(f"{what}: no values given for {name}")
+    if name == "batch_size":
+        values = [int(v) for v in values]
+    return name, values
+
+
+def grid_sweep(build_model: Callable[[], Sequential], x, y,
+               param_a=("lr", (0.001, 0.01, 0.1)), param_b=("l2", (0.0, 1e-4, 1e-3)), *,
+               settings: TrainSettings | None = None, x_val=None, y_val=None,
+               on_row: Callable[[SweepRow], None] | None = None,
+               on_progress: Callable[[Progress], None] | None = None,
+               should_stop: Callable[[], bool] | None = None, **overrides) -> SweepResult:
+    """Train one model per ``(a, b)`` cell of the grid ``param_a × param_b``, rows in
+    row-major order (``b`` varies fastest).
+
+    x: ``(N, *input_shape)`` uint8 or float images; y: ``(N,)`` int labels. Each parameter
+    is ``(name, values)`` with a name from ``SWEEP_PARAMS``. Everything else comes from
+    ``settings`` (default :class:`TrainSettings`), or keyword ``overrides`` of its fields
+    (``epochs=3, seed=1``). Validation: ``(x_val, y_val)`` or a stratified
+    ``settings.val_fraction`` split. ``on_row`` gets each finished row; a cell whose loss
+    diverges is recorded with ``diverged=True``. Stopping drops the unfinished cell.
+    """
+    name_a, values_a = _check_param(param_a, "param_a")
+    name_b, values_b = _check_param(param_b, "param_b")
+    if name_a == name_b:
+        raise ValueError(f"param_a and param_b must differ, both are {name_a!r}")
+    base = _settings(settings, overrides)
+    cells = [(a, b) for a in values_a for b in values_b]
+    rows: list[SweepRow] = []
+    for i, (a, b) in enumerate(cells, start=1):
+        if _stop_requested(should_stop):
+            return SweepResult(tuple(rows), True)
+        cell = _replace(base, **{name_a: a, name_b: b})
+        run = _Run(build_model, cell, i, len(cells), on_progress, should_stop)
+        start = time.perf_counter()
+        try:
+            history = run.trainer.fit(x, y, x_val, y_val)
+        except TrainingDiverged:
+            nan = float("nan")
+            row = SweepRow(a, b, nan, nan, nan, nan, time.perf_counter() - start,
+                           name_a, name_b, diverged=True)
+        else:
+            if history.stopped:
+                return SweepResult(tuple(rows), True)
+            row = SweepRow(a, b, history.train_loss[-1], history.train_acc[-1],
+                           history.val_loss[-1], history.val_acc[-1],
+                           time.perf_counter() - start, name_a, name_b)
+        rows.append(row)
+        if on_row is not None:
+            on_row(row)
+    return SweepResult(tuple(rows), False)
+
+
+def _settings(settings: TrainSettings | None, overrides: dict) -> TrainSettings:
+    base = settings or TrainSettings()
+    unknown = set(overrides) - {f.name for f in fields(TrainSettings)}
+    if unknown:
+        raise TypeError(f"unknown training setting(s): {', '.join(sorted(unknown))}")
+    return _replace(base, **overrides)
+
+
+def _replace(settings: TrainSettings, **changes) -> TrainSettings:
+    values = {f.name: getattr(settings, f.name) for f in fields(TrainSettings)}
+    values.update(changes)
+    return TrainSettings(**values)
+
+
+def rows_to_csv(rows: Sequence[SweepRow], path) -> None:
+    """Write sweep rows as CSV (header from the parameter names, e.g.
+    ``lr,l2,train_loss,train_acc,val_loss,val_acc,seconds,diverged``), atomically."""
+    name_a = rows[0].param_a if rows else "a"
+    name_b = rows[0].param_b if rows else "b"
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow([name_a, name_b, "train_loss", "train_acc", "val_loss", "val_acc",
+                     "seconds", "diverged"])
+    for r in rows:
+        writer.writerow([r.a, r.b, r.train_loss, r.train_acc,
+                         "" if r.val_loss is None else r.val_loss,
+                         "" if r.val_acc is None else r.val_acc, f"{r.seconds:.3f}",
+                         int(r.diverged)])
+    data = text.getvalue().encode("utf-8")
+    write_atomically(path, lambda f: f.write(data))
+
+
+# ----------------------------------------------------------------------------- data size
+
+def data_size_curve(build_model: Callable[[], Sequential], x, y, x_test, y_test,
+                    fractions: Sequence[float] = (0.1, 0.2, 0.5, 1.0), *,
+                    settings: TrainSettings | None = None,
+                    on_point: Callable[[DataSizePoint], None] | None = None,
+                    on_progress: Callable[[Progress], None] | None = None,
+                    should_stop: Callable[[], bool] | None = None, **overrides) -> DataSizeResult:
+    """Train on growing stratified subsets of ``(x, y)`` and score each model on
+    ``(x_test, y_test)``.
+
+    Each subset takes ``round(fraction · count)`` images of every class (at least one), chosen
+    by ``settings.seed``; smaller subsets are contained in larger ones. Every run has the same
+    epochs and hyper-parameters (so smaller sets also mean fewer steps) and no validation
+    split. Returns the points in the order of ``fractions``.
+    """
+    base = _replace(_settings(settings, overrides), val_fraction=0.0)
+    fractions = [float(f) for f in fractions]
+    bad = [f for f in fractions if not 0 < f <= 1]
+    if bad or not fractions:
+        raise ValueError(f"fractions must be in (0, 1], got {fractions or 'none'}")
+    y = np.asarray(y)
+    points: list[DataSizePoint] = []
+    for i, fraction in enumerate(fractions, start=1):
+        if _stop_requested(should_stop):
+            return DataSizeResult(tuple(points), True)
+        idx = _nested_subset(y, fraction, base.seed)
+        run = _Run(build_model, base, i, len(fractions), on_progress, should_stop)
+        start = time.perf_counter()
+        history = run.trainer.fit(x[idx], y[idx])
+        if history.stopped:
+            return DataSizeResult(tuple(points), True)
+        test_loss, test_acc = evaluate(run.model, x_test, y_test)
+        point = DataSizePoint(fraction, len(idx), test_acc, test_loss, history.train_acc[-1],
+                              time.perf_counter() - start)
+        points.append(point)
+        if on_point is not None:
+            on_point(point)
+    return DataSizeResult(tuple(points), False)
+
+
+def _nested_subset(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Sorted indices of ``fraction`` of every class (at least one each). The same seed
+    draws the same per-class order, so a smaller fraction takes a prefix of a larger one."""
+    if fraction >= 1.0:
+        return np.arange(len(y))
+    # stratified_split's "validation" part is exactly a per-class prefix of a seeded shuffle.
+    _, subset = stratified_split(y, fraction, np.random.default_rng(seed))
+    missing = [c for c in np.unique(y) if not np.any(y[subset] == c)]
+    if missing:  # a class too small for this fraction still gets one image
+        extra = [np.flatnonzero(y == c)[0] for c in missing]
+        subset = np.sort(np.concatenate([subset, extra]))
+    return subset
+
+
+# ----------------------------------------------------------------------------- baseline
+
+def linear_softmax(input_shape: tuple[int, ...], n_classes: int = 10) -> Sequential:
+    """Multinomial logistic regression: Flatten → Dense(prod(input_shape) → n_classes),
+    zero-initialized (the linear softmax preset)."""
+    features = int(np.prod(input_shape))
+    return Sequential([Flatten(), Dense(features, n_classes, init="zeros")], tuple(input_shape))
+
+
+def logistic_baseline(x, y, x_test, y_test, *, n_classes: int | None = None, l2: float = 1e-3,
+                      lr: float = 0.05, batch_size: int | None = None, max_epochs: int = 500,
+                      tol: float = 1e-4, window: int = 5, seed: int = 0,
+                      on_epoch: Callable[[EpochReport], None] | None = None,
+                      should_stop: Callable[[], bool] | None = None) -> BaselineResult:
+    """Train multinomial logistic regression to convergence and score it on the test set.
+
+    x: ``(N, *shape)`` uint8 or float images, y: ``(N,)`` int labels (``n_classes`` defaults
+    to the largest label + 1). Adam at ``lr`` on full batches (``batch_size=None``) or large
+    ones, with an ``l2`` penalty (λ·ΣW²), for up to ``max_epochs`` passes. Converged: the
+    training loss moved by less than ``tol`` (relative) per epoch, on average over the last
+    ``window`` epochs (a window, because Adam's loss can pause for an epoch before falling on).
+    """
+    y, y_test = np.asarray(y), np.asarray(y_test)
+    if n_classes is None:
+        n_classes = int(max(y.max(), y_test.max())) + 1
+    model = linear_softmax(np.asarray(x).shape[1:], n_classes)
+    losses: list[float] = []
+    converged = False
+    trainer = None
+
+    def epoch_done(report: EpochReport) -> None:
+        nonlocal converged
+        losses.append(report.train_loss)
+        if len(losses) > window:
+            old, new = losses[-window - 1], losses[-1]
+            if abs(old - new) < tol * window * max(abs(old), 1e-12):
+                converged = True
+                trainer.stop()
+        if on_epoch is not None:
+            on_epoch(report)
+
+    def batch_done(_report) -> None:
+        if _stop_requested(should_stop):
+            trainer.stop()
+
+    trainer = Trainer(model, Adam(model, lr=lr), epochs=max_epochs,
+                      batch_size=batch_size or len(y), val_fraction=0.0, seed=seed, l2=l2,
+                      on_batch=batch_done, on_epoch=epoch_done)
+    history = trainer.fit(x, y)
+    test_loss, test_acc = evaluate(model, x_test, y_test)
+    train_loss = history.train_loss[-1] if history.train_loss else math.nan
+    train_acc = history.train_acc[-1] if history.train_acc else math.nan
+    return BaselineResult(test_acc, test_loss, train_loss, train_acc, len(history.train_loss),
+                          converged, history.stopped and not converged, model)
