@@ -24,7 +24,8 @@ def _check_batch(x: np.ndarray, who: str) -> None:
 
 
 def shift_images(x: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.ndarray:
-    """Shift each image by whole pixels with zero fill: ``out[n, :, i, j] = x[n, :, i - dy[n], j - dx[n]]``.
+    """Shift each image by whole pixels with zero fill:
+    ``out[n, :, i, j] = x[n, :, i - dy[n], j - dx[n]]``.
 
     x: ``(N, C, H, W)``; dy, dx: ``(N,)`` ints (any size; a shift past the edge gives zeros).
     Returns a new array of ``x``'s dtype.

@@ -16,9 +16,9 @@ recursive-descent parser; nothing is ever passed to ``eval``. Grammar, loosest f
     func    := sin | cos | tanh | exp | log | sigmoid | σ
 
 As in Python, ``-x**2`` is ``-(x**2)`` and ``2**3**2`` is ``2**(3**2)``. Implicit
-multiplication (``2x``, ``πx``, ``2(x+1)``, ``(x+1)(x-1)``, ``xy``) has the same precedence as
-``*`` and ``/`` and groups left to right, so ``πy/2`` is ``(π·y)/2`` and ``1/2x`` is ``(1/2)·x``.
-A number never multiplies implicitly from the right (``x 2`` is an error, not ``2x``).
+multiplication (``2x``, ``πx``, ``2(x+1)``, ``(x+1)(x-1)``, ``xy``) has the same precedence
+as ``*`` and ``/`` and groups left to right, so ``πy/2`` is ``(π·y)/2`` and ``1/2x`` is
+``(1/2)·x``. A number never multiplies implicitly from the right (``x 2`` is an error).
 ``log`` is the natural logarithm. ``−`` (U+2212), ``×``, ``·`` and ``÷`` are read as ``-``,
 ``*``, ``*`` and ``/``.
 """
@@ -244,7 +244,8 @@ class _Parser:
         node = self.primary()
         while self.tok.kind == "super":
             t = self.take()
-            node = Node("binary", "**", node.pos, (node, Node("number", t.text, t.pos, (), t.value)))
+            exponent = Node("number", t.text, t.pos, (), t.value)
+            node = Node("binary", "**", node.pos, (node, exponent))
         return node
 
     def primary(self) -> Node:
@@ -318,8 +319,8 @@ class Expression:
         return _evaluate(self.tree, leaves)
 
     def gradient(self, **point: Number) -> tuple[Value, dict[str, float]]:
-        """Evaluate at ``point``, backpropagate, and return ``(root, {variable: d root/d variable})``
-        for the variables the expression uses."""
+        """Evaluate at ``point``, backpropagate, and return
+        ``(root, {variable: d root / d variable})`` for the variables the expression uses."""
         leaves = {name: Value(point[name], label=name) for name in self.variables if name in point}
         root = self(**{**point, **leaves})
         root.backward()

@@ -31,8 +31,15 @@ def float_dtype(dtype, owner: str) -> np.dtype:
 
 
 def shape_str(shape) -> str:
-    """``(1, 28, 28)`` as ``"1x28x28"`` for error messages."""
+    """``(1, 28, 28)`` as ``"1x28x28"`` (an int as itself) for error messages."""
+    if isinstance(shape, (int, np.integer)):
+        return str(shape)
     return "x".join(str(s) for s in shape)
+
+
+def compact_pair(pair: tuple[int, int]):
+    """``(3, 3) -> 3``, ``(3, 5) -> [3, 5]``: how configs and messages show a size."""
+    return pair[0] if pair[0] == pair[1] else [pair[0], pair[1]]
 
 
 def positive_int(value, what: str, owner: str, minimum: int = 1) -> int:
@@ -129,13 +136,13 @@ class Layer:
         return pair
 
     def check_input(self, x, ndim: int, what: str) -> np.ndarray:
-        """``x`` as a float array of rank ``ndim`` (ints are converted to float32);
+        """``x`` as a float array of rank ``ndim`` (other dtypes are converted);
         raises a ``ValueError`` that names the layer and says what it expected."""
         x = np.asarray(x)
         if x.ndim != ndim:
             raise self.error(f"expects {what}, got an array of shape {x.shape}")
-        if x.dtype not in FLOAT_DTYPES:
-            x = x.astype(np.float32)
+        if x.dtype not in FLOAT_DTYPES:  # ints, bools, float16: compute in the weights' dtype
+            x = x.astype(getattr(self, "dtype", np.float32))
         return x
 
     def scratch(self, key: str, shape: tuple[int, ...], dtype) -> tuple[np.ndarray, bool]:
@@ -182,8 +189,9 @@ class WeightedLayer(Layer):
         self.set_params(arrays)
 
     def set_params(self, arrays: dict[str, np.ndarray]) -> None:
-        """Install copies of ``arrays`` (cast to the layer dtype) as the parameters and
-        zeroed gradients. Checks names and shapes."""
+        """Copy ``arrays`` (cast to the layer dtype) into the parameters and zero the
+        gradients; existing arrays of the right dtype are overwritten in place, so
+        anything holding them sees the new values. Checks names and shapes."""
         shapes = self.param_shapes()
         if set(arrays) != set(shapes):
             raise self.error(f"expected parameters {sorted(shapes)}, got {sorted(arrays)}")
@@ -191,8 +199,14 @@ class WeightedLayer(Layer):
             if tuple(np.shape(arrays[key])) != shape:
                 raise self.error(f"parameter {key} must have shape {shape}, "
                                  f"got {tuple(np.shape(arrays[key]))}")
-        self.params = {k: np.array(arrays[k], dtype=self.dtype) for k in self.param_names}
-        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        for key in self.param_names:
+            current = self.params.get(key)
+            if current is not None and current.dtype == self.dtype:
+                np.copyto(current, arrays[key], casting="unsafe")
+                self.grads[key].fill(0)
+            else:
+                self.params[key] = np.array(arrays[key], dtype=self.dtype)
+                self.grads[key] = np.zeros_like(self.params[key])
 
     def weight(self, dtype) -> np.ndarray:
         """``params["W"]`` in the compute dtype (a cast copy only when they differ)."""

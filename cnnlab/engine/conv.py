@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnlab.engine import functional as F
-from cnnlab.engine.base import WeightedLayer, positive_int, shape_str
+from cnnlab.engine.base import WeightedLayer, compact_pair, positive_int, shape_str
 
 
 class Conv2D(WeightedLayer):
@@ -57,14 +57,10 @@ class Conv2D(WeightedLayer):
             span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
             kernel = f"kernel {kh}x{kw}"
             if (dh, dw) != (1, 1):
-                kernel += f" (dilation {self._show(self.dilation)} → {span[0]}x{span[1]})"
+                kernel += f" (dilation {shape_str(compact_pair(self.dilation))} → {span[0]}x{span[1]})"
             raise self.error(f"{kernel} does not fit padded input {h + 2 * ph}x{w + 2 * pw}"
-                             f" (input {h}x{w}, padding {self._show(self.padding)})")
+                             f" (input {h}x{w}, padding {shape_str(compact_pair(self.padding))})")
         return ho, wo
-
-    @staticmethod
-    def _show(pair: tuple[int, int]) -> str:
-        return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"
 
     def output_shape(self, input_shape) -> tuple[int, ...]:
         shape = tuple(input_shape)
@@ -77,13 +73,10 @@ class Conv2D(WeightedLayer):
         return (self.out_channels, *self._out_hw(shape[1], shape[2]))
 
     def _config(self) -> dict:
-        def compact(pair):
-            return pair[0] if pair[0] == pair[1] else list(pair)
-
         return {"in_channels": self.in_channels, "out_channels": self.out_channels,
-                "kernel_size": compact(self.kernel_size), "stride": compact(self.stride),
-                "padding": compact(self.padding), "dilation": compact(self.dilation),
-                **self._weight_config()}
+                "kernel_size": compact_pair(self.kernel_size),
+                "stride": compact_pair(self.stride), "padding": compact_pair(self.padding),
+                "dilation": compact_pair(self.dilation), **self._weight_config()}
 
     # ---------------------------------------------------------- numerics
     def _buffer(self, key: str, shape: tuple[int, ...], dtype) -> tuple[np.ndarray, bool]:
@@ -101,44 +94,44 @@ class Conv2D(WeightedLayer):
             raise self.error(f"expects {self.in_channels} input channels, got input of "
                              f"shape {x.shape}")
         ho, wo = self._out_hw(h, w)
-        ph, pw = self.padding
-        padded = (n, c, h + 2 * ph, w + 2 * pw)
-        if ph or pw:
-            xp, fresh = self._buffer("padded", padded, x.dtype)
-            F.pad_into(x, self.padding, out=xp, clean=fresh)  # a reused border stays zero
+        geo = F.ConvGeometry(h, w, self.kernel_size, self.stride, self.padding, self.dilation)
+        if geo.padded or not x.flags.c_contiguous:
+            x_flat, fresh = self._buffer("padded", (n, c, geo.length), x.dtype)
+            F.pad_flat(x, geo, out=x_flat, clean=fresh)  # a reused border stays zero
         else:
-            xp = np.ascontiguousarray(x)
-        pitch, length = F.column_layout(padded[2:], self.stride, (ho, wo))
+            x_flat = x.reshape(n, c, geo.length)  # (N, C_in, H·W): no copy
         k = c * self.kernel_size[0] * self.kernel_size[1]
+        length = geo.col_length
         cols, _ = self._buffer("cols", (k, n * length), x.dtype)  # (C_in·kh·kw, N·L)
-        F.im2col(xp, self.kernel_size, self.stride, self.dilation, (ho, wo), out=cols)
+        F.im2col(x_flat, geo, out=cols)
         w2 = self.weight(x.dtype).reshape(self.out_channels, k)  # (C_out, K)
         y_cols, _ = self._buffer("y_cols", (self.out_channels, n * length), x.dtype)
         np.matmul(w2, cols, out=y_cols)  # (C_out, N·L): the one BLAS call
         y = np.empty((n, self.out_channels, ho, wo), dtype=x.dtype)  # (N, C_out, H_out, W_out)
-        y_view = F.columns_as_images(y_cols.reshape(self.out_channels, n, length), n, pitch,
-                                     (ho, wo))
+        y_view = F.columns_as_images(y_cols.reshape(self.out_channels, n, length), n,
+                                     geo.col_pitch, (ho, wo))
         if self.bias:
             np.add(y_view, self.params["b"].astype(x.dtype, copy=False)[:, None, None], out=y)
         else:
             np.copyto(y, y_view)
-        self._cache = (x.shape, padded, cols, pitch, length)
+        self._cache = (geo, n, cols)
         return y
 
     def backward(self, grad_out: np.ndarray, need_input_grad: bool = True):
         """grad_out: ``(N, C_out, H_out, W_out)``. Fills ``grads`` and returns
         ``(N, C_in, H, W)`` (None when ``need_input_grad`` is False)."""
-        (n, c, h, w), padded, cols, pitch, length = self._cache
-        ho, wo = grad_out.shape[2:]
+        geo, n, cols = self._cache
+        ho, wo = geo.out_hw
         dtype = grad_out.dtype
+        length = geo.col_length
         if self.bias:
             self.store_grad("b", grad_out.sum(axis=(0, 2, 3)))
         # the gradient in the column layout; junk columns stay zero (buffer zeroed when new)
         g_cols, fresh = self._buffer("g_cols", (self.out_channels, n * length), dtype)
         if fresh:
             g_cols.fill(0)
-        np.copyto(F.columns_as_images(g_cols.reshape(self.out_channels, n, length), n, pitch,
-                                      (ho, wo)), grad_out)
+        np.copyto(F.columns_as_images(g_cols.reshape(self.out_channels, n, length), n,
+                                      geo.col_pitch, (ho, wo)), grad_out)
         # dW = g_cols @ colsᵀ: (C_out, N·L) x (N·L, K); BLAS reads colsᵀ without a copy
         self.store_grad("W", g_cols @ cols.astype(dtype, copy=False).T)
         if not need_input_grad:
@@ -147,6 +140,5 @@ class Conv2D(WeightedLayer):
         w2 = self.weight(dtype).reshape(self.out_channels, k)
         d_cols, _ = self._buffer("d_cols", (k, n * length), dtype)
         np.matmul(w2.T, g_cols, out=d_cols)  # (K, N·L)
-        dxp = F.col2im(d_cols, padded, self.kernel_size, self.stride, self.dilation, (ho, wo))
-        ph, pw = self.padding
-        return dxp[:, :, ph:ph + h, pw:pw + w]
+        dx_flat = F.col2im(d_cols, geo, n, self.in_channels)  # (N, C_in, padded length)
+        return F.grid(dx_flat, geo.offset, (geo.h, geo.w), geo.pitch)

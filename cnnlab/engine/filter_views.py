@@ -1,8 +1,9 @@
 """Arrays for looking at kernels and filtered images (Qt-free, so the views stay thin).
 
 - :func:`kernel_tiles` turns a conv weight ``(C_out, C_in, kh, kw)`` into tiles for a
-  tile grid: RGB colour tiles for a 3-channel layer, otherwise one diverging-map tile per
-  (output filter, input channel), all on one shared scale centred at 0.
+  tile grid: RGB colour tiles for a 3-channel layer, otherwise (:func:`filter_strips`) one
+  strip per output filter with its input channels side by side for a diverging map, all on
+  one shared scale centred at 0.
 - :func:`to_display_rgb` turns filtered images (float, 0–255 scale) into uint8 pixels,
   clipping, never wrapping, values outside 0–255.
 - :func:`pick_other_indices` draws a new set of images for the Shuffle button.
@@ -22,10 +23,10 @@ from cnnlab.engine.conv import Conv2D
 class KernelTiles:
     """Tiles ready for a tile grid.
 
-    ``tiles``: float32 ``(T, kh, kw)`` raw weights (``cmap == "diverging"``, show with
-    ``levels``) or ``(T, kh, kw, 3)`` in [0, 1] (``cmap == "rgb"``, 0.5 = weight 0).
-    ``levels``: the symmetric scale ``(-m, m)`` both mappings use. Tiles are ordered
-    filter by filter; with ``columns == C_in`` each row of the grid is one output filter.
+    ``tiles``: one per output filter, float32 ``(F, h, w)`` raw weights with NaN gaps
+    (``cmap == "diverging"``, show with ``levels``) or ``(F, kh, kw, 3)`` in [0, 1]
+    (``cmap == "rgb"``, 0.5 = weight 0). ``levels``: the symmetric scale ``(-m, m)`` both
+    mappings use. ``columns``: tiles per grid row.
     """
 
     tiles: np.ndarray
@@ -48,21 +49,50 @@ def symmetric_scale(values: np.ndarray) -> float:
     return m if m > 0 else 1.0
 
 
+def conv_weight(weight) -> np.ndarray:
+    """``weight`` as float32 ``(C_out, C_in, kh, kw)``, or ``ValueError`` saying its shape."""
+    w = np.asarray(weight, dtype=np.float32)
+    if w.ndim != 4:
+        raise ValueError(f"a conv weight must be (C_out, C_in, kh, kw), got shape {w.shape}")
+    return w
+
+
+def filter_strips(weight: np.ndarray, scale: float | None = None,
+                  aspect: float = 1.2) -> KernelTiles:
+    """Each output filter of a conv weight ``(C_out, C_in, kh, kw)`` as one tile: its input
+    channels side by side, with a NaN (background) column between them and a NaN row and
+    column after, so in a grid the filters stand apart from each other.
+
+    Tiles: float32 ``(C_out, kh + 1, C_in·(kw + 1))`` raw weights for the diverging map,
+    levels ``(-scale, scale)`` (default ``max |weight|``); ``columns`` (filters per grid
+    row) makes the grid about ``aspect`` times as wide as tall.
+    """
+    w = conv_weight(weight)
+    c_out, c_in, kh, kw = w.shape
+    m = float(scale) if scale is not None and scale > 0 else symmetric_scale(w)
+    strips = np.full((c_out, kh + 1, c_in, kw + 1), np.nan, dtype=np.float32)
+    strips[:, :kh, :, :kw] = w.transpose(0, 2, 1, 3)  # (C_out, kh, C_in, kw)
+    strips = strips.reshape(c_out, kh + 1, c_in * (kw + 1))
+    columns = round(math.sqrt(aspect * c_out * (kh + 1) / (c_in * (kw + 1))))
+    columns = min(c_out, max(1, columns))
+    text = (f"{c_out} filters {kh}×{kw}" if c_in == 1 else
+            f"{c_out} filters, each {c_in} input channels side by side, {kh}×{kw}")
+    return KernelTiles(strips, "diverging", (-m, m), columns, text)
+
+
 def kernel_tiles(weight: np.ndarray, rgb: bool | None = None, scale: float | None = None,
                  per_filter: bool = False) -> KernelTiles:
     """Tiles of a conv weight ``(C_out, C_in, kh, kw)``.
 
     ``rgb=None`` shows a 3-input-channel weight in colour (the kernels of a first layer
-    that looks at RGB photos: channel c drives colour c, weight 0 is mid grey) and
-    anything else per input channel. ``scale`` is the weight magnitude mapped to the ends
-    of the colour range (default ``max |weight|``), so two grids given the same scale are
-    comparable tile for tile. ``per_filter=True`` instead divides each output filter by
-    its own ``max |w|`` (levels ``(-1, 1)``): every filter's pattern at full contrast, at the
-    cost of comparing magnitudes between filters.
+    that looks at RGB photos: channel c drives colour c, weight 0 is mid grey) and anything
+    else per input channel, as :func:`filter_strips`. ``scale`` is the weight magnitude
+    mapped to the ends of the colour range (default ``max |weight|``), so two grids given
+    the same scale are comparable tile for tile. ``per_filter=True`` instead divides each
+    output filter by its own ``max |w|`` (levels ``(-1, 1)``): every filter's pattern at
+    full contrast, at the cost of comparing magnitudes between filters.
     """
-    w = np.asarray(weight, dtype=np.float32)
-    if w.ndim != 4:
-        raise ValueError(f"a conv weight must be (C_out, C_in, kh, kw), got shape {w.shape}")
+    w = conv_weight(weight)
     c_out, c_in, kh, kw = w.shape
     if per_filter:
         peaks = np.array([symmetric_scale(f) for f in w], dtype=np.float32)  # (C_out,)
@@ -73,20 +103,12 @@ def kernel_tiles(weight: np.ndarray, rgb: bool | None = None, scale: float | Non
         rgb = c_in == 3
     if rgb and c_in != 3:
         raise ValueError(f"RGB tiles need 3 input channels, the weight has {c_in}")
-    size = f"{kh}×{kw}"
-    if rgb:
-        tiles = np.clip(0.5 + 0.5 * w.transpose(0, 2, 3, 1) / m, 0.0, 1.0)  # (C_out, kh, kw, 3)
-        columns = max(1, math.ceil(math.sqrt(c_out)))
-        text = f"{c_out} filters {size}×3 in colour (R, G, B weights; grey = 0)"
-        return KernelTiles(tiles.astype(np.float32), "rgb", (-m, m), columns, text)
-    tiles = w.reshape(c_out * c_in, kh, kw)  # filter-major: row r = output filter r
-    if c_in == 1:
-        columns = max(1, math.ceil(math.sqrt(c_out)))
-        text = f"{c_out} filters {size}"
-    else:
-        columns = c_in
-        text = f"{c_out} filters (rows) × {c_in} input channels (columns), {size}"
-    return KernelTiles(tiles, "diverging", (-m, m), columns, text)
+    if not rgb:
+        return filter_strips(w, m)
+    tiles = np.clip(0.5 + 0.5 * w.transpose(0, 2, 3, 1) / m, 0.0, 1.0)  # (C_out, kh, kw, 3)
+    columns = max(1, math.ceil(math.sqrt(c_out)))
+    text = f"{c_out} filters {kh}×{kw}×3 in colour (R, G, B weights; grey = 0)"
+    return KernelTiles(tiles.astype(np.float32), "rgb", (-m, m), columns, text)
 
 
 def to_display_rgb(images: np.ndarray) -> np.ndarray:
@@ -137,3 +159,4 @@ def resize_centred(kernel: np.ndarray, size: int) -> np.ndarray:
     iy, ix = (kh - h) // 2, (kw - w) // 2
     out[oy:oy + h, ox:ox + w] = kernel[iy:iy + h, ix:ix + w]
     return out
+

@@ -15,6 +15,8 @@ Layouts (NCHW throughout):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
@@ -47,99 +49,139 @@ def _window_slices(offset: int, out: int, stride: int) -> slice:
     return slice(offset, offset + stride * (out - 1) + 1, stride)
 
 
-def pad_into(x: np.ndarray, padding: tuple[int, int], out: np.ndarray | None = None,
-             clean: bool = True) -> np.ndarray:
-    """Zero-pad the last two axes of ``x`` ``(N, C, H, W)`` into ``out``
-    ``(N, C, H + 2ph, W + 2pw)`` (allocated when None).
+@dataclass(frozen=True)
+class ConvGeometry:
+    """Sizes and memory layouts of one convolution over ``(N, C, h, w)`` inputs.
 
-    ``clean=False`` skips zeroing the border: use it when ``out`` is a reused buffer whose
-    border is known to be zero already (that is the point of reusing it).
+    **Padded images** are flat rows ``(N, C, length)`` with row pitch ``pitch``:
+    pixel ``(r, c)`` sits at ``offset + r·pitch + c``. Consecutive rows share one run of
+    ``pw`` zeros (the right padding of a row is the left padding of the next), which is
+    all a window ever overhangs, so rows are ``w + pw`` long instead of ``w + 2pw``.
+
+    **Columns** ``(C·kh·kw, N, col_length)``: output ``(r, s)`` of an image is column
+    ``r·col_pitch + s``. With stride 1 every kernel tap is one *flat shift* of the padded
+    rows (``col_pitch = pitch``): contiguous copies, nothing per pixel, and the
+    ``pitch - W_out`` columns past each output row are junk that callers skip (about
+    ``pw / W_out`` extra matmul work). Other strides use dense columns
+    (``col_pitch = W_out``) gathered through a strided view.
     """
-    ph, pw = padding
-    if ph == 0 and pw == 0:
-        return x
-    n, c, h, w = x.shape
+
+    h: int
+    w: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+
+    @property
+    def out_hw(self) -> tuple[int, int]:
+        return tuple(conv_output_size(n, k, s, p, d) for n, k, s, p, d in zip(
+            (self.h, self.w), self.kernel, self.stride, self.padding, self.dilation))
+
+    @property
+    def shifted(self) -> bool:
+        return tuple(self.stride) == (1, 1)
+
+    @property
+    def pitch(self) -> int:
+        return max(self.w + self.padding[1], self.out_hw[1])
+
+    @property
+    def padded(self) -> bool:
+        """False when the padded rows are the image itself (no padding)."""
+        return self.pitch != self.w or self.offset != 0
+
+    @property
+    def offset(self) -> int:
+        """Flat position of pixel (0, 0) in a padded image."""
+        return self.padding[0] * self.pitch + self.padding[1]
+
+    @property
+    def length(self) -> int:
+        """Flat length of a padded image: up to the last element any window reads."""
+        hp, wp = self.h + 2 * self.padding[0], self.w + 2 * self.padding[1]
+        return (hp - 1) * self.pitch + wp
+
+    @property
+    def col_pitch(self) -> int:
+        return self.pitch if self.shifted else self.out_hw[1]
+
+    @property
+    def col_length(self) -> int:
+        ho, wo = self.out_hw
+        return (ho - 1) * self.col_pitch + wo
+
+
+def grid(flat: np.ndarray, start: int, hw: tuple[int, int], pitch: int,
+         step: tuple[int, int] = (1, 1)) -> np.ndarray:
+    """``(N, C, h, w)`` strided view of flat rows ``(N, C, L)``: element ``(r, c)`` is
+    ``flat[..., start + r·step[0]·pitch + c·step[1]]``. Writable when ``flat`` is."""
+    n, c, length = flat.shape
+    item = flat.itemsize
+    base = flat[:, :, start:]
+    return as_strided(base, shape=(n, c, *hw),
+                      strides=(flat.strides[0], flat.strides[1], step[0] * pitch * item,
+                               step[1] * item), writeable=flat.flags.writeable)
+
+
+def pad_flat(x: np.ndarray, geo: ConvGeometry, out: np.ndarray | None = None,
+             clean: bool = True) -> np.ndarray:
+    """``x`` ``(N, C, h, w)`` as padded flat rows ``(N, C, geo.length)`` (into ``out``
+    when given). ``clean=False`` skips zeroing: use it for a reused buffer whose padding
+    is still zero (only the pixels are ever written)."""
+    n, c = x.shape[:2]
+    if not geo.padded and x.flags.c_contiguous:
+        return x.reshape(n, c, geo.length)  # no padding: the image itself, no copy
     if out is None:
-        out = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
+        out = np.zeros((n, c, geo.length), dtype=x.dtype)
     elif clean:
         out.fill(0)
-    out[:, :, ph:ph + h, pw:pw + w] = x
+    grid(out, geo.offset, (geo.h, geo.w), geo.pitch)[...] = x
     return out
 
 
-def column_layout(padded_hw: tuple[int, int], stride: tuple[int, int],
-                  out_hw: tuple[int, int]) -> tuple[int, int]:
-    """``(pitch, L)`` of the columns :func:`im2col` makes: output ``(r, s)`` is column
-    ``r·pitch + s`` of ``L``.
-
-    With stride 1 every kernel tap is a *flat shift* of the padded image, so a tap's
-    columns are one contiguous slice (fast copies, no per-pixel indexing). Rows then
-    keep the padded pitch ``Wp``: the ``Wp - W_out`` columns past each output row are
-    junk the caller ignores (they cost ``~(k-1)/W_out`` extra matmul work).
-    Other strides use a dense layout: ``pitch = W_out``, ``L = H_out·W_out``.
-    """
-    ho, wo = out_hw
-    if tuple(stride) == (1, 1):
-        return padded_hw[1], (ho - 1) * padded_hw[1] + wo
-    return wo, ho * wo
-
-
-def im2col(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
-           dilation: tuple[int, int], out_hw: tuple[int, int],
-           out: np.ndarray | None = None) -> np.ndarray:
-    """Columns of an already padded input for one matmul per convolution.
-
-    xp: ``(N, C, Hp, Wp)``, C-contiguous. Returns ``(C·kh·kw, N, L)`` in ``xp.dtype`` (rows
-    ordered ``(c, i, j)`` like ``W.reshape(C_out, -1)``; ``L`` and the column of each
-    output position from :func:`column_layout`), written into ``out`` when given.
-    """
-    n, c, hp, wp = xp.shape
-    kh, kw = kernel
-    ho, wo = out_hw
-    _, length = column_layout((hp, wp), stride, out_hw)
+def im2col(x_flat: np.ndarray, geo: ConvGeometry, out: np.ndarray | None = None) -> np.ndarray:
+    """Columns ``(C·kh·kw, N, geo.col_length)`` of padded flat images ``(N, C,
+    geo.length)`` (from :func:`pad_flat`), rows ordered ``(c, i, j)`` like
+    ``W.reshape(C_out, -1)``; written into ``out`` when given."""
+    n, c, _ = x_flat.shape
+    (kh, kw), (dh, dw), length = geo.kernel, geo.dilation, geo.col_length
     if out is None:
-        out = np.empty((c * kh * kw, n, length), dtype=xp.dtype)
-    cols = out.reshape(c, kh * kw, n, length)  # a view: same memory as `out`
-    flat = xp.reshape(n, c, hp * wp).transpose(1, 0, 2)  # (C, N, Hp·Wp) view
-    shifted = tuple(stride) == (1, 1)
+        out = np.empty((c * kh * kw, n, length), dtype=x_flat.dtype)
+    taps = out.reshape(c, kh * kw, n, length)  # a view: same memory as `out`
+    by_channel = x_flat.transpose(1, 0, 2)  # (C, N, L) view
     for i in range(kh):
         for j in range(kw):
-            if shifted:
-                start = i * dilation[0] * wp + j * dilation[1]
-                cols[:, i * kw + j] = flat[:, :, start:start + length]
+            start = i * dh * geo.pitch + j * dw
+            if geo.shifted:
+                taps[:, i * kw + j] = by_channel[:, :, start:start + length]
             else:
-                rows = _window_slices(i * dilation[0], ho, stride[0])
-                window = xp[:, :, rows, _window_slices(j * dilation[1], wo, stride[1])]
-                cols[:, i * kw + j].reshape(c, n, ho, wo)[...] = window.transpose(1, 0, 2, 3)
+                window = grid(x_flat, start, geo.out_hw, geo.pitch, geo.stride)
+                taps[:, i * kw + j].reshape(c, n, *geo.out_hw)[...] = window.transpose(1, 0, 2, 3)
     return out
 
 
-def col2im(cols: np.ndarray, padded_shape: tuple[int, int, int, int],
-           kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int],
-           out_hw: tuple[int, int], out: np.ndarray | None = None) -> np.ndarray:
-    """Adjoint of :func:`im2col`: add columns ``(C·kh·kw, N, L)`` back into a padded
-    image ``padded_shape = (N, C, Hp, Wp)`` (into ``out`` when given; zeroed first).
-    Overlapping windows accumulate; junk columns must be zero."""
-    n, c, hp, wp = padded_shape
-    kh, kw = kernel
-    ho, wo = out_hw
-    _, length = column_layout((hp, wp), stride, out_hw)
+def col2im(cols: np.ndarray, geo: ConvGeometry, n: int, c: int,
+           out: np.ndarray | None = None) -> np.ndarray:
+    """Adjoint of :func:`im2col`: add columns ``(C·kh·kw, N, col_length)`` back into
+    padded flat images ``(N, C, geo.length)`` (into ``out`` when given; zeroed first).
+    Overlapping windows accumulate; junk columns must be zero. Take the pixels with
+    ``grid(result, geo.offset, (geo.h, geo.w), geo.pitch)``."""
+    (kh, kw), (dh, dw), length = geo.kernel, geo.dilation, geo.col_length
     if out is None:
-        out = np.zeros(padded_shape, dtype=cols.dtype)
+        out = np.zeros((n, c, geo.length), dtype=cols.dtype)
     else:
         out.fill(0)
     taps = cols.reshape(c, kh * kw, n, length)
-    flat = out.reshape(n, c, hp * wp).transpose(1, 0, 2)  # (C, N, Hp·Wp) view of `out`
-    shifted = tuple(stride) == (1, 1)
+    by_channel = out.transpose(1, 0, 2)  # (C, N, L) view of `out`
     for i in range(kh):
         for j in range(kw):
-            if shifted:
-                start = i * dilation[0] * wp + j * dilation[1]
-                flat[:, :, start:start + length] += taps[:, i * kw + j]
+            start = i * dh * geo.pitch + j * dw
+            if geo.shifted:
+                by_channel[:, :, start:start + length] += taps[:, i * kw + j]
             else:
-                rows = _window_slices(i * dilation[0], ho, stride[0])
-                window = out[:, :, rows, _window_slices(j * dilation[1], wo, stride[1])]
-                window += taps[:, i * kw + j].reshape(c, n, ho, wo).transpose(1, 0, 2, 3)
+                window = grid(out, start, geo.out_hw, geo.pitch, geo.stride)
+                window += taps[:, i * kw + j].reshape(c, n, *geo.out_hw).transpose(1, 0, 2, 3)
     return out
 
 

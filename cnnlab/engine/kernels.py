@@ -216,7 +216,8 @@ def resolve_padding(kernel, padding="same", dilation=1) -> tuple[tuple[int, int]
     return (ph, ph), (pw, pw)
 
 
-def conv_output_size(h: int, w: int, kernel, stride=1, padding="same", dilation=1) -> tuple[int, int]:
+def conv_output_size(h: int, w: int, kernel, stride=1, padding="same",
+                     dilation=1) -> tuple[int, int]:
     """Output ``(H', W')`` with ``floor((H + p_top + p_bottom - d(k-1) - 1) / s) + 1`` per axis
     (``2p`` for symmetric padding). ``kernel``: the kernel array or its size. Raises
     ``ValueError`` when the dilated kernel does not fit the padded input."""

@@ -16,6 +16,7 @@ import os
 import tempfile
 import zipfile
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -216,22 +217,29 @@ class Sequential:
             grad = self.layers[i].backward(grad, need_input_grad or i > first)
         return grad if need_input_grad else None
 
+    @contextmanager
+    def inference_mode(self):
+        """``with model.inference_mode():`` every layer in eval mode, then each layer's
+        previous mode restored (even after an error)."""
+        modes = [layer.training for layer in self.layers]
+        self.eval()
+        try:
+            yield self
+        finally:
+            for layer, mode in zip(self.layers, modes):
+                layer.training = mode
+
     def _inference(self, x, batch_size: int, fn):
         x = np.asarray(x)
         single = x.ndim == len(self.input_shape)
         if single:
             x = x[None]
-        modes = [layer.training for layer in self.layers]
-        self.eval()
-        try:
+        with self.inference_mode():
             if len(x) <= batch_size:
                 out = fn(self.forward(x))
             else:
                 out = np.concatenate([fn(self.forward(x[i:i + batch_size]))
                                       for i in range(0, len(x), batch_size)])
-        finally:
-            for layer, mode in zip(self.layers, modes):
-                layer.training = mode
         return out[0] if single else out
 
     def predict_proba(self, x, batch_size: int = 256) -> np.ndarray:
@@ -249,17 +257,12 @@ class Sequential:
         x = np.asarray(x)
         if x.ndim == len(self.input_shape):
             x = x[None]
-        modes = [layer.training for layer in self.layers]
-        self.eval()
         out = []
-        try:
+        with self.inference_mode():
             a = self._batch(x)
             for layer in self.layers:
                 a = layer.forward(a)
                 out.append((layer.index, layer.name, a))
-        finally:
-            for layer, mode in zip(self.layers, modes):
-                layer.training = mode
         return out
 
     # ------------------------------------------------------------- weights

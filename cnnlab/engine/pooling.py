@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnlab.engine import functional as F
-from cnnlab.engine.base import Layer, shape_str
+from cnnlab.engine.base import Layer, compact_pair, shape_str
 
 
 class _Pool2D(Layer):
@@ -31,10 +31,8 @@ class _Pool2D(Layer):
         return (shape[0], *self._out_hw(shape[1], shape[2]))
 
     def _config(self) -> dict:
-        def compact(pair):
-            return pair[0] if pair[0] == pair[1] else list(pair)
-
-        return {"kernel_size": compact(self.kernel_size), "stride": compact(self.stride)}
+        return {"kernel_size": compact_pair(self.kernel_size),
+                "stride": compact_pair(self.stride)}
 
     def _check(self, x) -> tuple[np.ndarray, tuple[int, int]]:
         x = self.check_input(x, 4, "input (N, C, H, W)")

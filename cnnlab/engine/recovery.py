@@ -82,20 +82,24 @@ def load_target_kernels(path, in_channels: int | None = 3) -> np.ndarray:
     path = Path(path)
     name = path.name
     try:
-        data = np.load(path, allow_pickle=False)
+        with open(path, "rb") as f:
+            magic = f.read(6)
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such kernel file") from None
+    if magic.startswith(b"PK"):
+        raise ValueError(f"{name}: is an .npz archive; expected one .npy array of shape "
+                         "(filters, channels, kh, kw)")
+    if magic != b"\x93NUMPY":
+        raise ValueError(f"{name}: not a .npy file (save the kernels with numpy.save)")
+    try:
+        data = np.load(path, allow_pickle=False)
     except ValueError as exc:  # object arrays need pickle; also garbled headers
         if "pickle" in str(exc).lower():
             raise ValueError(f"{name}: holds Python objects, not numbers; save a plain numeric "
                              "array with numpy.save") from None
         raise ValueError(f"{name}: not a readable .npy array ({exc})") from None
     except (OSError, EOFError) as exc:
-        raise ValueError(f"{name}: not a .npy file ({exc})") from None
-    if not isinstance(data, np.ndarray):  # an .npz archive
-        data.close()
-        raise ValueError(f"{name}: is an .npz archive; expected one .npy array of shape "
-                         "(filters, channels, kh, kw)")
+        raise ValueError(f"{name}: truncated or unreadable .npy file ({exc})") from None
     if data.dtype.kind not in "iuf":
         raise ValueError(f"{name}: expected numbers, got an array of dtype {data.dtype}")
     if data.ndim != 4 or 0 in data.shape:
@@ -133,10 +137,11 @@ def recover_kernels(images, target, *, optimizer: str = "cg", lr: float | None =
     images: ``(N, C, H, W)`` uint8 (scaled to [0, 1]) or float, at most ``max_images`` used.
     target: C0's weights ``(F, C, kh, kw)`` (valid convolution, stride 1, no bias).
     optimizer: ``"cg"`` (conjugate gradient with exact line search, the default: see the
-    module docstring), ``"adam"`` or ``"sgd"`` (momentum 0.9) with learning rate ``lr`` (None: ``DEFAULT_LR``).
-    Stops after ``max_steps`` updates, when max |C - C0| < ``tolerance`` (None: never), or
-    when ``should_stop()`` (checked once per step, before the update) returns True. ``on_step`` receives a
-    :class:`RecoveryReport` after step 0 and every update.
+    module docstring), ``"adam"`` or ``"sgd"`` (momentum 0.9) with learning rate ``lr``
+    (None: ``DEFAULT_LR``). Stops after ``max_steps`` updates, when max |C - C0| <
+    ``tolerance`` (None: never), or when ``should_stop()`` (checked once per step, before
+    the update) returns True. ``on_step`` receives a :class:`RecoveryReport` after step 0
+    and after every update. A NaN/Inf loss (too high a learning rate) raises ValueError.
     """
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
@@ -165,16 +170,18 @@ def recover_kernels(images, target, *, optimizer: str = "cg", lr: float | None =
         learner.backward(mse.backward(), need_input_grad=False)  # fills learner.grads["W"]
         return loss
 
+    if optimizer != "cg" and lr is None:
+        lr = DEFAULT_LR[optimizer]
     step_fn = (_conjugate_gradient(learner, x, y.size) if optimizer == "cg"
-               else _first_order(learner, optimizer, DEFAULT_LR[optimizer] if lr is None else lr))
+               else _first_order(learner, optimizer, lr))
     losses, errors = [], []
     stopped = False
     step = 0
     while True:
         loss = loss_and_grad()
         if not math.isfinite(loss):
-            raise ValueError(f"kernel recovery diverged at step {step} (loss {loss}); "
-                             f"try a learning rate below {lr}")
+            raise ValueError(f"kernel recovery diverged at step {step} (loss {loss}, "
+                             f"{optimizer} learning rate {lr}); try a smaller learning rate")
         err = float(np.abs(learner.params["W"] - w0).max())
         losses.append(loss)
         errors.append(err)

@@ -83,6 +83,8 @@ class SweepRow:
 
 @dataclass(frozen=True)
 class SweepResult:
+    """The finished cells in grid order; ``stopped`` when ``should_stop`` cut it short."""
+
     rows: tuple[SweepRow, ...]
     stopped: bool
 
@@ -101,6 +103,8 @@ class DataSizePoint:
 
 @dataclass(frozen=True)
 class DataSizeResult:
+    """The finished points in ``fractions`` order; ``stopped`` when cut short."""
+
     points: tuple[DataSizePoint, ...]
     stopped: bool
 
@@ -141,7 +145,8 @@ class _Run:
 
     def _batch(self, report) -> None:
         if self.on_progress is not None:
-            done = ((report.epoch - 1) * report.batches + report.batch) / (report.epochs * report.batches)
+            batches_done = (report.epoch - 1) * report.batches + report.batch
+            done = batches_done / (report.epochs * report.batches)
             self.on_progress(Progress(self.run, self.runs, report.epoch, report.epochs,
                                       report.batch, report.batches,
                                       (self.run - 1 + done) / self.runs))
@@ -206,7 +211,7 @@ def grid_sweep(build_model: Callable[[], Sequential], x, y,
             row = SweepRow(a, b, nan, nan, nan, nan, time.perf_counter() - start,
                            name_a, name_b, diverged=True)
         else:
-            if history.stopped:
+            if len(history.train_loss) < cell.epochs:  # stopped mid-cell
                 return SweepResult(tuple(rows), True)
             row = SweepRow(a, b, history.train_loss[-1], history.train_acc[-1],
                            history.val_loss[-1], history.val_acc[-1],
@@ -279,7 +284,7 @@ def data_size_curve(build_model: Callable[[], Sequential], x, y, x_test, y_test,
         run = _Run(build_model, base, i, len(fractions), on_progress, should_stop)
         start = time.perf_counter()
         history = run.trainer.fit(x[idx], y[idx])
-        if history.stopped:
+        if len(history.train_loss) < base.epochs:  # stopped mid-run
             return DataSizeResult(tuple(points), True)
         test_loss, test_acc = evaluate(run.model, x_test, y_test)
         point = DataSizePoint(fraction, len(idx), test_acc, test_loss, history.train_acc[-1],

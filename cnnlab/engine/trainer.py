@@ -136,18 +136,13 @@ def evaluate(model, x, y, batch_size: int = 256, loss=None) -> tuple[float, floa
     y = _check_labels(y, len(x), n_classes, "evaluate")
     if len(x) == 0:
         raise ValueError("evaluate: no samples")
-    modes = [layer.training for layer in model.layers]
-    model.eval()
     total_loss, correct = 0.0, 0
-    try:
+    with model.inference_mode():
         for i in range(0, len(x), batch_size):
             logits = model.forward(as_input(x[i:i + batch_size], model.dtype))
             yb = y[i:i + batch_size]
             total_loss += loss.forward(logits, yb) * len(yb)
             correct += int((logits.argmax(axis=1) == yb).sum())
-    finally:
-        for layer, mode in zip(model.layers, modes):
-            layer.training = mode
     return total_loss / len(x), correct / len(x)
 
 
@@ -181,6 +176,7 @@ class Trainer:
         self._running = threading.Event()  # set = may run; cleared by pause()
         self._running.set()
         self._stop = False
+        self._paused_seconds = 0.0
 
     # ------------------------------------------------------------ control
     def pause(self) -> None:
@@ -206,7 +202,12 @@ class Trainer:
         return self._stop
 
     def _may_continue(self) -> bool:
-        self._running.wait()
+        """Block while paused; False once stopped. Time spent paused is not training
+        time, so it is left out of ``samples_per_s``."""
+        if not self._running.is_set():
+            waited = time.perf_counter()
+            self._running.wait()
+            self._paused_seconds += time.perf_counter() - waited
         return not self._stop
 
     # ----------------------------------------------------------------- fit
@@ -242,6 +243,7 @@ class Trainer:
         history = History()
         batches = math.ceil(len(train_idx) / self.batch_size)
         start = time.perf_counter()
+        self._paused_seconds = 0.0
         samples_done = 0
         for epoch in range(1, self.epochs + 1):
             epoch_start = time.perf_counter()
@@ -261,8 +263,9 @@ class Trainer:
                 history.batch_acc.append(acc)
                 if self.on_batch is not None:
                     elapsed = time.perf_counter() - start
+                    busy = max(elapsed - self._paused_seconds, 1e-9)
                     self.on_batch(BatchReport(epoch, self.epochs, batch, batches, loss, acc,
-                                              samples_done / max(elapsed, 1e-9), elapsed))
+                                              samples_done / busy, elapsed))
             val_loss = val_acc = None
             if val is not None:
                 val_loss, val_acc = evaluate(self.model, *val, loss=self.loss)

@@ -94,3 +94,14 @@ def test_settings_round_trip(panel, qtbot, tmp_path):
     other.restore_settings(settings)
     assert other.edit.text() == "exp(z)"
     assert other.rows[2].backward == pytest.approx(math.exp(0.5))
+
+
+def test_big_graph_fits_and_zooms(panel, qtbot):
+    panel.edit.setText(" + ".join(f"sin({k}x) * cos(y/{k})" for k in range(1, 13)))
+    assert panel.evaluate()
+    assert len(_boxes(panel)) == len(panel.nodes) > 80
+    panel.view.fit()
+    scale = panel.view.transform().m11()
+    assert 0.5 <= scale < 1.0  # shrunk to fit (or to 50 % with scroll bars), never tiny
+    panel.view.scale(1.15, 1.15)  # what one wheel step does
+    assert panel.view.transform().m11() == pytest.approx(scale * 1.15)

@@ -79,3 +79,168 @@ def test_analysis_refuses_a_model_that_does_not_fit(qtbot, panel, session):
     session.set_model(build_preset("CIFAR-10 net (32-64 conv, 128 dense)"), "cifar")
     assert panel.analysis.recompute() is False
     assert "inputs" in panel.analysis.jobs.status.text()
+
+
+# -------------------------------------------------------------------- sweeps
+
+@pytest.fixture
+def small_session(qtbot, mnist):
+    """A 300-image stratified training set keeps every sweep cell to a few batches."""
+    from dataclasses import replace
+
+    from cnnlab.app.panels.sweeps_view import subset_indices
+
+    s = Session()
+    tr, te = subset_indices(mnist.y_train, 300, 0), subset_indices(mnist.y_test, 200, 0)
+    s.set_dataset(replace(mnist, name="MNIST tiny", x_train=mnist.x_train[tr],
+                          y_train=mnist.y_train[tr], x_test=mnist.x_test[te], y_test=mnist.y_test[te]))
+    s.set_model(build_preset(LINEAR), "linear")
+    yield s
+    s.shutdown()
+
+
+def _sweep(qtbot, view, timeout=30000):
+    with qtbot.waitSignal(view.sweep_done, timeout=timeout) as blocker:
+        qtbot.mouseClick(view.run_button, Qt.MouseButton.LeftButton)
+    return blocker.args[0]
+
+
+def _numbers(rows):
+    return [(r.a, r.b, r.train_loss, r.train_acc, r.val_loss, r.val_acc) for r in rows]
+
+
+def test_sweep_rows_table_heatmap_reproducible_and_csv(qtbot, small_session, tmp_path):
+    import csv
+
+    panel = ExperimentsPanel(small_session)
+    qtbot.addWidget(panel)
+    view = panel.sweeps
+    weights_before = small_session.model.get_weights()
+    view.lr_values.setText("0.01, 0.1")
+    view.b_values.setText("0, 0.01")
+    view.subset.setValue(300)
+    first = _sweep(qtbot, view)
+    assert not first.stopped and len(first.rows) == 4 == view.table.rowCount()
+    assert {(r.a, r.b) for r in first.rows} == {(0.01, 0.0), (0.01, 0.01), (0.1, 0.0), (0.1, 0.01)}
+    assert all(0.0 <= r.val_acc <= 1.0 for r in first.rows)
+    # The heatmap shows each cell's validation accuracy.
+    r = next(r for r in first.rows if (r.a, r.b) == (0.1, 0.01))
+    assert view.heatmap.texts[1][1].toPlainText() == f"{100 * r.val_acc:.1f} %"
+    # Same seed, same numbers.
+    second = _sweep(qtbot, view)
+    assert _numbers(second.rows) == _numbers(first.rows)
+    # The session's model was never trained.
+    for key, w in small_session.model.get_weights().items():
+        np.testing.assert_array_equal(w, weights_before[key])
+    # The table sorts by value when a header is clicked.
+    view.table.sortItems(5, Qt.SortOrder.DescendingOrder)
+    shown = [view.table.item(i, 5).value for i in range(4)]
+    assert shown == sorted(shown, reverse=True)
+    # CSV export.
+    path = tmp_path / "sweep.csv"
+    assert view.export_csv(path)
+    with open(path, newline="") as f:
+        table = list(csv.DictReader(f))
+    assert len(table) == 4 and list(table[0])[:2] == ["lr", "l2"]
+    assert float(table[0]["val_acc"]) == pytest.approx(second.rows[0].val_acc)
+
+
+def test_sweep_batch_size_grid_and_bad_values(qtbot, small_session):
+    panel = ExperimentsPanel(small_session)
+    qtbot.addWidget(panel)
+    view = panel.sweeps
+    view.grid.setCurrentIndex(1)  # learning rate × batch size
+    assert not view.form.batch_size.isEnabled() and view.form.l2.isEnabled()
+    view.b_values.setText("32, abc")
+    assert view.run_sweep() is False
+    assert "'abc' is not a number" in view.jobs.status.text()
+    view.lr_values.setText("0.05")
+    view.b_values.setText("100, 300")
+    result = _sweep(qtbot, view)
+    assert [(r.a, r.b, r.param_b) for r in result.rows] == [(0.05, 100, "batch_size"),
+                                                           (0.05, 300, "batch_size")]
+
+
+def test_cancel_stops_the_sweep_within_one_batch(qtbot, small_session):
+    from cnnlab.app.jobs import JobProgress
+
+    batches_after_cancel = []
+    original = small_session.run_job
+
+    def run_job(name, fn):  # count the batches the worker reports after Cancel
+        def counted(ctx):
+            report = ctx.report
+
+            def counting_report(obj, force=False):
+                if isinstance(obj, JobProgress) and ctx.should_stop():
+                    batches_after_cancel.append(obj.text)
+                report(obj, force)
+            ctx.report = counting_report
+            return fn(ctx)
+        return original(name, counted)
+
+    small_session.run_job = run_job
+    panel = ExperimentsPanel(small_session)
+    qtbot.addWidget(panel)
+    view = panel.sweeps
+    view.lr_values.setText("0.01, 0.02, 0.05")
+    view.b_values.setText("0, 0.001, 0.01")
+    view.form.batch_size.setValue(4)  # 60 batches per cell, 9 cells
+    view.form.epochs.setValue(3)
+    view.subset.setValue(300)
+    with qtbot.waitSignal(view.sweep_done, timeout=30000) as blocker:
+        assert view.run_sweep()
+        qtbot.waitSignal(view.jobs.job.progress, timeout=10000).wait()
+        qtbot.mouseClick(view.jobs.cancel_button, Qt.MouseButton.LeftButton)
+    result = blocker.args[0]
+    assert result.stopped and len(result.rows) < 9
+    assert len(batches_after_cancel) <= 1, batches_after_cancel
+    assert "cancelled" in view.jobs.status.text()
+    assert view.run_button.isEnabled()
+
+
+# ----------------------------------------------------------------- data size
+
+def test_data_size_curve_and_baseline(qtbot, small_session):
+    panel = ExperimentsPanel(small_session)
+    qtbot.addWidget(panel)
+    view = panel.data_size
+    view.form.epochs.setValue(1)
+    with qtbot.waitSignal(view.curve_done, timeout=60000) as blocker:
+        qtbot.mouseClick(view.run_button, Qt.MouseButton.LeftButton)
+    curve, baseline = blocker.args[0]
+    assert [p.fraction for p in curve.points] == [0.1, 0.2, 0.5, 1.0]
+    assert [p.n for p in curve.points] == [30, 60, 150, 300]
+    xs, ys = view.curve.getData()
+    np.testing.assert_allclose(xs, [10, 20, 50, 100])
+    np.testing.assert_allclose(ys, [100 * p.test_acc for p in curve.points])
+    assert baseline is not None and 0.5 < baseline.test_acc <= 1.0
+    assert view.baseline_line.isVisible() or not view.isVisible()
+    assert view.baseline_line.value() == pytest.approx(100 * baseline.test_acc)
+    assert view.table.rowCount() == 5
+    assert view.table.item(4, 0).text().startswith("logistic regression")
+
+
+def test_settings_round_trip(qtbot, session, tmp_path):
+    from PyQt6.QtCore import QSettings
+
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    panel = ExperimentsPanel(session)
+    qtbot.addWidget(panel)
+    panel.tabs.setCurrentIndex(2)
+    panel.sweeps.grid.setCurrentIndex(1)
+    panel.sweeps.lr_values.setText("0.2, 0.4")
+    panel.sweeps.form.epochs.setValue(3)
+    panel.data_size.fractions.setText("0.25, 1")
+    panel.data_size.form.optimizer.setCurrentText("adam")
+    panel.analysis.mode.setCurrentIndex(1)
+    panel.save_settings(settings)
+    other = ExperimentsPanel(session)
+    qtbot.addWidget(other)
+    other.restore_settings(settings)
+    assert other.tabs.currentIndex() == 2
+    assert other.sweeps.grid.currentIndex() == 1 and other.sweeps.lr_values.text() == "0.2, 0.4"
+    assert other.sweeps.form.epochs.value() == 3 and not other.sweeps.form.batch_size.isEnabled()
+    assert other.data_size.fractions.text() == "0.25, 1"
+    assert other.data_size.form.optimizer.currentText() == "adam"
+    assert other.analysis.mode.currentIndex() == 1

@@ -13,13 +13,19 @@ def _pair(v):
     return (v, v) if isinstance(v, int) else tuple(v)
 
 
+def _padded(x, ph, pw):
+    n, c, h, w = x.shape
+    xp = np.zeros((n, c, h + 2 * ph, w + 2 * pw))
+    xp[:, :, ph:ph + h, pw:pw + w] = x
+    return xp
+
+
 def conv_forward(x, w, b, stride=1, padding=0, dilation=1):
     """x (N, C, H, W), w (F, C, kh, kw), b (F,) or None -> (N, F, Ho, Wo), float64."""
     (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)
     n, c, h, wd = x.shape
     f, _, kh, kw = w.shape
-    xp = np.zeros((n, c, h + 2 * ph, wd + 2 * pw))
-    xp[:, :, ph:ph + h, pw:pw + wd] = x
+    xp = _padded(x, ph, pw)
     ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
     wo = (wd + 2 * pw - dw * (kw - 1) - 1) // sw + 1
     out = np.zeros((n, f, ho, wo))
@@ -41,8 +47,7 @@ def conv_backward(dout, x, w, stride=1, padding=0, dilation=1):
     (sh, sw), (ph, pw), (dh, dw_) = _pair(stride), _pair(padding), _pair(dilation)
     n, c, h, wd = x.shape
     f, _, kh, kw = w.shape
-    xp = np.zeros((n, c, h + 2 * ph, wd + 2 * pw))
-    xp[:, :, ph:ph + h, pw:pw + wd] = x
+    xp = _padded(x, ph, pw)
     dxp = np.zeros_like(xp)
     dw = np.zeros(w.shape)
     db = np.zeros(f)

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from cnnlab.engine.conv import Conv2D
-from cnnlab.engine.filter_views import (conv_layers, kernel_tiles, pick_other_indices,
-                                        resize_centred, symmetric_scale, to_display_rgb)
+from cnnlab.engine.filter_views import (conv_layers, filter_strips, kernel_tiles,
+                                        pick_other_indices, resize_centred, symmetric_scale,
+                                        to_display_rgb)
 
 
 def test_conv_layers_finds_conv2d_positions():
@@ -26,19 +27,20 @@ def test_rgb_tiles_map_weights_on_a_shared_scale():
     np.testing.assert_allclose(t.tiles[1, 0, 0], [0.5, 0.5, 0.25])
 
 
-def test_per_channel_tiles_are_filter_major_with_symmetric_levels():
+def test_non_rgb_weights_become_filter_strips_with_symmetric_levels():
     rng = np.random.default_rng(0)
     w = rng.normal(size=(4, 2, 3, 3)).astype(np.float32)
     t = kernel_tiles(w)
-    assert t.cmap == "diverging" and t.columns == 2 and t.tiles.shape == (8, 3, 3)
-    np.testing.assert_array_equal(t.tiles[5], w[2, 1])  # row 2 = filter 2, column 1 = channel 1
+    assert t.cmap == "diverging" and t.tiles.shape == (4, 4, 8)
+    np.testing.assert_array_equal(t.tiles, filter_strips(w).tiles)
+    np.testing.assert_array_equal(t.tiles[2, :3, 4:7], w[2, 1])  # filter 2, channel 1
     m = np.abs(w).max()
     assert t.levels == pytest.approx((-m, m))
     # RGB weights forced per channel, with a given scale (for comparing two grids)
     t3 = kernel_tiles(rng.normal(size=(5, 3, 2, 2)), rgb=False, scale=7.0)
-    assert t3.tiles.shape == (15, 2, 2) and t3.levels == (-7.0, 7.0) and t3.columns == 3
+    assert t3.tiles.shape == (5, 3, 9) and t3.levels == (-7.0, 7.0)
     single = kernel_tiles(w[:, :1])
-    assert single.columns == 2 and single.tiles.shape == (4, 3, 3)
+    assert single.tiles.shape == (4, 4, 4) and single.description == "4 filters 3×3"
     with pytest.raises(ValueError, match="3 input channels"):
         kernel_tiles(w, rgb=True)
     with pytest.raises(ValueError, match="C_out, C_in"):
@@ -48,9 +50,10 @@ def test_per_channel_tiles_are_filter_major_with_symmetric_levels():
 def test_per_filter_contrast_scales_each_filter_to_its_peak():
     w = np.zeros((3, 2, 2, 2), np.float32)
     w[0, 0, 0, 0], w[1, 1, 1, 1] = 0.5, -4.0  # filter 2 stays all zero
-    t = kernel_tiles(w, per_filter=True)
+    t = kernel_tiles(w, per_filter=True)  # strips (3, 3, 6): channel 1 at columns 3, 4
     assert t.levels == (-1.0, 1.0)
-    assert t.tiles[0, 0, 0] == 1.0 and t.tiles[3, 1, 1] == -1.0 and not t.tiles[4:].any()
+    assert t.tiles[0, 0, 0] == 1.0 and t.tiles[1, 1, 4] == -1.0
+    assert (np.nan_to_num(t.tiles[2]) == 0).all()
     rgb = kernel_tiles(np.concatenate([w, w[:, :1]], axis=1), per_filter=True)
     assert rgb.tiles[0, 0, 0, 0] == 1.0 and rgb.tiles[1, 1, 1, 1] == 0.0
 
@@ -105,3 +108,16 @@ def test_resize_centred_keeps_the_middle():
     np.testing.assert_array_equal(resize_centred(k, 4)[:3, :3], k)  # the odd row/column goes after
     with pytest.raises(ValueError, match="2-D kernel"):
         resize_centred(k[0], 3)
+
+
+def test_filter_strips_put_channels_side_by_side_with_gaps():
+    w = np.arange(2 * 3 * 2 * 2, dtype=np.float32).reshape(2, 3, 2, 2) - 10
+    t = filter_strips(w)
+    assert t.tiles.shape == (2, 3, 9) and t.levels == (-13.0, 13.0) and t.cmap == "diverging"
+    for c in range(3):  # channel c occupies columns 3c, 3c+1 of rows 0, 1
+        np.testing.assert_array_equal(t.tiles[1, :2, 3 * c:3 * c + 2], w[1, c])
+    assert np.isnan(t.tiles[:, 2]).all() and np.isnan(t.tiles[:, :, 2::3]).all()
+    # 20 filters 5×5×3 on a 1.2:1 grid: three filters (18 units wide) per row, 7 rows of 6
+    assert filter_strips(np.zeros((20, 3, 5, 5)), scale=2.0).columns == 3
+    assert filter_strips(np.zeros((20, 3, 5, 5)), scale=2.0).levels == (-2.0, 2.0)
+    assert filter_strips(np.zeros((1, 64, 3, 3))).columns == 1

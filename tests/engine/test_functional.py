@@ -23,44 +23,71 @@ def test_pair():
             F.pair(bad)
 
 
-@pytest.mark.parametrize("k,s,d", [((3, 3), (1, 1), (1, 1)), ((2, 3), (2, 1), (1, 2)), ((3, 2), (3, 2), (2, 1))])
-def test_im2col_columns_are_the_receptive_fields(k, s, d):
-    x = np.random.default_rng(0).standard_normal((2, 3, 9, 8))
-    ho = F.conv_output_size(9, k[0], s[0], 0, d[0])
-    wo = F.conv_output_size(8, k[1], s[1], 0, d[1])
-    cols = F.im2col(x, k, s, d, (ho, wo))
-    pitch, length = F.column_layout((9, 8), s, (ho, wo))
-    assert cols.shape == (3 * k[0] * k[1], 2, length)
-    assert (pitch, length) == ((8, (ho - 1) * 8 + wo) if s == (1, 1) else (wo, ho * wo))
-    for n, r, c in [(1, ho - 1, wo // 2), (0, 0, 0), (1, ho // 2, wo - 1)]:
-        field = x[n, :, r * s[0]:r * s[0] + d[0] * (k[0] - 1) + 1:d[0],
-                  c * s[1]:c * s[1] + d[1] * (k[1] - 1) + 1:d[1]]
-        np.testing.assert_array_equal(cols[:, n, r * pitch + c], field.ravel())
-    images = F.columns_as_images(cols, 2, pitch, (ho, wo))  # (N, K, H_out, W_out) view
-    np.testing.assert_array_equal(images[1, :, ho - 1, wo // 2], cols[:, 1, (ho - 1) * pitch + wo // 2])
+GEOMETRIES = [
+    F.ConvGeometry(9, 8, (3, 3)),
+    F.ConvGeometry(9, 8, (2, 3), (2, 1), (1, 2), (1, 2)),
+    F.ConvGeometry(7, 6, (3, 2), (3, 2), (0, 1), (2, 1)),
+    F.ConvGeometry(7, 6, (3, 2), (1, 1), (2, 1), (2, 1)),
+    F.ConvGeometry(4, 5, (1, 1), (1, 1), (2, 2)),  # padding wider than the kernel
+]
 
 
-@pytest.mark.parametrize("args", [((3, 2), (2, 1), (1, 2), (3, 4)),  # dense layout
-                                  ((3, 2), (1, 1), (2, 1), (3, 5))])  # flat-shift layout
-def test_col2im_is_the_adjoint_of_im2col(args):
-    # <im2col(x), c> == <x, col2im(c)> for every x, c: overlapping taps accumulate
+def padded_reference(x, geo):
+    ph, pw = geo.padding
+    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+
+
+@pytest.mark.parametrize("geo", GEOMETRIES, ids=repr)
+def test_im2col_columns_are_the_receptive_fields(geo):
+    x = np.random.default_rng(0).standard_normal((2, 3, geo.h, geo.w))
+    x_flat = F.pad_flat(x, geo)
+    np.testing.assert_array_equal(F.grid(x_flat, geo.offset, (geo.h, geo.w), geo.pitch), x)
+    cols = F.im2col(x_flat, geo)
+    (kh, kw), (sh, sw), (dh, dw) = geo.kernel, geo.stride, geo.dilation
+    ho, wo = geo.out_hw
+    assert cols.shape == (3 * kh * kw, 2, geo.col_length)
+    assert geo.col_length == (ho - 1) * geo.col_pitch + wo
+    xp = padded_reference(x, geo)
+    for n, r, c in [(1, ho - 1, wo // 2), (0, 0, 0), (1, ho // 2, wo - 1), (0, ho - 1, wo - 1)]:
+        field = xp[n, :, r * sh:r * sh + dh * (kh - 1) + 1:dh, c * sw:c * sw + dw * (kw - 1) + 1:dw]
+        np.testing.assert_array_equal(cols[:, n, r * geo.col_pitch + c], field.ravel())
+    images = F.columns_as_images(cols, 2, geo.col_pitch, (ho, wo))  # (N, K, H_out, W_out) view
+    np.testing.assert_array_equal(images[1, :, ho - 1, wo // 2],
+                                  cols[:, 1, (ho - 1) * geo.col_pitch + wo // 2])
+
+
+def test_padded_rows_share_their_zero_padding():
+    geo = F.ConvGeometry(14, 14, (5, 5), padding=(2, 2))
+    assert geo.pitch == 16 and geo.out_hw == (14, 14)  # 14 pixels + 2 shared zeros
+    assert geo.col_length == 13 * 16 + 14  # ~13% junk instead of ~29% with 18-wide rows
+    assert not F.ConvGeometry(5, 5, (3, 3)).padded
+    assert F.ConvGeometry(5, 5, (1, 1), padding=(0, 1)).padded
+
+
+@pytest.mark.parametrize("geo", GEOMETRIES, ids=repr)
+def test_col2im_is_the_adjoint_of_im2col(geo):
+    # <im2col(pad(x)), c> == <x, unpad(col2im(c))> for every x, c: taps accumulate
     rng = np.random.default_rng(1)
-    x = rng.standard_normal((2, 2, 7, 6))
-    _, length = F.column_layout((7, 6), args[1], args[3])
-    c = rng.standard_normal((2 * 6, 2, length))
-    lhs = np.vdot(F.im2col(x, *args), c)
-    rhs = np.vdot(x, F.col2im(c, x.shape, *args))
+    x = rng.standard_normal((2, 2, geo.h, geo.w))
+    ho, wo = geo.out_hw
+    c = np.zeros((2 * geo.kernel[0] * geo.kernel[1], 2, geo.col_length))
+    F.columns_as_images(c, 2, geo.col_pitch, (ho, wo))[...] = rng.standard_normal(
+        (2, c.shape[0], ho, wo))  # junk columns stay zero, as col2im requires
+    lhs = np.vdot(F.im2col(F.pad_flat(x, geo), geo), c)
+    back = F.col2im(c, geo, 2, 2)
+    rhs = np.vdot(x, F.grid(back, geo.offset, (geo.h, geo.w), geo.pitch))
     assert lhs == pytest.approx(rhs, rel=1e-12)
-    reused = np.full(x.shape, 7.0)
-    np.testing.assert_array_equal(F.col2im(c, x.shape, *args, out=reused), F.col2im(c, x.shape, *args))
+    reused = np.full(back.shape, 7.0)
+    np.testing.assert_array_equal(F.col2im(c, geo, 2, 2, out=reused), back)
 
 
-def test_pad_into_reuses_a_clean_buffer():
+def test_pad_flat_reuses_a_buffer():
+    geo = F.ConvGeometry(2, 2, (3, 3), padding=(1, 1))
     x = np.ones((1, 1, 2, 2), dtype=np.float32)
-    buf = np.full((1, 1, 4, 4), 9.0, dtype=np.float32)
-    out = F.pad_into(x, (1, 1), out=buf, clean=True)
-    assert out is buf and out.sum() == 4 and out[0, 0, 1:3, 1:3].all()
-    assert F.pad_into(x, (0, 0)) is x
+    buf = np.full((1, 1, geo.length), 9.0, dtype=np.float32)
+    out = F.pad_flat(x, geo, out=buf, clean=True)
+    assert out is buf and out.sum() == 4
+    assert np.shares_memory(F.pad_flat(x, F.ConvGeometry(2, 2, (1, 1))), x)
 
 
 @pytest.mark.parametrize("k,s,h,w", [((2, 2), (2, 2), 6, 5), ((3, 3), (1, 1), 5, 5), ((2, 3), (3, 2), 8, 9)])

@@ -46,6 +46,8 @@ CONV_CASES = [
     (1, 3, (2, 3), (1, 2), (1, 0), (2, 1), 6, 7),  # everything non-square
     (3, 2, 1, 1, 0, 1, 4, 3),      # 1x1 conv fast path
     (2, 1, 5, 1, 2, 1, 5, 5),      # same padding, kernel = input
+    (2, 2, 1, 1, 2, 1, 3, 4),      # padding wider than the kernel
+    (1, 2, (1, 3), 2, (2, 0), (1, 2), 6, 9),
 ]
 
 

@@ -9,31 +9,14 @@ from cnnlab.engine.kernels import (
     KERNELS, as_conv_weight, blur_images, box, classic_blur, conv_output_size, custom, emboss,
     gaussian, identity, laplacian, make_kernel, output_size_formula, resolve_padding, sharpen,
     sobel_x, sobel_y)
+from tests.engine.reference import conv_forward
 
 
 def _reference(images, weight, stride, pads, dilation):
-    """Correlation with explicit zero padding ((top, bottom), (left, right)), in plain loops."""
-    x = images.astype(np.float64)
+    """Plain-loop correlation after explicit zero padding ((top, bottom), (left, right))."""
     (pt, pb), (pl, pr) = pads
-    sh, sw = stride
-    dh, dw = dilation
-    xp = np.zeros((x.shape[0], x.shape[1], x.shape[2] + pt + pb, x.shape[3] + pl + pr))
-    xp[:, :, pt:pt + x.shape[2], pl:pl + x.shape[3]] = x
-    c_out, c_in, kh, kw = weight.shape
-    ho = (xp.shape[2] - dh * (kh - 1) - 1) // sh + 1
-    wo = (xp.shape[3] - dw * (kw - 1) - 1) // sw + 1
-    out = np.zeros((x.shape[0], c_out, ho, wo))
-    for n in range(x.shape[0]):
-        for o in range(c_out):
-            for i in range(ho):
-                for j in range(wo):
-                    total = 0.0
-                    for c in range(c_in):
-                        for a in range(kh):
-                            for b in range(kw):
-                                total += weight[o, c, a, b] * xp[n, c, i * sh + a * dh, j * sw + b * dw]
-                    out[n, o, i, j] = total
-    return out
+    x = np.pad(images.astype(np.float64), ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    return conv_forward(x, weight, None, tuple(stride), 0, tuple(dilation))
 
 
 def test_gaussian_is_normalized_symmetric_and_follows_the_formula():

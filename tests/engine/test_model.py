@@ -287,3 +287,34 @@ def test_model_file_is_a_plain_zip_of_npy(tmp_path):
     with zipfile.ZipFile(path) as z:
         names = set(z.namelist())
     assert {"config.npy", "format_version.npy", "1.W.npy", "1.b.npy"} <= names
+
+
+def test_seeded_construction_and_reset_are_reproducible():
+    cfg = lenet().get_config()
+    a, b = Sequential.from_config(cfg, seed=3), Sequential.from_config(cfg, seed=3)
+    assert all(np.array_equal(v, b.get_weights()[k]) for k, v in a.get_weights().items())
+    held = a.layers[1].params["W"]
+    a.reset_parameters(seed=4)
+    assert a.layers[1].params["W"] is held  # redrawn in place
+    assert not np.array_equal(held, b.layers[1].params["W"])
+    b.reset_parameters(seed=4)
+    np.testing.assert_array_equal(a.layers[1].params["W"], b.layers[1].params["W"])
+
+
+def test_inference_mode_restores_each_layer_and_sequence_protocol():
+    model = lenet(dropout=True).train()
+    model.layers[0].training = False
+    with pytest.raises(RuntimeError):
+        with model.inference_mode():
+            assert not any(layer.training for layer in model)
+            raise RuntimeError
+    assert [layer.training for layer in model] == [False] + [True] * (len(model) - 1)
+    assert model[1] is model.layers[1] and len(model) == 12
+
+
+def test_as_input_scales_bytes_and_casts_floats():
+    x = np.array([0, 51, 255], dtype=np.uint8)
+    np.testing.assert_allclose(M.as_input(x, np.float32), [0, 0.2, 1], rtol=1e-6)
+    assert M.as_input(x, np.float64).dtype == np.float64
+    f = np.ones(2, dtype=np.float32)
+    assert M.as_input(f, np.float32) is f

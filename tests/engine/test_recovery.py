@@ -93,7 +93,9 @@ def test_load_target_kernels(tmp_path):
         "shape.npy": (lambda p: np.save(p, np.zeros((3, 5, 5))), r"\(filters, channels, kh, kw\)"),
         "channels.npy": (lambda p: np.save(p, np.zeros((4, 1, 5, 5))), "1 input channels"),
         "nan.npy": (lambda p: np.save(p, np.full((1, 3, 2, 2), np.nan)), "NaN"),
-        "text.npy": (lambda p: p.write_text("not an array"), "channels.npy|not a"),
+        "text.npy": (lambda p: p.write_text("not an array"), "not a .npy file"),
+        "truncated.npy": (lambda p: p.write_bytes((tmp_path / "k.npy").read_bytes()[:300]),
+                          "truncated|not a readable"),
         "strings.npy": (lambda p: np.save(p, np.array([["a"]])), "numbers"),
         "archive.npy": (lambda p: np.savez(open(p, "wb"), a=np.zeros(3)), ".npz archive"),
     }

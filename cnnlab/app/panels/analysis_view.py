@@ -3,16 +3,19 @@ per-class accuracy, precision/recall, and a gallery of the mistakes."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from PyQt6.QtCore import QSize, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QIcon, QPixmap
 from PyQt6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
                              QListView, QListWidget, QListWidgetItem, QPushButton, QSplitter,
-                             QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                             QTableWidget, QVBoxLayout, QWidget)
 
 from cnnlab.app.jobs import JobCancelled
 from cnnlab.app.panels.experiment_widgets import (BarChart, JobControls, LabelledHeatmap,
-                                                  NumericItem, image_to_qimage, percent)
+                                                  NumericItem, image_to_qimage, model_problem,
+                                                  percent)
 from cnnlab.app.widgets import ERROR_COLOR, PREVIOUS_COLOR, TRAIN_COLOR, format_count
 from cnnlab.engine.analysis import Analysis, analyze
 
@@ -145,17 +148,10 @@ class AnalysisView(QWidget):
         s = self.session
         ds = s.dataset
         model = s.snapshot()
-        problem = None
-        if ds is None:
-            problem = "load a dataset first"
-        elif model is None:
-            problem = ("training has just started: the first weights arrive in a moment"
-                       if s.model is not None else "build or load a model first")
-        elif tuple(model.input_shape) != tuple(ds.input_shape):
-            problem = (f"the model takes {tuple(model.input_shape)} inputs but {ds.name} images "
-                       f"are {tuple(ds.input_shape)}")
-        elif tuple(model.output_shape) != (ds.n_classes,):
-            problem = f"the model outputs {tuple(model.output_shape)} but {ds.name} has {ds.n_classes} classes"
+        if model is None and s.model is not None and ds is not None:
+            problem = "training has just started: the first weights arrive in a moment"
+        else:
+            problem = model_problem(model, ds)
         if problem:
             self.jobs.set_status(problem, error=True)
             return False
@@ -227,15 +223,18 @@ class AnalysisView(QWidget):
             levels = (0.0, max(1.0, float(values.max())))
             title = "confusion matrix (test images)"
         self.confusion.set_title(title)
-        self.confusion.set_data(values, names, [short_name(n) for n in names], texts, levels)
+        self.confusion.set_data(values, names, [short_name(n) for n in names], texts, levels,
+                                gamma=0.4)
 
     def _show_per_class(self, best: int, worst: int) -> None:
         a = self.analysis
         colors = [TRAIN_COLOR] * a.n_classes
         colors[worst] = ERROR_COLOR
         colors[best] = GOOD_COLOR
+        # The axis starts 5–15 points below the worst class, so 95 % and 99 % look different.
+        low = max(0.0, 10 * math.floor((100 * a.per_class[worst] - 5) / 10))
         self.per_class.set_bars(100 * a.per_class, [short_name(n) for n in a.class_names],
-                                colors, y_range=(0, 100))
+                                colors, y_range=(low, 100))
         self.per_class.set_title(
             f"per-class accuracy · best <b style='color:{GOOD_COLOR.name()}'>{a.class_names[best]}"
             f"</b> ({percent(a.per_class[best])}), worst <b style='color:{ERROR_COLOR.name()}'>"

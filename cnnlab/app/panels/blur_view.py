@@ -11,9 +11,9 @@ from PyQt6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout
                              QHBoxLayout, QHeaderView, QLabel, QPushButton, QSlider, QSpinBox,
                              QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from cnnlab.app.panels.image_source import CifarImages
 from cnnlab.app.panels.image_views import (BeforeAfterStrip, EnlargedPair, KernelHeatmap,
                                            restore_values, save_values)
-from cnnlab.app.panels.image_source import CifarImages
 from cnnlab.app.widgets import ERROR_COLOR, show_error
 from cnnlab.data.npz import atomic_write_bytes
 from cnnlab.engine import kernels as K
@@ -107,14 +107,16 @@ class BlurLabView(QWidget):
         self.heatmap = KernelHeatmap()
         col.addWidget(self.heatmap, 1)
         self.kernel_info = QLabel()
-        self.kernel_info.setWordWrap(True)
-        self.heatmap.hovered.connect(lambda text: self.kernel_info.setText(text or self._info_text()))
+        self.kernel_info.setToolTip("a kernel summing to 1 keeps the brightness; "
+                                    "one summing to 0 keeps only the changes (edges)")
+        self.heatmap.hovered.connect(
+            lambda text: self.kernel_info.setText(text or self._info_text()))
         col.addWidget(self.kernel_info)
         self.table = QTableWidget()
         self.table.setToolTip("type the kernel's values (Enter applies each one)")
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.table.setMinimumHeight(120)
+        self.table.setMinimumHeight(100)
         self.table.itemChanged.connect(self._on_table_edit)
         col.addWidget(self.table, 1)
 
@@ -141,11 +143,13 @@ class BlurLabView(QWidget):
             cform.addRow(name, spin)
         self.mode_combo.currentIndexChanged.connect(self.schedule)
         cform.addRow("channels", self.mode_combo)
-        self.formula = QLabel()
-        self.formula.setWordWrap(True)
-        self.formula.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        cform.addRow(self.formula)
         col.addWidget(conv_group)
+        self.formula = QLabel()
+        self.formula.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # up to four lines; reserved so a squeezed column never clips them
+        self.formula.setMinimumHeight(4 * self.formula.fontMetrics().lineSpacing() + 4)
+        self.formula.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        col.addWidget(self.formula)
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setStyleSheet(f"color: {ERROR_COLOR.name()}")
@@ -214,7 +218,8 @@ class BlurLabView(QWidget):
         self.size_spin.setEnabled(takes_size)
         self.sigma_spin.setEnabled(takes_sigma)
         self.sigma_slider.setEnabled(takes_sigma)
-        if spec is not None and spec.takes_size and name == "identity" and self.size_spin.value() % 2 == 0:
+        self.size_spin.setSingleStep(2 if name == "identity" else 1)  # odd: a middle pixel
+        if name == "identity" and self.size_spin.value() % 2 == 0:
             self.size_spin.setValue(self.size_spin.value() + 1)
         if name == CUSTOM:
             self._custom = self.kernel.copy()  # start from what is shown
@@ -255,8 +260,7 @@ class BlurLabView(QWidget):
 
     def _info_text(self) -> str:
         k = self.kernel
-        return (f"{k.shape[0]}×{k.shape[1]} kernel · sum {k.sum():.4g} "
-                f"(1 keeps brightness, 0 keeps only changes) · hover a cell for its value")
+        return f"{k.shape[0]}×{k.shape[1]} kernel · sum {k.sum():.4g} · hover a cell for its value"
 
     def _fill_table(self, kernel: np.ndarray) -> None:
         self.table.blockSignals(True)

@@ -10,14 +10,12 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QPointF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QImage
-from PyQt6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
-                             QProgressBar, QPushButton, QSpinBox, QTableWidgetItem, QVBoxLayout,
-                             QWidget)
+from PyQt6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, QTableWidgetItem,
+                             QVBoxLayout, QWidget)
 
 from cnnlab.app.jobs import Job, JobProgress
 from cnnlab.app.panels.image_views import rgb_qimage
-from cnnlab.app.widgets import TRAIN_COLOR, LogSpinBox  # also sets row-major image order
-from cnnlab.engine.sweeps import TrainSettings
+from cnnlab.app.widgets import TRAIN_COLOR  # also sets pyqtgraph's row-major image order
 
 #: Heatmaps run from white (0) to a dark version of the train blue (1).
 _HEAT = pg.ColorMap([0.0, 1.0], [(255, 255, 255), TRAIN_COLOR.darker(160).getRgb()[:3]])
@@ -61,8 +59,10 @@ class LabelledHeatmap(QWidget):
         self.plot.setTitle(title)
 
     def set_data(self, values: np.ndarray, row_labels, col_labels, texts,
-                 levels: tuple[float, float] | None = None) -> None:
-        """values ``(R, C)`` float (colour); texts: R lists of C strings (shown in cells)."""
+                 levels: tuple[float, float] | None = None, gamma: float = 1.0) -> None:
+        """values ``(R, C)`` float (colour); texts: R lists of C strings (shown in cells).
+        ``gamma`` < 1 tints small values more strongly (a confusion matrix's few mistakes
+        would otherwise be white next to a diagonal of hundreds)."""
         values = np.asarray(values, dtype=np.float64)
         r, c = values.shape
         finite = values[np.isfinite(values)]
@@ -71,17 +71,17 @@ class LabelledHeatmap(QWidget):
             lo = float(finite.min()) if finite.size else 0.0
             levels = (min(lo, 0.0), hi if hi > min(lo, 0.0) else 1.0)
         self.values = values
-        self.image.setImage(np.nan_to_num(values, nan=levels[0]), levels=levels, autoLevels=False)
+        span = levels[1] - levels[0] or 1.0
+        shade = np.clip((np.nan_to_num(values, nan=levels[0]) - levels[0]) / span, 0, 1) ** gamma
+        self.image.setImage(shade, levels=(0.0, 1.0), autoLevels=False)
         self.image.setRect(0, 0, c, r)
         if len(self.texts) != r or (self.texts and len(self.texts[0]) != c):
             self._make_texts(r, c)
-        span = levels[1] - levels[0] or 1.0
         for i in range(r):
             for j in range(c):
                 item = self.texts[i][j]
                 item.setText(texts[i][j])
-                v = values[i, j]
-                dark = math.isfinite(v) and (v - levels[0]) / span > 0.55
+                dark = math.isfinite(values[i, j]) and shade[i, j] > 0.55
                 item.setColor(QColor(255, 255, 255) if dark else QColor(30, 30, 30))
         self.plot.getAxis("bottom").setTicks([[(j + 0.5, str(s)) for j, s in enumerate(col_labels)]])
         self.plot.getAxis("left").setTicks([[(i + 0.5, str(s)) for i, s in enumerate(row_labels)]])
@@ -269,103 +269,3 @@ def model_problem(model, dataset) -> str | None:
         return (f"the model outputs {tuple(model.output_shape)} but {dataset.name} has "
                 f"{dataset.n_classes} classes")
     return None
-
-
-def parse_values(text: str, what: str, integer: bool = False, positive: bool = True) -> list:
-    """``"0.001, 0.01 0.1"`` → ``[0.001, 0.01, 0.1]`` (commas or spaces). Raises
-    ``ValueError`` naming ``what`` and the bad entry."""
-    parts = [p for p in text.replace(";", ",").replace(",", " ").split() if p]
-    if not parts:
-        raise ValueError(f"{what}: enter at least one value")
-    values = []
-    for part in parts:
-        try:
-            v = float(part)
-        except ValueError:
-            raise ValueError(f"{what}: {part!r} is not a number") from None
-        if not math.isfinite(v) or v < 0 or (positive and v == 0):
-            raise ValueError(f"{what}: {part} must be {'> 0' if positive else '≥ 0'}")
-        if integer:
-            if v != int(v):
-                raise ValueError(f"{what}: {part} must be a whole number")
-            v = int(v)
-        values.append(v)
-    if len(set(values)) != len(values):
-        raise ValueError(f"{what}: a value is repeated")
-    return values
-
-
-class TrainSettingsForm(QWidget):
-    """Optimizer, learning rate, batch size, L2 λ, epochs, validation fraction and seed,
-    as a :class:`cnnlab.engine.sweeps.TrainSettings`. ``set_swept(names)`` disables the
-    fields a sweep sets itself."""
-
-    def __init__(self, epochs: int = 1, validation: bool = True, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.optimizer = QComboBox()
-        self.optimizer.addItems(["sgd", "adam"])
-        self.optimizer.setToolTip("SGD with momentum 0.9, or Adam")
-        self.lr = LogSpinBox(1e-6, 10.0, 0.01)
-        self.batch_size = QSpinBox()
-        self.batch_size.setRange(1, 4096)
-        self.batch_size.setValue(64)
-        self.l2 = QDoubleSpinBox()
-        self.l2.setDecimals(6)
-        self.l2.setRange(0.0, 10.0)
-        self.l2.setSingleStep(1e-4)
-        self.epochs = QSpinBox()
-        self.epochs.setRange(1, 200)
-        self.epochs.setValue(epochs)
-        self.val_fraction = QDoubleSpinBox()
-        self.val_fraction.setRange(0.05, 0.5)
-        self.val_fraction.setSingleStep(0.05)
-        self.val_fraction.setValue(0.2)
-        self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
-        self.form = QFormLayout(self)
-        self.form.setContentsMargins(0, 0, 0, 0)
-        self.form.addRow("optimizer", self.optimizer)
-        self.form.addRow("learning rate", self.lr)
-        self.form.addRow("batch size", self.batch_size)
-        self.form.addRow("L2 λ", self.l2)
-        self.form.addRow("epochs", self.epochs)
-        if validation:
-            self.form.addRow("validation fraction", self.val_fraction)
-        else:
-            self.val_fraction.hide()
-        self.form.addRow("seed", self.seed)
-        self._fields = {"lr": self.lr, "batch_size": self.batch_size, "l2": self.l2}
-
-    def set_swept(self, names) -> None:
-        for name, widget in self._fields.items():
-            swept = name in names
-            widget.setEnabled(not swept)
-            widget.setToolTip("set by the sweep" if swept else "")
-
-    def settings(self) -> TrainSettings:
-        return TrainSettings(epochs=self.epochs.value(), batch_size=self.batch_size.value(),
-                             lr=self.lr.value(), optimizer=self.optimizer.currentText(),
-                             l2=self.l2.value(), val_fraction=self.val_fraction.value(),
-                             seed=self.seed.value())
-
-    def save(self, settings, prefix: str) -> None:
-        for key, value in (("optimizer", self.optimizer.currentText()), ("lr", self.lr.value()),
-                           ("batch_size", self.batch_size.value()), ("l2", self.l2.value()),
-                           ("epochs", self.epochs.value()), ("seed", self.seed.value()),
-                           ("val_fraction", self.val_fraction.value())):
-            settings.setValue(f"{prefix}/{key}", value)
-
-    def restore(self, settings, prefix: str) -> None:
-        opt = settings.value(f"{prefix}/optimizer")
-        if opt in ("sgd", "adam"):
-            self.optimizer.setCurrentText(opt)
-        for key, widget, kind in (("lr", self.lr, float), ("batch_size", self.batch_size, int),
-                                  ("l2", self.l2, float), ("epochs", self.epochs, int),
-                                  ("seed", self.seed, int), ("val_fraction", self.val_fraction, float)):
-            value = settings.value(f"{prefix}/{key}")
-            if value is None:
-                continue
-            try:
-                widget.setValue(kind(value))
-            except (TypeError, ValueError):
-                pass

@@ -7,6 +7,8 @@ from PyQt6.QtCore import QSettings
 from PyQt6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from cnnlab.app.panels.analysis_view import AnalysisView
+from cnnlab.app.panels.data_size_view import DataSizeView
+from cnnlab.app.panels.sweeps_view import SweepsView
 
 
 class ExperimentsPanel(QWidget):
@@ -16,8 +18,12 @@ class ExperimentsPanel(QWidget):
         super().__init__(parent)
         self.session = session
         self.analysis = AnalysisView(session)
+        self.sweeps = SweepsView(session)
+        self.data_size = DataSizeView(session)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.analysis, "Analysis")
+        self.tabs.addTab(self.sweeps, "Sweeps")
+        self.tabs.addTab(self.data_size, "Data size")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.tabs)

@@ -19,6 +19,7 @@ class ModelFiltersView(QWidget):
         super().__init__(parent)
         self.model = None
         self.shown_model = None  # the model whose kernels the grid shows
+        self._stale = True  # a model arrived while hidden
         self.update_text = ""
         layout = QVBoxLayout(self)
         row = QHBoxLayout()
@@ -55,16 +56,17 @@ class ModelFiltersView(QWidget):
                 self.layer_combo.addItem(name, i)
             self.layer_combo.setCurrentIndex(keep if 0 <= keep < len(names) else 0)
             self.layer_combo.blockSignals(False)
+        self._stale = True
         if self.isVisible():
             self._render()
 
     def showEvent(self, event) -> None:  # noqa: N802 — catch up on updates made while hidden
         super().showEvent(event)
-        if self.shown_model is not self.model:
+        if self._stale:
             self._render()
 
     def _render(self) -> None:
-        self.shown_model = self.model
+        self.shown_model, self._stale = self.model, False
         position = self.layer_combo.currentData()
         if self.model is None or position is None:
             self.grid.clear()

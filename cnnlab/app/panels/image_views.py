@@ -240,7 +240,7 @@ class KernelHeatmap(pg.GraphicsLayoutWidget):
         self.kernel: np.ndarray | None = None
         self.hover_text = ""
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
-        self.setMinimumSize(180, 150)
+        self.setMinimumSize(180, 110)
 
     def set_kernel(self, kernel: np.ndarray) -> None:
         """kernel: float ``(kh, kw)``."""
@@ -315,3 +315,4 @@ def restore_values(settings, prefix: str, widgets: dict) -> None:
             spin.setValue(int(value) if isinstance(spin, QSpinBox) else float(value))
         except (TypeError, ValueError):
             pass
+

@@ -17,11 +17,10 @@ from cnnlab.app.panels.image_views import restore_values, save_values
 from cnnlab.app.widgets import (ERROR_COLOR, PREVIOUS_COLOR, TRAIN_COLOR, VAL_COLOR, LogSpinBox,
                                 TileGrid, big_label_font)
 from cnnlab.engine import recovery as R
-from cnnlab.engine.filter_views import kernel_tiles, symmetric_scale
+from cnnlab.engine.filter_views import filter_strips
 
 MAX_IMAGES = 100
-OPTIMIZERS = [("cg", "conjugate gradient (exact line search)"), ("adam", "Adam"),
-              ("sgd", "SGD, momentum 0.9")]
+OPTIMIZERS = [("cg", "conjugate gradient"), ("adam", "Adam"), ("sgd", "SGD, momentum 0.9")]
 TINY = 1e-300  # a loss of exactly 0 still has a place on the log axis
 
 
@@ -102,6 +101,7 @@ class KernelRecoveryView(QWidget):
         for key, text in OPTIMIZERS:
             self.optimizer_combo.addItem(text, key)
         self.optimizer_combo.setToolTip(
+            "Conjugate gradient with an exact line search (the loss is quadratic).\n"
             "Photo patches are strongly correlated, so the loss is a long narrow valley:\n"
             "conjugate gradient crosses it in a few hundred steps; Adam and SGD lower the\n"
             "loss quickly but take very long to pin the kernels down.")
@@ -115,7 +115,7 @@ class KernelRecoveryView(QWidget):
         self.steps_spin.setSingleStep(100)
         rform.addRow("at most", self.steps_spin)
         self.steps_spin.setSuffix(" steps")
-        self.tolerance_spin = LogSpinBox(1e-8, 1.0, 1e-3)
+        self.tolerance_spin = LogSpinBox(1e-6, 1.0, 1e-3)  # 7 decimals: no smaller
         self.tolerance_spin.setToolTip("stop once every weight of C is this close to C0's")
         rform.addRow("stop at max |C − C0| <", self.tolerance_spin)
         col.addWidget(run_group)
@@ -156,7 +156,7 @@ class KernelRecoveryView(QWidget):
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.setLabel("bottom", "step")
         self.plot.setLabel("left", "value (log scale)")
-        self.plot.addLegend(offset=(-10, 10))
+        self.plot.addLegend(offset=(10, -10))  # bottom left: the curves start high
         self.loss_curve = self.plot.plot(pen=pg.mkPen(TRAIN_COLOR, width=2), name="L2 loss (MSE)")
         self.error_curve = self.plot.plot(pen=pg.mkPen(VAL_COLOR, width=2), name="max |C − C0|")
         self.tolerance_line = pg.InfiniteLine(
@@ -173,7 +173,7 @@ class KernelRecoveryView(QWidget):
         grids.addWidget(self.target_grid)
         grids.addWidget(self.learned_grid)
         col.addLayout(grids, 3)
-        self.grid_note = QLabel("each row of a grid: one filter's R, G, B kernels; "
+        self.grid_note = QLabel("each block: one filter's R, G, B kernels side by side; "
                                 "both grids share one colour scale")
         self.grid_note.setStyleSheet("color: grey")
         col.addWidget(self.grid_note)
@@ -185,7 +185,7 @@ class KernelRecoveryView(QWidget):
         n = min(MAX_IMAGES, len(images.x))
         self.images_spin.setMaximum(n)
         self.images_spin.setValue(n)
-        self.images_label.setText(f"of {len(images.x):,} in {images.name}")
+        self.images_label.setText(f"of {len(images.x):,} available")
 
     def _on_optimizer(self) -> None:
         key = self.optimizer_combo.currentData()
@@ -316,19 +316,17 @@ class KernelRecoveryView(QWidget):
         self.cancel_button.setEnabled(False)
 
     def _show_kernels(self, target: np.ndarray, learned: np.ndarray | None, when: str) -> None:
-        """Target and learned kernels per input channel on the target's colour scale."""
-        scale = symmetric_scale(target)
-        f, c = target.shape[:2]
-        columns = c * max(1, math.ceil(math.sqrt(f)))  # whole filters per row
-        t = kernel_tiles(target, rgb=False, scale=scale)
-        self.target_grid.set_tiles(t.tiles, levels=t.levels, columns=columns)
-        self.target_grid.set_title(f"target C0 · {f} filters")
+        """Target and learned kernels, one strip of R, G, B kernels per filter, both on
+        the target's colour scale."""
+        t = filter_strips(target)
+        self.target_grid.set_tiles(t.tiles, levels=t.levels, columns=t.columns)
+        self.target_grid.set_title(f"target C0 · {len(target)} filters")
         if learned is None:
             self.learned_grid.clear()
             self.learned_grid.set_title("learned C (press Start)")
             return
-        lt = kernel_tiles(learned, rgb=False, scale=scale)
-        self.learned_grid.set_tiles(lt.tiles, levels=t.levels, columns=columns)
+        lt = filter_strips(learned, scale=t.levels[1])
+        self.learned_grid.set_tiles(lt.tiles, levels=t.levels, columns=t.columns)
         self.learned_grid.set_title(f"learned C · {when}")
 
     # -------------------------------------------------------------- settings

@@ -11,42 +11,20 @@ from __future__ import annotations
 import html
 import time
 
-from PyQt6.QtCore import QBuffer, QByteArray, QIODevice, QSettings, Qt
-from PyQt6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox,
-                             QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QPushButton,
-                             QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
+from PyQt6.QtCore import QBuffer, QByteArray, QIODevice, QSettings, Qt, QTimer
+from PyQt6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit,
+                             QProgressBar, QPushButton, QSizePolicy, QVBoxLayout, QWidget)
 
-from cnnlab.app.panels.train_plots import TrainingPlots
+from cnnlab.app.panels.train_plots import REDRAW_MS, TrainingPlots
+from cnnlab.app.panels.train_settings import FIELDS, TrainingSettings
 from cnnlab.app.session import TrainingConfig, load_dataset
-from cnnlab.app.widgets import ERROR_COLOR, LogSpinBox, format_count, format_duration, show_error
+from cnnlab.app.widgets import ERROR_COLOR, format_count, format_duration, show_error
 from cnnlab.engine.model import write_atomically
 from cnnlab.engine.training_monitor import epoch_line, eta_seconds, run_fraction
 
 #: Datasets offered when no ``DatasetActions`` is given: (label, kind, source).
 FALLBACK_OPTIONS = [("MNIST sample", "mnist", "sample"), ("CIFAR-10 sample", "cifar10", "sample"),
                     ("MNIST full", "mnist", "full"), ("CIFAR-10 full", "cifar10", "full")]
-_OPTIMIZERS = [("Adam", "adam"), ("SGD with momentum", "sgd")]
-
-
-def _double_box(lo: float, hi: float, step: float, decimals: int, value: float,
-                tip: str) -> QDoubleSpinBox:
-    box = QDoubleSpinBox()
-    box.setRange(lo, hi)
-    box.setDecimals(decimals)
-    box.setSingleStep(step)
-    box.setValue(value)
-    box.setToolTip(tip)
-    return box
-
-
-def _int_box(lo: int, hi: int, value: int, tip: str, step: int = 1) -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(lo, hi)
-    box.setSingleStep(step)
-    box.setValue(value)
-    box.setToolTip(tip)
-    box.setAccelerated(True)
-    return box
 
 
 class TrainPanel(QWidget):
@@ -59,10 +37,15 @@ class TrainPanel(QWidget):
         self.data_actions = data_actions
         self._last_batch = None  # the latest BatchReport of this run
         self._run_started = 0.0
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setSingleShot(True)
+        self._progress_timer.setInterval(REDRAW_MS)
+        self._progress_timer.timeout.connect(self._show_progress)
         self._build_controls()
         self.plots = TrainingPlots()
         self._build_layout()
-        self.optimizer.currentIndexChanged.connect(self._on_optimizer_changed)
+        self.plots.set_span(self.epochs.value())
+        self.epochs.valueChanged.connect(self._on_epochs_changed)
 
         session.dataset_changed.connect(lambda _ds: self._sync_dataset_combo())
         session.model_changed.connect(self._on_model_changed)
@@ -77,9 +60,9 @@ class TrainPanel(QWidget):
         if data_actions is not None:
             data_actions.options_changed.connect(self._fill_dataset_combo)
         self._fill_dataset_combo()
-        self._on_optimizer_changed()
         if session.model is not None:
             self.plots.show_weights(session.model)
+            self.plots.flush()
         self._on_state(session.state)
 
     # ------------------------------------------------------------------ UI
@@ -91,25 +74,9 @@ class TrainPanel(QWidget):
         self.dataset_label = QLabel()
         self.dataset_label.setWordWrap(True)
 
-        self.epochs = _int_box(1, 1000, 3, "passes over the training images")
-        self.batch_size = _int_box(1, 4096, 64, "images per gradient step")
-        self.lr = LogSpinBox(1e-6, 10.0, 1e-3)
-        self.lr.setToolTip("learning rate (arrows step 1-2-5 per decade)")
-        self.optimizer = QComboBox()
-        for label, key in _OPTIMIZERS:
-            self.optimizer.addItem(label, key)
-        self.momentum = _double_box(0.0, 0.999, 0.05, 3, 0.9, "SGD momentum (0 = plain SGD)")
-        self.beta1 = _double_box(0.0, 0.9999, 0.01, 4, 0.9, "Adam β1: decay of the mean gradient")
-        self.beta2 = _double_box(0.0, 0.99999, 0.001, 5, 0.999, "Adam β2: decay of the squared gradient")
-        self.l2 = _double_box(0.0, 10.0, 1e-4, 6, 0.0, "L2 penalty λ·ΣW² on the weights")
-        self.l1 = _double_box(0.0, 10.0, 1e-4, 6, 0.0, "L1 penalty λ·Σ|W| on the weights")
-        self.val_fraction = _double_box(0.0, 0.5, 0.05, 2, 0.1,
-                                        "fraction of the training images held out (stratified)")
-        self.seed = _int_box(0, 2**31 - 1, 0, "seed of the split, shuffling, dropout and shifts")
-        self.augment = QCheckBox("random shifts (±2 px)")
-        self.augment.setToolTip("shift each training image by a few pixels every time it is used")
-        self.subset = _int_box(0, 10_000_000, 0, "train on the first N images only (0 = all)", 256)
-        self.subset.setSpecialValueText("all")
+        self.settings_form = TrainingSettings()
+        for name in FIELDS:  # the widgets by their TrainingConfig names
+            setattr(self, name, getattr(self.settings_form, name))
 
         self.start_button = QPushButton("▶ Start")
         self.pause_button = QPushButton("Pause")
@@ -143,18 +110,6 @@ class TrainPanel(QWidget):
         dv.addWidget(self.dataset_combo)
         dv.addWidget(self.dataset_label)
 
-        settings_box = QGroupBox("Training")
-        form = QFormLayout(settings_box)
-        rows = [("epochs", self.epochs), ("batch size", self.batch_size),
-                ("learning rate", self.lr), ("optimizer", self.optimizer),
-                ("momentum", self.momentum), ("β1", self.beta1), ("β2", self.beta2),
-                ("L2 λ", self.l2), ("L1 λ", self.l1), ("validation", self.val_fraction),
-                ("seed", self.seed), ("augmentation", self.augment),
-                ("training images", self.subset)]
-        for label, widget in rows:
-            form.addRow(label, widget)
-        self.form = form
-
         buttons = QHBoxLayout()
         for b in (self.start_button, self.pause_button, self.stop_button):
             buttons.addWidget(b)
@@ -163,7 +118,7 @@ class TrainPanel(QWidget):
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
         lv.addWidget(data_box)
-        lv.addWidget(settings_box)
+        lv.addWidget(self.settings_form)
         lv.addLayout(buttons)
         lv.addWidget(self.reason_label)
         lv.addStretch(1)
@@ -239,12 +194,7 @@ class TrainPanel(QWidget):
     # ------------------------------------------------------------ training
     def config(self) -> TrainingConfig:
         """The ``TrainingConfig`` the controls describe."""
-        return TrainingConfig(
-            epochs=self.epochs.value(), batch_size=self.batch_size.value(), lr=self.lr.value(),
-            optimizer=self.optimizer.currentData(), momentum=self.momentum.value(),
-            beta1=self.beta1.value(), beta2=self.beta2.value(), l2=self.l2.value(),
-            l1=self.l1.value(), val_fraction=self.val_fraction.value(), seed=self.seed.value(),
-            augment=self.augment.isChecked(), subset=self.subset.value() or None)
+        return self.settings_form.config()
 
     def start_training(self) -> None:
         """Start training with the controls' settings; a refusal is shown, never raised."""
@@ -256,18 +206,17 @@ class TrainPanel(QWidget):
             self._message(f"Cannot start training: {exc}")
             show_error(self, "Cannot start training", str(exc))
 
-    def _on_optimizer_changed(self, *_args) -> None:
-        sgd = self.optimizer.currentData() == "sgd"
-        for widget, visible in ((self.momentum, sgd), (self.beta1, not sgd), (self.beta2, not sgd)):
-            self.form.setRowVisible(widget, visible)
+    def _on_epochs_changed(self, epochs: int) -> None:
+        if self.plots.current.empty and self.plots.previous is None:
+            self.plots.set_span(epochs)  # before any run: show the frame it will fill
 
     def _on_state(self, state: str) -> None:
         idle = state == "idle"
         for w in self.config_widgets:
             w.setEnabled(idle)
         self.pause_button.setText("Resume" if state == "paused" else "Pause")
-        if state == "paused" and self._last_batch is not None:
-            self.progress.setFormat(self.progress.format().split(" — ")[0] + " — paused")
+        if state == "paused":
+            self._show_progress()
         elif state == "stopping":
             self.progress.setFormat("stopping after this batch…")
         self._update_buttons()
@@ -296,6 +245,7 @@ class TrainPanel(QWidget):
     def _on_model_changed(self, model) -> None:
         if not self.session.is_training:
             self.plots.show_weights(model)
+            self.plots.flush()
         self._update_buttons()
 
     def _on_started(self, cfg: TrainingConfig) -> None:
@@ -317,10 +267,18 @@ class TrainPanel(QWidget):
     def _on_batch(self, r) -> None:
         self._last_batch = r
         self.plots.add_batch(r)
+        if not self._progress_timer.isActive():  # repaint the bar at the plots' pace
+            self._progress_timer.start()
+
+    def _show_progress(self) -> None:
+        r = self._last_batch
+        if r is None or self.session.state not in ("running", "paused"):
+            return
         self.progress.setValue(int(1000 * run_fraction(r.epoch, r.epochs, r.batch, r.batches)))
         eta = eta_seconds(r.epoch, r.epochs, r.batch, r.batches, r.seconds)
         self.progress.setFormat(f"epoch {r.epoch}/{r.epochs} · batch {r.batch}/{r.batches} · "
-                                f"{format_count(r.samples_per_s)} img/s · ETA {format_duration(eta)}")
+                                f"{format_count(r.samples_per_s)} img/s · ETA {format_duration(eta)}"
+                                + (" — paused" if self.session.state == "paused" else ""))
 
     def _on_weights(self, snapshot) -> None:
         self.plots.show_weights(snapshot.model)
@@ -330,6 +288,7 @@ class TrainPanel(QWidget):
         self._log(epoch_line(r))
 
     def _on_finished(self, history) -> None:
+        self.plots.flush()
         seconds = time.perf_counter() - self._run_started
         done = len(history.train_loss)
         if history.stopped:
@@ -346,6 +305,7 @@ class TrainPanel(QWidget):
             self.progress.setFormat(f"done · {done} epochs in {format_duration(seconds)}")
 
     def _on_failed(self, message: str) -> None:
+        self.plots.flush()
         self._message(f"Training failed: {message}")
         self.progress.setFormat("failed")
 
@@ -361,6 +321,7 @@ class TrainPanel(QWidget):
         """Save the plot grid as a PNG (atomically). ValueError before any training."""
         if self.plots.current.empty and self.plots.previous is None:
             raise ValueError("there are no training plots yet: train first")
+        self.plots.flush()
         buffer = QBuffer()
         buffer.open(QIODevice.OpenModeFlag.WriteOnly)
         if not self.plots.grab().save(buffer, "PNG"):
@@ -376,28 +337,8 @@ class TrainPanel(QWidget):
         history.to_csv(path)
 
     # ------------------------------------------------------------ settings
-    _SETTINGS = ("epochs", "batch_size", "lr", "momentum", "beta1", "beta2", "l2", "l1",
-                 "val_fraction", "seed", "subset")
-
     def save_settings(self, settings: QSettings) -> None:
-        for name in self._SETTINGS:
-            settings.setValue(f"train/{name}", getattr(self, name).value())
-        settings.setValue("train/optimizer", self.optimizer.currentData())
-        settings.setValue("train/augment", self.augment.isChecked())
+        self.settings_form.save_settings(settings)
 
     def restore_settings(self, settings: QSettings) -> None:
-        for name in self._SETTINGS:
-            box = getattr(self, name)
-            value = settings.value(f"train/{name}")
-            if value is None:
-                continue
-            try:
-                box.setValue(type(box.value())(float(value)))
-            except (TypeError, ValueError):
-                pass  # a hand-edited settings file: keep the default
-        index = self.optimizer.findData(settings.value("train/optimizer"))
-        if index >= 0:
-            self.optimizer.setCurrentIndex(index)
-        augment = settings.value("train/augment")
-        if augment is not None:
-            self.augment.setChecked(str(augment).lower() in ("true", "1"))
+        self.settings_form.restore_settings(settings)

@@ -4,8 +4,9 @@ Batch loss (raw, faint; smoothed, bold), epoch loss and epoch accuracy (train vs
 validation), and the first layer's filters. Both loss/accuracy x axes are in epochs (a
 batch at ``b`` of ``B`` in epoch ``e`` sits at ``e − 1 + b/B``), so runs with different
 batch sizes line up. The previous run stays drawn in grey. Curves are created once and
-updated with ``setData``; point counts are capped (``Series``) and pyqtgraph downsamples
-and clips to the view, so an hour-long run draws as fast as a short one.
+updated with ``setData``, at most every ``REDRAW_MS`` however fast reports arrive; point
+counts are capped (``Series``) and pyqtgraph downsamples and clips to the view, so an
+hour-long run draws as fast as a short one.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import QGridLayout, QWidget
 
@@ -22,6 +23,8 @@ from cnnlab.app.widgets import PREVIOUS_COLOR, TRAIN_COLOR, VAL_COLOR, TileGrid
 from cnnlab.engine.training_monitor import EMA, Series, first_layer_view
 
 _TITLE = {"color": "#333", "size": "10pt"}
+#: Milliseconds between redraws while reports stream in (≤ 8 repaints per second).
+REDRAW_MS = 125
 
 
 def _faint(color: QColor, alpha: int) -> QColor:
@@ -91,7 +94,10 @@ class TrainingPlots(QWidget):
         b = self.batch_plot.getPlotItem()
         self.batch_legend = b.addLegend(offset=(-8, 8), labelTextSize="8pt")
         self.prev_batch_curve = b.plot(pen=prev_pen)
-        self.batch_raw_curve = b.plot(pen=pg.mkPen(_faint(TRAIN_COLOR, 70), width=1))
+        # the raw curve has the most points and is faint: antialiasing it costs paint time
+        # and shows nothing
+        self.batch_raw_curve = b.plot(pen=pg.mkPen(_faint(TRAIN_COLOR, 70), width=1),
+                                      antialias=False)
         self.batch_smooth_curve = b.plot(pen=pg.mkPen(TRAIN_COLOR, width=2.5))
         self.batch_legend.addItem(self.batch_raw_curve, "batch")
         self.batch_legend.addItem(self.batch_smooth_curve, "smoothed")
@@ -112,6 +118,20 @@ class TrainingPlots(QWidget):
                 pen=pg.mkPen(VAL_COLOR, width=2), symbol="s", symbolSize=6,
                 symbolBrush=VAL_COLOR, symbolPen=None, name="validation")
         self._previous_in_legend = False
+        # Reports arrive at up to ~20/s; repainting a plot costs several ms (axes text,
+        # antialiased curves), so changes are drawn together at most every REDRAW_MS.
+        self._dirty: set[str] = set()
+        self._weights_model = None
+        self._redraw_timer = QTimer(self)
+        self._redraw_timer.setSingleShot(True)
+        self._redraw_timer.setInterval(REDRAW_MS)
+        self._redraw_timer.timeout.connect(self.flush)
+
+        # before the first run: the frame a run will fill (loss of a 10-class guess ≈ 2.3)
+        self.set_span(1)
+        for plot in (self.batch_plot, self.loss_plot):
+            plot.setYRange(0, 2.5, padding=0)
+        self.acc_plot.setYRange(0, 100, padding=0)
 
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -130,27 +150,54 @@ class TrainingPlots(QWidget):
             self._show_previous()
         self.current = RunCurves()
         self.current.epochs = epochs
-        span = max(epochs, self.previous.epochs if self.previous else 0)
-        step = max(1, math.ceil(span / 8))
-        self.batch_plot.setXRange(0, span, padding=0.02)
+        self.set_span(max(epochs, self.previous.epochs if self.previous else 0))
+        for plot in (self.batch_plot, self.loss_plot, self.acc_plot):
+            plot.enableAutoRange(axis="y")
+        self._dirty |= {"batches", "epochs"}
+        self.flush()
+
+    def set_span(self, epochs: int) -> None:
+        """x axes from the start to ``epochs``, ticks on whole epochs."""
+        epochs = max(1, int(epochs))
+        step = max(1, math.ceil(epochs / 8))
+        self.batch_plot.setXRange(0, epochs, padding=0.02)
         for plot in (self.loss_plot, self.acc_plot):
-            plot.setXRange(1, max(span, 2), padding=0.05)
+            plot.setXRange(1, max(epochs, 2), padding=0.05)
         for plot in (self.batch_plot, self.loss_plot, self.acc_plot):
             plot.getAxis("bottom").setTickSpacing(step, step)
-            plot.enableAutoRange(axis="y")
-        self._redraw_batches()
-        self._redraw_epochs()
 
     def add_batch(self, report) -> None:
         self.current.add_batch(report)
-        self._redraw_batches()
+        self._mark("batches")
 
     def add_epoch(self, report) -> None:
         self.current.add_epoch(report)
-        self._redraw_epochs()
+        self._mark("epochs")
 
     def show_weights(self, model) -> None:
-        """Show the first weighted layer of ``model`` (a snapshot or an idle model)."""
+        """Show the first weighted layer of ``model`` (a snapshot or an idle model) at
+        the next redraw."""
+        self._weights_model = model
+        self._mark("weights")
+
+    def _mark(self, what: str) -> None:
+        self._dirty.add(what)
+        if not self._redraw_timer.isActive():
+            self._redraw_timer.start()
+
+    def flush(self) -> None:
+        """Draw everything that changed since the last redraw, now."""
+        self._redraw_timer.stop()
+        dirty, self._dirty = self._dirty, set()
+        if "batches" in dirty:
+            self._redraw_batches()
+        if "epochs" in dirty:
+            self._redraw_epochs()
+        if "weights" in dirty:
+            self._redraw_weights()
+
+    def _redraw_weights(self) -> None:
+        model, self._weights_model = self._weights_model, None
         view = first_layer_view(model) if model is not None else None
         if view is None:
             self.filters.clear()
@@ -184,6 +231,7 @@ class TrainingPlots(QWidget):
 
     def curve_lengths(self) -> dict[str, int]:
         """Points held by each current-run curve (what the tests check)."""
+        self.flush()
         out = {"batch": len(self.batch_raw_curve.xData if self.batch_raw_curve.xData is not None
                             else np.empty(0))}
         for key, curve in self.epoch_curves.items():

@@ -1,0 +1,190 @@
+"""What the Sweeps and Data size views share: the training-settings form, value lists
+typed by the user, and a base view that runs one training job at a time."""
+
+from __future__ import annotations
+
+import math
+
+from PyQt6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
+                             QLayout, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+
+from cnnlab.app.jobs import Job
+from cnnlab.app.panels.experiment_widgets import JobControls
+from cnnlab.app.widgets import LogSpinBox
+from cnnlab.engine.sweeps import TrainSettings
+
+
+def parse_values(text: str, what: str, integer: bool = False, positive: bool = True) -> list:
+    """``"0.001, 0.01 0.1"`` → ``[0.001, 0.01, 0.1]`` (commas or spaces). Raises
+    ``ValueError`` naming ``what`` and the bad entry."""
+    parts = [p for p in text.replace(";", ",").replace(",", " ").split() if p]
+    if not parts:
+        raise ValueError(f"{what}: enter at least one value")
+    values = []
+    for part in parts:
+        try:
+            v = float(part)
+        except ValueError:
+            raise ValueError(f"{what}: {part!r} is not a number") from None
+        if not math.isfinite(v) or v < 0 or (positive and v == 0):
+            raise ValueError(f"{what}: {part} must be {'> 0' if positive else '≥ 0'}")
+        if integer:
+            if v != int(v):
+                raise ValueError(f"{what}: {part} must be a whole number")
+            v = int(v)
+        values.append(v)
+    if len(set(values)) != len(values):
+        raise ValueError(f"{what}: a value is repeated")
+    return values
+
+
+class TrainSettingsForm(QWidget):
+    """Optimizer, learning rate, batch size, L2 λ, epochs, validation fraction and seed,
+    as a :class:`cnnlab.engine.sweeps.TrainSettings`. ``set_swept(names)`` disables the
+    fields a sweep sets itself."""
+
+    def __init__(self, epochs: int = 1, validation: bool = True, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.optimizer = QComboBox()
+        self.optimizer.addItems(["sgd", "adam"])
+        self.optimizer.setToolTip("SGD with momentum 0.9, or Adam")
+        self.lr = LogSpinBox(1e-6, 10.0, 0.01)
+        self.batch_size = QSpinBox()
+        self.batch_size.setRange(1, 4096)
+        self.batch_size.setValue(64)
+        self.l2 = QDoubleSpinBox()
+        self.l2.setDecimals(6)
+        self.l2.setRange(0.0, 10.0)
+        self.l2.setSingleStep(1e-4)
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 200)
+        self.epochs.setValue(epochs)
+        self.val_fraction = QDoubleSpinBox()
+        self.val_fraction.setRange(0.05, 0.5)
+        self.val_fraction.setSingleStep(0.05)
+        self.val_fraction.setValue(0.2)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.form = QFormLayout(self)
+        self.form.setContentsMargins(0, 0, 0, 0)
+        self.form.addRow("optimizer", self.optimizer)
+        self.form.addRow("learning rate", self.lr)
+        self.form.addRow("batch size", self.batch_size)
+        self.form.addRow("L2 λ", self.l2)
+        self.form.addRow("epochs", self.epochs)
+        if validation:
+            self.form.addRow("validation fraction", self.val_fraction)
+        else:
+            self.val_fraction.hide()
+        self.form.addRow("seed", self.seed)
+        self._fields = {"lr": self.lr, "batch_size": self.batch_size, "l2": self.l2}
+
+    def set_swept(self, names) -> None:
+        for name, widget in self._fields.items():
+            swept = name in names
+            widget.setEnabled(not swept)
+            widget.setToolTip("set by the sweep" if swept else "")
+
+    def settings(self) -> TrainSettings:
+        return TrainSettings(epochs=self.epochs.value(), batch_size=self.batch_size.value(),
+                             lr=self.lr.value(), optimizer=self.optimizer.currentText(),
+                             l2=self.l2.value(), val_fraction=self.val_fraction.value(),
+                             seed=self.seed.value())
+
+    def save(self, settings, prefix: str) -> None:
+        for key, value in (("optimizer", self.optimizer.currentText()), ("lr", self.lr.value()),
+                           ("batch_size", self.batch_size.value()), ("l2", self.l2.value()),
+                           ("epochs", self.epochs.value()), ("seed", self.seed.value()),
+                           ("val_fraction", self.val_fraction.value())):
+            settings.setValue(f"{prefix}/{key}", value)
+
+    def restore(self, settings, prefix: str) -> None:
+        opt = settings.value(f"{prefix}/optimizer")
+        if opt in ("sgd", "adam"):
+            self.optimizer.setCurrentText(opt)
+        for key, widget, kind in (("lr", self.lr, float), ("batch_size", self.batch_size, int),
+                                  ("l2", self.l2, float), ("epochs", self.epochs, int),
+                                  ("seed", self.seed, int), ("val_fraction", self.val_fraction, float)):
+            value = settings.value(f"{prefix}/{key}")
+            if value is None:
+                continue
+            try:
+                widget.setValue(kind(value))
+            except (TypeError, ValueError):
+                pass
+
+
+def group(title: str, *rows) -> QGroupBox:
+    """A titled box holding ``rows``: widgets, ``(label, widget)`` pairs, or layouts."""
+    box = QGroupBox(title)
+    form = QFormLayout(box)
+    for row in rows:
+        form.addRow(*row) if isinstance(row, tuple) else form.addRow(row)
+    return box
+
+
+class TrainingRunView(QWidget):
+    """Settings on the left, job status and results on the right, one job at a time.
+
+    Subclasses build their widgets, call ``arrange(left_items, results)``, start work with
+    ``start(name, fn, status)`` and implement ``_on_report(obj)`` (each report the job
+    sends) and ``_on_finished(result)`` (also called with the partial result on cancel).
+    """
+
+    #: what the status line calls a failed job: "the sweep failed: …"
+    title = "the run"
+
+    def __init__(self, session, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.jobs = JobControls()
+        self.run_button = QPushButton("Run")
+        self._job: Job | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._job is not None and self._job.running
+
+    def arrange(self, left_items, results: QWidget) -> None:
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        for item in left_items:
+            ll.addLayout(item) if isinstance(item, QLayout) else ll.addWidget(item)
+        ll.addStretch(1)
+        left.setMaximumWidth(340)
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(self.jobs)
+        rl.addWidget(results, 1)
+        layout = QHBoxLayout(self)
+        layout.addWidget(left)
+        layout.addWidget(right, 1)
+
+    def start(self, name: str, fn, status: str) -> Job:
+        """Run ``fn(ctx)`` through the session and route its signals to this view."""
+        job = self.session.run_job(name, fn)
+        self._job = job
+        self.jobs.track(job, "starting…")
+        self.jobs.set_status(status)
+        self.run_button.setEnabled(False)
+        job.progress.connect(self._on_report)
+        job.finished.connect(self._finished)
+        job.cancelled.connect(self._finished)
+        job.failed.connect(self._on_failed)
+        return job
+
+    def _finished(self, result) -> None:
+        self.run_button.setEnabled(True)
+        self._on_finished(result)
+
+    def _on_failed(self, message: str) -> None:
+        self.run_button.setEnabled(True)
+        self.jobs.set_status(f"{self.title} failed: {message}", error=True)
+
+    def _on_report(self, report) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _on_finished(self, result) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
