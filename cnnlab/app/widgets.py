@@ -128,7 +128,7 @@ class LogSpinBox(QDoubleSpinBox):
     def __init__(self, minimum: float = 1e-6, maximum: float = 10.0, value: float = 1e-3,
                  parent: QWidget | None = None):
         super().__init__(parent)
-        self.setDecimals(7)
+        self.setDecimals(12)  # values down to 1e-12 survive the spin box rounding
         self.setRange(minimum, maximum)
         self.setValue(value)
 

@@ -63,20 +63,24 @@ def filter_strips(weight: np.ndarray, scale: float | None = None,
     channels side by side, with a NaN (background) column between them and a NaN row and
     column after, so in a grid the filters stand apart from each other.
 
-    Tiles: float32 ``(C_out, kh + 1, C_in·(kw + 1))`` raw weights for the diverging map,
-    levels ``(-scale, scale)`` (default ``max |weight|``); ``columns`` (filters per grid
-    row) makes the grid about ``aspect`` times as wide as tall.
+    Tiles: float32 ``(C_out, kh + 1, C_in·(kw + 1))`` raw weights for the diverging map
+    (``C_in == 1``: just the kernels ``(C_out, kh, kw)`` on a square-ish grid), levels
+    ``(-scale, scale)`` (default ``max |weight|``); ``columns`` (filters per grid row)
+    makes the grid about ``aspect`` times as wide as tall.
     """
     w = conv_weight(weight)
     c_out, c_in, kh, kw = w.shape
     m = float(scale) if scale is not None and scale > 0 else symmetric_scale(w)
+    if c_in == 1:  # nothing to set side by side: the kernels themselves
+        columns = max(1, math.ceil(math.sqrt(c_out)))
+        return KernelTiles(w[:, 0].copy(), "diverging", (-m, m), columns,
+                           f"{c_out} filters {kh}×{kw}")
     strips = np.full((c_out, kh + 1, c_in, kw + 1), np.nan, dtype=np.float32)
     strips[:, :kh, :, :kw] = w.transpose(0, 2, 1, 3)  # (C_out, kh, C_in, kw)
     strips = strips.reshape(c_out, kh + 1, c_in * (kw + 1))
     columns = round(math.sqrt(aspect * c_out * (kh + 1) / (c_in * (kw + 1))))
     columns = min(c_out, max(1, columns))
-    text = (f"{c_out} filters {kh}×{kw}" if c_in == 1 else
-            f"{c_out} filters, each {c_in} input channels side by side, {kh}×{kw}")
+    text = f"{c_out} filters, each {c_in} input channels side by side, {kh}×{kw}"
     return KernelTiles(strips, "diverging", (-m, m), columns, text)
 
 

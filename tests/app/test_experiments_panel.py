@@ -244,3 +244,16 @@ def test_settings_round_trip(qtbot, session, tmp_path):
     assert other.data_size.fractions.text() == "0.25, 1"
     assert other.data_size.form.optimizer.currentText() == "adam"
     assert other.analysis.mode.currentIndex() == 1
+
+
+def test_parse_values():
+    from cnnlab.app.panels.training_run_view import parse_values
+
+    assert parse_values("0.001, 0.01 1e-1", "lr") == [0.001, 0.01, 0.1]
+    assert parse_values("0; 0.5", "λ", positive=False) == [0.0, 0.5]
+    assert parse_values("32,64", "batch", integer=True) == [32, 64]
+    for text, kw, message in [("", {}, "at least one"), ("0", {}, "> 0"), ("-1", {"positive": False}, "≥ 0"),
+                              ("2.5", {"integer": True}, "whole number"), ("1, 1", {}, "repeated"),
+                              ("nan", {}, "> 0"), ("x", {}, "not a number")]:
+        with pytest.raises(ValueError, match=message):
+            parse_values(text, "values", **kw)

@@ -39,8 +39,10 @@ def test_non_rgb_weights_become_filter_strips_with_symmetric_levels():
     # RGB weights forced per channel, with a given scale (for comparing two grids)
     t3 = kernel_tiles(rng.normal(size=(5, 3, 2, 2)), rgb=False, scale=7.0)
     assert t3.tiles.shape == (5, 3, 9) and t3.levels == (-7.0, 7.0)
-    single = kernel_tiles(w[:, :1])
-    assert single.tiles.shape == (4, 4, 4) and single.description == "4 filters 3×3"
+    single = kernel_tiles(w[:, :1])  # one input channel: the kernels as they are
+    assert single.tiles.shape == (4, 3, 3) and single.columns == 2
+    np.testing.assert_array_equal(single.tiles, w[:, 0])
+    assert single.description == "4 filters 3×3"
     with pytest.raises(ValueError, match="3 input channels"):
         kernel_tiles(w, rgb=True)
     with pytest.raises(ValueError, match="C_out, C_in"):
@@ -121,3 +123,4 @@ def test_filter_strips_put_channels_side_by_side_with_gaps():
     assert filter_strips(np.zeros((20, 3, 5, 5)), scale=2.0).columns == 3
     assert filter_strips(np.zeros((20, 3, 5, 5)), scale=2.0).levels == (-2.0, 2.0)
     assert filter_strips(np.zeros((1, 64, 3, 3))).columns == 1
+    assert filter_strips(np.zeros((9, 1, 3, 3))).columns == 3

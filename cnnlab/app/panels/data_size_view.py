@@ -11,13 +11,13 @@ from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (QAbstractItemView, QCheckBox, QDoubleSpinBox, QHeaderView, QLabel,
                              QLineEdit, QSplitter, QTableWidget, QTableWidgetItem, QWidget)
 
-from cnnlab.app.panels.experiment_widgets import NumericItem, model_problem, percent
+from cnnlab.app.panels.experiment_widgets import NumericItem, percent
 from cnnlab.app.panels.training_run_view import (TrainingRunView, TrainSettingsForm, group,
-                                                 parse_values)
+                                                 parse_values, report_progress)
 from cnnlab.app.widgets import TRAIN_COLOR, VAL_COLOR, format_count, format_duration
 from cnnlab.engine.model import Sequential
-from cnnlab.engine.sweeps import (BaselineResult, DataSizePoint, DataSizeResult, Progress,
-                                  data_size_curve, logistic_baseline)
+from cnnlab.engine.sweeps import (BaselineResult, DataSizePoint, DataSizeResult, data_size_curve,
+                                  logistic_baseline)
 
 #: The baseline uses full batches up to this many images, mini-batches of 1,024 beyond
 #: (a full batch of 60,000 MNIST images would be a 190 MB float copy per step).
@@ -104,22 +104,19 @@ class DataSizeView(TrainingRunView):
                       self.run_button, self.note], results)
 
     # ------------------------------------------------------------------ running
+    def _fractions(self) -> list[float]:
+        fractions = parse_values(self.fractions.text(), "fractions")
+        if any(f > 1 for f in fractions):
+            raise ValueError("fractions: each must be at most 1 (all the training data)")
+        return fractions
+
     def run_curve(self) -> bool:
         """Start the curve (and baseline) in a job; False with the reason shown if not."""
-        if self.running:
+        inputs = self.read_inputs(lambda: (self._fractions(), self.form.settings()))
+        if inputs is None:
             return False
+        fractions, settings = inputs
         s = self.session
-        problem = model_problem(s.model, s.dataset)
-        try:
-            fractions = parse_values(self.fractions.text(), "fractions")
-            if any(f > 1 for f in fractions):
-                raise ValueError("fractions: each must be at most 1 (all the training data)")
-            settings = self.form.settings()
-        except ValueError as exc:
-            problem = str(exc)
-        if problem:
-            self.jobs.set_status(problem, error=True)
-            return False
         cfg = s.model.get_config()  # the architecture; weights are drawn per run
         ds = s.dataset
         baseline_l2 = self.baseline_l2.value() if self.with_baseline.isChecked() else None
@@ -127,13 +124,11 @@ class DataSizeView(TrainingRunView):
         share = CURVE_SHARE if baseline_l2 is not None else 1.0
 
         def run(ctx):
-            def progress(p: Progress) -> None:
-                ctx.progress(share * p.fraction, 1.0, f"run {p.run}/{p.runs} · epoch "
-                                                      f"{p.epoch}/{p.epochs} · batch {p.batch}/{p.batches}")
             curve = data_size_curve(lambda: Sequential.from_config(cfg), x, y, x_test, y_test,
                                     fractions, settings=settings,
                                     on_point=lambda pt: ctx.report(pt, force=True),
-                                    on_progress=progress, should_stop=ctx.should_stop)
+                                    on_progress=lambda p: report_progress(ctx, p, "run", share),
+                                    should_stop=ctx.should_stop)
             if curve.stopped or baseline_l2 is None:
                 return curve, None
             ctx.progress(share, 1.0, "baseline: starting")

@@ -12,13 +12,12 @@ from PyQt6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLay
                              QLabel, QLineEdit, QPushButton, QSpinBox, QSplitter, QTableWidget,
                              QWidget)
 
-from cnnlab.app.panels.experiment_widgets import (LabelledHeatmap, NumericItem, model_problem,
-                                                  percent)
+from cnnlab.app.panels.experiment_widgets import LabelledHeatmap, NumericItem, percent
 from cnnlab.app.panels.training_run_view import (TrainingRunView, TrainSettingsForm, group,
-                                                 parse_values)
+                                                 parse_values, report_progress)
 from cnnlab.app.widgets import format_duration
 from cnnlab.engine.model import Sequential
-from cnnlab.engine.sweeps import Progress, SweepResult, SweepRow, grid_sweep, rows_to_csv
+from cnnlab.engine.sweeps import SweepResult, SweepRow, grid_sweep, rows_to_csv
 from cnnlab.engine.trainer import stratified_split
 
 #: (label, second parameter, its default values, integer?, zero allowed?)
@@ -118,30 +117,21 @@ class SweepsView(TrainingRunView):
 
     def run_sweep(self) -> bool:
         """Start the sweep in a job; False (with the reason shown) when it cannot start."""
-        if self.running:
+        inputs = self.read_inputs(lambda: (*self.grid_values(), self.form.settings()))
+        if inputs is None:
             return False
+        param_a, param_b, settings = inputs
         s = self.session
-        problem = model_problem(s.model, s.dataset)
-        try:
-            param_a, param_b = self.grid_values()
-            settings = self.form.settings()
-        except ValueError as exc:
-            problem = str(exc)
-        if problem:
-            self.jobs.set_status(problem, error=True)
-            return False
         cfg = s.model.get_config()  # the architecture only; weights are drawn per cell
         ds = s.dataset
         idx = subset_indices(ds.y_train, self.subset.value(), settings.seed)
         x, y = ds.x_train[idx], ds.y_train[idx]
 
         def run(ctx) -> SweepResult:
-            def progress(p: Progress) -> None:
-                ctx.progress(p.fraction, 1.0, f"cell {p.run}/{p.runs} · epoch {p.epoch}/{p.epochs}"
-                                              f" · batch {p.batch}/{p.batches}")
             return grid_sweep(lambda: Sequential.from_config(cfg), x, y, param_a, param_b,
                               settings=settings, on_row=lambda r: ctx.report(r, force=True),
-                              on_progress=progress, should_stop=ctx.should_stop)
+                              on_progress=lambda p: report_progress(ctx, p, "cell"),
+                              should_stop=ctx.should_stop)
 
         self.params = (param_a[0], param_b[0])
         self.values = (param_a[1], param_b[1])

@@ -39,7 +39,7 @@ def _plot(title: str, x_label: str, y_label: str, y_units: str | None = None) ->
     item.setTitle(title, **_TITLE)
     item.setLabel("bottom", x_label)
     item.setLabel("left", y_label, units=y_units)
-    item.showGrid(x=True, y=True, alpha=0.15)
+    # no grid: pyqtgraph draws grid lines with the axes, which doubles every repaint
     item.setDownsampling(auto=True, mode="peak")
     item.setClipToView(True)
     item.getAxis("left").enableAutoSIPrefix(False)

@@ -9,9 +9,9 @@ from PyQt6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, 
                              QLayout, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from cnnlab.app.jobs import Job
-from cnnlab.app.panels.experiment_widgets import JobControls
+from cnnlab.app.panels.experiment_widgets import JobControls, model_problem
 from cnnlab.app.widgets import LogSpinBox
-from cnnlab.engine.sweeps import TrainSettings
+from cnnlab.engine.sweeps import Progress, TrainSettings
 
 
 def parse_values(text: str, what: str, integer: bool = False, positive: bool = True) -> list:
@@ -114,6 +114,13 @@ class TrainSettingsForm(QWidget):
                 pass
 
 
+def report_progress(ctx, p: Progress, unit: str, share: float = 1.0) -> None:
+    """Forward an engine :class:`Progress` to the job's progress bar, scaled to ``share``
+    of the bar: ``"cell 2/9 · epoch 1/2 · batch 14/50"``."""
+    ctx.progress(share * p.fraction, 1.0, f"{unit} {p.run}/{p.runs} · epoch {p.epoch}/{p.epochs}"
+                                          f" · batch {p.batch}/{p.batches}")
+
+
 def group(title: str, *rows) -> QGroupBox:
     """A titled box holding ``rows``: widgets, ``(label, widget)`` pairs, or layouts."""
     box = QGroupBox(title)
@@ -161,6 +168,21 @@ class TrainingRunView(QWidget):
         layout = QHBoxLayout(self)
         layout.addWidget(left)
         layout.addWidget(right, 1)
+
+    def read_inputs(self, read):
+        """``read()`` the user's inputs, or None (with the reason in the status line) when a
+        job is running, the model does not fit the dataset, or ``read`` raises ValueError."""
+        if self.running:
+            return None
+        problem = model_problem(self.session.model, self.session.dataset)
+        try:
+            values = read()
+        except ValueError as exc:
+            problem = problem or str(exc)
+        if problem:
+            self.jobs.set_status(problem, error=True)
+            return None
+        return values
 
     def start(self, name: str, fn, status: str) -> Job:
         """Run ``fn(ctx)`` through the session and route its signals to this view."""
