@@ -83,20 +83,25 @@ def torch_net(specs):
     return nn.Sequential(*[build[s[0]](*s[1:]) for s in specs])
 
 
-def median_ms(fn, seconds: float, min_runs: int = 5, warmup: int = 2) -> float:
-    """Median wall time of ``fn()`` in ms over at least ``min_runs`` runs / ``seconds``."""
-    for _ in range(warmup):
-        fn()
-    times = []
+def median_ms(fns: dict, seconds: float, min_runs: int = 5, warmup: int = 2) -> dict:
+    """Median wall time in ms of each callable in ``fns`` (name -> fn). The callables are
+    timed in turn, one run each per round, so a machine whose load changes during the
+    run slows all of them alike; at least ``min_runs`` rounds / ``seconds``."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in fns}
     start = time.perf_counter()
-    while len(times) < min_runs or time.perf_counter() - start < seconds:
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return 1e3 * float(np.median(times))
+    while min(len(t) for t in times.values()) < min_runs or time.perf_counter() - start < seconds:
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    return {name: 1e3 * float(np.median(t)) for name, t in times.items()}
 
 
-def engine_step_ms(specs, shape, x, y, seconds) -> float:
+def engine_step(specs, shape, x, y):
+    """A function running one engine training step on batch ``x``, ``y``."""
     model = engine_net(specs, shape)
     opt, loss = SGD(model, lr=0.01), SoftmaxCrossEntropy()
 
@@ -105,10 +110,11 @@ def engine_step_ms(specs, shape, x, y, seconds) -> float:
         model.backward(loss.backward(), need_input_grad=False)
         opt.step()
 
-    return median_ms(step, seconds)
+    return step
 
 
-def torch_step_ms(specs, x, y, seconds) -> float:
+def torch_step(specs, x, y):
+    """The same step in PyTorch (SGD, cross-entropy, zero_grad first)."""
     import torch
 
     model = torch_net(specs)
@@ -121,7 +127,7 @@ def torch_step_ms(specs, x, y, seconds) -> float:
         loss_fn(model(tx), ty).backward()
         opt.step()
 
-    return median_ms(step, seconds)
+    return step
 
 
 def loop_params_from(model: Sequential) -> dict:
@@ -154,12 +160,11 @@ def loop_step_ms(specs, shape, x, y, images: int) -> float:
     return 1e3 * (time.perf_counter() - t) * BATCH / images
 
 
-def inference_ms(specs, shape, seconds, use_torch: bool) -> tuple[float, float | None]:
+def inference_ms(specs, shape, seconds, use_torch: bool) -> dict:
     """One image through the LeNet-like net: engine ``predict_proba`` vs torch eval."""
     model = engine_net(specs, shape).eval()
     image = np.random.default_rng(2).random(shape, dtype=np.float32)  # (C, H, W)
-    ours = median_ms(lambda: model.predict_proba(image), seconds, min_runs=50, warmup=10)
-    theirs = None
+    fns = {"numpy": lambda: model.predict_proba(image)}
     if use_torch:
         import torch
 
@@ -170,8 +175,8 @@ def inference_ms(specs, shape, seconds, use_torch: bool) -> tuple[float, float |
             with torch.no_grad():
                 net(timage).softmax(1)
 
-        theirs = median_ms(run, seconds, min_runs=50, warmup=10)
-    return ours, theirs
+        fns["torch"] = run
+    return median_ms(fns, seconds, min_runs=50, warmup=10)
 
 
 def fmt(value, digits=1, suffix=""):
@@ -191,20 +196,22 @@ def main(args) -> None:
           + (f"; torch {torch.__version__} CPU, torch.set_num_threads({args.threads})"
              if use_torch else "; torch not installed (no comparison)"))
     print(f"batch {BATCH}, float32, one step = forward + loss + backward + SGD update; "
-          f"median of >= 5 steps; s/epoch = ms/step x {EPOCH_IMAGES:,}/{BATCH}\n")
+          f"median of >= 5 interleaved steps; s/epoch = ms/step x {EPOCH_IMAGES:,}/{BATCH}\n")
 
     rows = []
     rng = np.random.default_rng(0)
     for name, shape, specs in NETS:
         x = rng.random((BATCH, *shape), dtype=np.float32)
         y = rng.integers(0, 10, BATCH)
-        ours = engine_step_ms(specs, shape, x, y, args.seconds)
+        fns = {"numpy": engine_step(specs, shape, x, y)}
+        if use_torch:
+            fns["torch"] = torch_step(specs, x, y)
+        ms = median_ms(fns, args.seconds)
         loop = None
         if name.startswith("1:"):
             check_loop_matches_engine(specs, shape)
             loop = loop_step_ms(specs, shape, x, y, args.loop_images)
-        theirs = torch_step_ms(specs, x, y, args.seconds) if use_torch else None
-        rows.append((name, ours, loop, theirs))
+        rows.append((name, ms["numpy"], loop, ms.get("torch")))
 
     print("| net | numpy ms/step | loop ms/step | torch ms/step | loop / numpy | "
           "numpy / torch | numpy s/epoch | torch s/epoch |")
@@ -216,9 +223,9 @@ def main(args) -> None:
               f"{fmt(ours * epoch)} | {fmt(theirs and theirs * epoch)} |")
 
     name, shape, specs = NETS[2]
-    ours, theirs = inference_ms(specs, shape, args.seconds / 2, use_torch)
+    ms = inference_ms(specs, shape, args.seconds / 2, use_torch)
     print(f"\nsingle-image inference, LeNet-like (predict_proba, batch 1): "
-          f"numpy {ours:.3f} ms" + (f", torch {theirs:.3f} ms" if theirs else ""))
+          f"numpy {ms['numpy']:.3f} ms" + (f", torch {ms['torch']:.3f} ms" if use_torch else ""))
     print(f"loop column: {args.loop_images} images timed, scaled x{BATCH / args.loop_images:g} "
           f"(cost is linear in the batch); checked against the engine first")
 

@@ -17,7 +17,6 @@ import tempfile
 import zipfile
 import zlib
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,10 @@ import numpy as np
 from cnnlab.engine.base import FLOAT_DTYPES, Layer, WeightedLayer, float_dtype
 from cnnlab.engine.layers import layer_from_config
 from cnnlab.engine.losses import softmax
+from cnnlab.engine.shapes import ShapeRow, at_position, infer_shapes
+
+__all__ = ["Sequential", "load", "ModelFileError", "ShapeRow", "infer_shapes", "as_input",
+           "write_atomically", "FORMAT", "VERSION"]
 
 FORMAT = "cnnlab.sequential"
 VERSION = 1
@@ -32,61 +35,6 @@ VERSION = 1
 
 class ModelFileError(ValueError):
     """A file that is not a readable cnnlab model (wrong format, truncated, bad weights)."""
-
-
-@dataclass(frozen=True)
-class ShapeRow:
-    """One row of shape inference for the layer designer. ``output_shape`` is None when
-    ``error`` says why the layer is invalid (or that it follows an invalid one)."""
-
-    index: int
-    name: str
-    output_shape: tuple[int, ...] | None
-    n_params: int
-    weight_shapes: dict[str, tuple[int, ...]]
-    error: str | None
-
-
-def _at_position(exc: Exception, name: str, index: int) -> str:
-    """``"Conv2D: kernel_size ..."`` from a layer built outside a model, as
-    ``"Conv2D #3: kernel_size ..."``."""
-    message = str(exc)
-    if message.startswith(f"{name}: "):
-        message = message[len(name) + 2:]
-    return f"{name} #{index}: {message}"
-
-
-def infer_shapes(layer_configs: list[dict], input_shape) -> list[ShapeRow]:
-    """Shape of every layer's output for ``input_shape`` (no batch axis), without
-    drawing weights. Never raises for a bad layer: its row carries the error, and the
-    rows after it ``error="follows an invalid layer"``."""
-    rows: list[ShapeRow] = []
-    shape = tuple(input_shape)
-    broken = False
-    for i, cfg in enumerate(layer_configs):
-        name = cfg.get("type", "?") if isinstance(cfg, dict) else "?"
-        try:
-            layer = layer_from_config(cfg, allocate=False)
-        except ValueError as exc:
-            # After a broken layer the sizes this one needs are unknown: say so, not why.
-            error = "follows an invalid layer" if broken else _at_position(exc, name, i)
-            rows.append(ShapeRow(i, str(name), None, 0, {}, error))
-            broken = True
-            continue
-        layer.index = i
-        n_params, weights = layer.n_params, layer.param_shapes()
-        if broken:
-            rows.append(ShapeRow(i, layer.name, None, n_params, weights,
-                                 "follows an invalid layer"))
-            continue
-        try:
-            shape = layer.output_shape(shape)
-        except ValueError as exc:
-            rows.append(ShapeRow(i, layer.name, None, n_params, weights, str(exc)))
-            broken = True
-            continue
-        rows.append(ShapeRow(i, layer.name, shape, n_params, weights, None))
-    return rows
 
 
 def as_input(x, dtype) -> np.ndarray:
@@ -335,7 +283,7 @@ class Sequential:
                 layers.append(layer_from_config(layer_cfg, allocate=allocate, rng=rng))
             except ValueError as exc:
                 name = layer_cfg.get("type", "?") if isinstance(layer_cfg, dict) else "?"
-                raise ValueError(_at_position(exc, name, i)) from None
+                raise ValueError(at_position(exc, name, i)) from None
         return layers
 
     def copy(self) -> "Sequential":

@@ -63,13 +63,16 @@ def test_optimizer_shows_its_own_settings(panel):
 
 def test_one_short_epoch_fills_plots_progress_and_log(qtbot, panel, session):
     weights_before = session.model.layers[0].params["W"].copy()
-    with qtbot.waitSignal(session.training_finished, timeout=30000):
+    with qtbot.waitSignal(session.training_finished, timeout=30000) as done:
         panel.start_button.click()
         assert session.state == "running"
         assert not panel.start_button.isEnabled() and panel.stop_button.isEnabled()
         assert not panel.epochs.isEnabled()  # settings are fixed for the run
     lengths = panel.plots.curve_lengths()
-    assert lengths["batch"] >= 1 and lengths["loss"] == 1 and lengths["val_loss"] == 1
+    # at the end the batch curve holds every batch (231 train images / 32 → 8 batches)
+    assert lengths["batch"] == len(done.args[0].batch_loss) == 8
+    np.testing.assert_allclose(panel.plots.batch_raw_curve.xData, np.arange(1, 9) / 8)
+    assert lengths["loss"] == 1 and lengths["val_loss"] == 1
     assert lengths["acc"] == 1 and lengths["val_acc"] == 1
     assert np.isfinite(panel.plots.batch_smooth_curve.yData).all()
     tiles = panel.plots.filters.tiles  # one per filter (NaN gaps around each)

@@ -288,6 +288,8 @@ class TrainPanel(QWidget):
         self._log(epoch_line(r))
 
     def _on_finished(self, history) -> None:
+        if self._last_batch is not None:
+            self.plots.show_all_batches(history.batch_loss, self._last_batch.batches)
         self.plots.flush()
         seconds = time.perf_counter() - self._run_started
         done = len(history.train_loss)

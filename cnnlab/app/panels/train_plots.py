@@ -23,6 +23,9 @@ from cnnlab.app.widgets import PREVIOUS_COLOR, TRAIN_COLOR, VAL_COLOR, TileGrid
 from cnnlab.engine.training_monitor import EMA, Series, first_layer_view
 
 _TITLE = {"color": "#333", "size": "10pt"}
+#: Smoothing of the batch curve once every batch is known (a run reports ~20 batches per
+#: second while it trains, so the live curve is smoothed over fewer, sparser points).
+FULL_HISTORY_BETA = 0.9
 #: Milliseconds between redraws while reports stream in (≤ 8 repaints per second).
 REDRAW_MS = 125
 
@@ -61,6 +64,17 @@ class RunCurves:
         x = report.epoch - 1 + report.batch / report.batches
         self.batch_raw.append(x, report.loss)
         self.batch_smooth.append(x, self.ema.update(report.loss))
+
+    def set_all_batches(self, losses, batches: int) -> None:
+        """Replace the (throttled) batch curve by every batch's loss, ``batches`` per
+        epoch: batch ``i`` (0-based, counted over the run) sits at ``(i + 1) / batches``."""
+        self.batch_raw.clear()
+        self.batch_smooth.clear()
+        self.ema = EMA(FULL_HISTORY_BETA)
+        for i, loss in enumerate(losses):
+            x = (i + 1) / batches
+            self.batch_raw.append(x, loss)
+            self.batch_smooth.append(x, self.ema.update(loss))
 
     def add_epoch(self, report) -> None:
         self.epoch["loss"].append(report.epoch, report.train_loss)
@@ -169,6 +183,12 @@ class TrainingPlots(QWidget):
     def add_batch(self, report) -> None:
         self.current.add_batch(report)
         self._mark("batches")
+
+    def show_all_batches(self, losses, batches: int) -> None:
+        """At the end of a run: draw every batch's loss (``History.batch_loss``)."""
+        if losses and batches > 0:
+            self.current.set_all_batches(losses, batches)
+            self._mark("batches")
 
     def add_epoch(self, report) -> None:
         self.current.add_epoch(report)

@@ -9,7 +9,7 @@ and the receptive field on the network input (from ``cnnlab.engine.receptive_fie
 from __future__ import annotations
 
 from PyQt6.QtCore import QPointF, QRectF, Qt
-from PyQt6.QtGui import QColor, QPainter, QPen
+from PyQt6.QtGui import QBrush, QColor, QPainter, QPen
 from PyQt6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from cnnlab.app.widgets import ERROR_COLOR, TRAIN_COLOR, VAL_COLOR
@@ -70,6 +70,11 @@ class WindowStrip(QWidget):
         for t in taps0:
             if t < shown_in:
                 box(x0 + t * cell, y_in, first, QPen(TRAIN_COLOR.darker(130), 1.2))
+        # hatch the padding over the taps too: a window reaching into it reads zeros
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QBrush(_LINE_COLOR, Qt.BrushStyle.BDiagPattern))
+        for i in [*range(min(p, shown_in)), *range(p + h, shown_in)]:
+            painter.drawRect(QRectF(x0 + i * cell, y_in, cell, cell))
         if n_out >= 2:
             for t in taps1:
                 if t < shown_in:
@@ -143,7 +148,7 @@ class WindowDiagram(QWidget):
         else:
             lines.append(f"<span style='color:{ERROR_COLOR.name()}'>the {_span(info)} window "
                          f"does not fit the padded input</span>")
-        lines.append("<span style='color:#666'>above: one row of the padded input (grey = "
+        lines.append("<span style='color:#666'>above: one row of the padded input (hatched = "
                      "padding), the taps of the first window (blue) and the next one "
                      "(orange), and the output cells they produce</span>")
         self.text.setText("<br>".join(lines))
