@@ -363,3 +363,13 @@ def logistic_baseline(x, y, x_test, y_test, *, n_classes: int | None = None, l2:
     train_acc = history.train_acc[-1] if history.train_acc else math.nan
     return BaselineResult(test_acc, test_loss, train_loss, train_acc, len(history.train_loss),
                           converged, history.stopped and not converged, model)
+
+
+def stratified_subset(y: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Sorted indices of about ``n`` of the samples labelled ``y`` ``(N,)``, stratified by
+    class and drawn by ``seed`` (datasets sorted by class, like the bundled MNIST sample,
+    make a plain prefix ``x[:n]`` hold only the first few classes)."""
+    if n >= len(y):
+        return np.arange(len(y))
+    _, idx = stratified_split(y, n / len(y), np.random.default_rng(seed))
+    return idx

@@ -88,10 +88,10 @@ def small_session(qtbot, mnist):
     """A 300-image stratified training set keeps every sweep cell to a few batches."""
     from dataclasses import replace
 
-    from cnnlab.app.panels.sweeps_view import subset_indices
+    from cnnlab.engine.sweeps import stratified_subset
 
     s = Session()
-    tr, te = subset_indices(mnist.y_train, 300, 0), subset_indices(mnist.y_test, 200, 0)
+    tr, te = stratified_subset(mnist.y_train, 300, 0), stratified_subset(mnist.y_test, 200, 0)
     s.set_dataset(replace(mnist, name="MNIST tiny", x_train=mnist.x_train[tr],
                           y_train=mnist.y_train[tr], x_test=mnist.x_test[te], y_test=mnist.y_test[te]))
     s.set_model(build_preset(LINEAR), "linear")

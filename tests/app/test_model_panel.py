@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from PyQt6.QtCore import QSettings
+from PyQt6.QtCore import QSettings, Qt
 
 from cnnlab.app.panels.architecture_file import read_architecture
 from cnnlab.app.panels.model_panel import SYNC_BUILD_PARAMS, ModelPanel
@@ -98,6 +98,9 @@ def test_reorder_duplicate_and_remove(qtbot, panel):
     assert panel.table.item(2, 3).text() == "9×6×6"
     panel.remove_button.click()
     assert types() == ["Conv2D", "MaxPool2D", "Flatten", "Dense"]
+    panel.table.setFocus()
+    qtbot.keyClick(panel.table, Qt.Key.Key_Delete)  # Delete removes the selected layer
+    assert types() == ["Conv2D", "MaxPool2D", "Dense"]
 
 
 def test_impossible_layer_is_red_with_reason_and_disables_training(qtbot, panel, session):
@@ -124,6 +127,7 @@ def test_impossible_layer_is_red_with_reason_and_disables_training(qtbot, panel,
     assert session.state == "idle" and session.model is model_before
     # the readout shows the failing formula for the selected row
     assert "= -3" in panel.diagram.text.text() and "does not fit" in panel.diagram.text.text()
+    assert not panel.diagram.strip.grab().isNull()  # paints the "no output" picture
     with qtbot.waitSignal(session.model_changed, timeout=3000):
         panel.form.fields["kernel_size"].setValue(1)
     assert session.architecture_error is None and train.start_button.isEnabled()
@@ -185,6 +189,8 @@ def test_architecture_round_trip_and_bad_files(qtbot, panel, session, tmp_path):
     path = tmp_path / "arch.json"
     panel.table.selectRow(0)
     panel.form.fields["dilation"].setValue(2)
+    assert "dilation 2" in panel.table.item(0, 2).text()
+    assert "5×5" in panel.diagram.text.text() and not panel.diagram.strip.grab().isNull()
     panel.save_architecture(path)
     saved = json.loads(path.read_text())
     assert saved["format"] == "cnnlab.sequential" and saved["input_shape"] == [1, 28, 28]

@@ -65,3 +65,15 @@ def test_same_seed_gives_same_initial_weights():
 def test_unknown_preset_names_the_choices():
     with pytest.raises(ValueError, match="unknown preset"):
         presets.preset_specs("ResNet-152")
+
+
+def test_stratified_subset_keeps_every_class():
+    from cnnlab.engine.sweeps import stratified_subset
+
+    y = np.repeat(np.arange(10), 50)  # sorted by class, like the MNIST sample
+    idx = stratified_subset(y, 100, seed=0)
+    assert len(idx) == 100 and np.all(np.diff(idx) > 0)
+    assert np.array_equal(np.bincount(y[idx]), np.full(10, 10))
+    assert np.array_equal(idx, stratified_subset(y, 100, seed=0))
+    assert not np.array_equal(idx, stratified_subset(y, 100, seed=1))
+    assert np.array_equal(stratified_subset(y, 1000, seed=0), np.arange(500))

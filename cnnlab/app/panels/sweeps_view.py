@@ -17,8 +17,7 @@ from cnnlab.app.panels.training_run_view import (TrainingRunView, TrainSettingsF
                                                  parse_values, report_progress)
 from cnnlab.app.widgets import format_duration
 from cnnlab.engine.model import Sequential
-from cnnlab.engine.sweeps import SweepResult, SweepRow, grid_sweep, rows_to_csv
-from cnnlab.engine.trainer import stratified_split
+from cnnlab.engine.sweeps import SweepResult, SweepRow, grid_sweep, rows_to_csv, stratified_subset
 
 #: (label, second parameter, its default values, integer?, zero allowed?)
 GRIDS = [
@@ -28,15 +27,6 @@ GRIDS = [
 PARAM_TITLES = {"lr": "learning rate", "l2": "L2 λ", "batch_size": "batch size"}
 PARAM_SHORT = {"lr": "lr", "l2": "L2 λ", "batch_size": "batch"}  # table headers
 COLUMNS = ["a", "b", "train loss", "train acc", "val loss", "val acc", "seconds"]
-
-
-def subset_indices(y: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """Sorted indices of about ``n`` training images, stratified by class and drawn by
-    ``seed`` (the bundled sample is sorted by class, so a plain prefix would not do)."""
-    if n >= len(y):
-        return np.arange(len(y))
-    _, idx = stratified_split(y, n / len(y), np.random.default_rng(seed))
-    return idx
 
 
 class SweepsView(TrainingRunView):
@@ -124,7 +114,7 @@ class SweepsView(TrainingRunView):
         s = self.session
         cfg = s.model.get_config()  # the architecture only; weights are drawn per cell
         ds = s.dataset
-        idx = subset_indices(ds.y_train, self.subset.value(), settings.seed)
+        idx = stratified_subset(ds.y_train, self.subset.value(), settings.seed)
         x, y = ds.x_train[idx], ds.y_train[idx]
 
         def run(ctx) -> SweepResult:
