@@ -16,6 +16,7 @@ Layouts (NCHW throughout):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -73,40 +74,40 @@ class ConvGeometry:
     padding: tuple[int, int] = (0, 0)
     dilation: tuple[int, int] = (1, 1)
 
-    @property
+    @cached_property
     def out_hw(self) -> tuple[int, int]:
         return tuple(conv_output_size(n, k, s, p, d) for n, k, s, p, d in zip(
             (self.h, self.w), self.kernel, self.stride, self.padding, self.dilation))
 
-    @property
+    @cached_property
     def shifted(self) -> bool:
         return tuple(self.stride) == (1, 1)
 
-    @property
+    @cached_property
     def pitch(self) -> int:
         return max(self.w + self.padding[1], self.out_hw[1])
 
-    @property
+    @cached_property
     def padded(self) -> bool:
         """False when the padded rows are the image itself (no padding)."""
         return self.pitch != self.w or self.offset != 0
 
-    @property
+    @cached_property
     def offset(self) -> int:
         """Flat position of pixel (0, 0) in a padded image."""
         return self.padding[0] * self.pitch + self.padding[1]
 
-    @property
+    @cached_property
     def length(self) -> int:
         """Flat length of a padded image: up to the last element any window reads."""
         hp, wp = self.h + 2 * self.padding[0], self.w + 2 * self.padding[1]
         return (hp - 1) * self.pitch + wp
 
-    @property
+    @cached_property
     def col_pitch(self) -> int:
         return self.pitch if self.shifted else self.out_hw[1]
 
-    @property
+    @cached_property
     def col_length(self) -> int:
         ho, wo = self.out_hw
         return (ho - 1) * self.col_pitch + wo

@@ -11,7 +11,7 @@ from cnnlab.app.panels.architecture_file import read_architecture
 from cnnlab.app.panels.model_panel import SYNC_BUILD_PARAMS, ModelPanel
 from cnnlab.app.panels.train_panel import TrainPanel
 from cnnlab.app.session import Session, TrainingConfig, load_dataset
-from cnnlab.engine.presets import build_preset, strip_sizes
+from cnnlab.engine.presets import build, build_preset, strip_sizes
 
 SMALL = "Conv3x3×9 → MaxPool2 → Softmax"
 
@@ -254,3 +254,50 @@ def test_settings_round_trip(qtbot, panel, session, tmp_path):
     qtbot.addWidget(other)
     other.restore_settings(settings)
     assert other.seed_box.value() == 42
+
+
+def test_form_edits_every_kind_of_field(qtbot, panel, session):
+    panel.table.selectRow(0)
+    init = panel.form.fields["init"]
+    assert init.combo.currentText() == "glorot_uniform" and not init.scale.isEnabled()
+    init.combo.setCurrentText("normal")
+    assert init.scale.isEnabled()
+    init.scale.setValue(0.05)
+    assert panel.specs[0]["init"] == {"name": "normal", "sigma": 0.05}
+    init.combo.setCurrentText("uniform")
+    assert panel.specs[0]["init"] == {"name": "uniform", "a": -0.05, "b": 0.05}
+    for kind, key, value in (("LeakyReLU", "negative_slope", 0.2), ("Dropout", "p", 0.25)):
+        panel.table.selectRow(0)
+        add(panel, kind)
+        panel.form.fields[key].setValue(value)
+        assert panel.specs[1] == {"type": kind, key: value}
+    assert panel.table.item(1, 2).text() == "p = 0.25"
+    panel.table.selectRow(0)
+    add(panel, "Normalize")
+    mean = panel.form.fields["mean"]
+    mean.setText("oops")
+    mean.editingFinished.emit()
+    assert panel.specs[1]["mean"] == 0.5 and "expected a number" in mean.toolTip()
+    mean.setText("0.1, 0.2")  # two channels for a 9-channel input
+    mean.editingFinished.emit()
+    assert panel.specs[1]["mean"] == [0.1, 0.2]
+    assert "Normalize #1" in session.architecture_error
+    assert panel.table.item(1, 2).text() == "(x − 0.1, 0.2) / 1"
+    panel.form.fields["std"].setText("0")
+    panel.form.fields["std"].editingFinished.emit()
+    assert "std must be positive" in session.architecture_error  # an unbuildable layer
+    panel.remove_button.click()
+    assert session.architecture_error is None
+
+
+def test_model_for_other_images_asks_for_new_weights(qtbot, panel, session):
+    session.set_model(build_preset("CIFAR-10 net (32-64 conv, 128 dense)"), "cifar net")
+    assert panel.input_label.text() == "input: 3×32×32"
+    assert "press “New weights”" in session.architecture_error
+    panel.seed_box.setValue(3)
+    with qtbot.waitSignal(session.model_changed, timeout=3000) as built:
+        panel.reinit_button.click()
+    model = built.args[0]
+    assert model.input_shape == (1, 28, 28) and session.architecture_error is None
+    twin = build(panel.specs, (1, 28, 28), seed=3)  # the weight seed makes it reproducible
+    np.testing.assert_array_equal(model.layers[0].params["W"], twin.layers[0].params["W"])

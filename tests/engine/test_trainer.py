@@ -252,3 +252,13 @@ def test_small_cnn_learns_real_digits():
     assert history.train_loss[-1] < 0.5 * history.train_loss[0]
     assert after[0] < before[0]
     assert after[1] > 0.6  # chance is 0.1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_training_keeps_the_model_dtype(dtype):
+    x, y = bar_images(40)
+    model = Sequential(small_cnn().layers, (1, 8, 8), dtype=dtype)
+    Trainer(model, Adam(model, lr=0.01, weight_decay=0.01), epochs=1, batch_size=20, l1=1e-3,
+            l2=1e-3).fit(x, y)
+    arrays = [a for layer in model for a in (*layer.params.values(), *layer.grads.values())]
+    assert arrays and all(a.dtype == dtype for a in arrays)

@@ -104,7 +104,10 @@ def describe_spec(spec: dict) -> str:
 def _parse_values(text: str) -> float | list[float]:
     """``"0.5"`` → 0.5; ``"0.49, 0.48, 0.45"`` → a per-channel list. ValueError if bad."""
     parts = [p for p in text.replace(";", ",").split(",") if p.strip()]
-    values = [float(p) for p in parts]
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        values = []
     if not values or not all(math.isfinite(v) for v in values):
         raise ValueError(f"expected a number or numbers separated by commas, got {text!r}")
     return values[0] if len(values) == 1 else values

@@ -158,7 +158,6 @@ class TrainPanel(QWidget):
         self.dataset_combo.setCurrentIndex(index)
         self.dataset_label.setText(f"{ds.describe()} · images {'×'.join(map(str, ds.input_shape))}"
                                    f" · {ds.n_classes} classes")
-        self.subset.setMaximum(len(ds.x_train))
 
     def dataset_index(self, kind: str, source: str) -> int:
         """Row of ``(kind, source)`` in the dataset combo, or -1."""
@@ -294,11 +293,12 @@ class TrainPanel(QWidget):
         seconds = time.perf_counter() - self._run_started
         done = len(history.train_loss)
         if history.stopped:
-            where = ""
-            if self._last_batch is not None:
-                where = f" in epoch {self._last_batch.epoch}, batch {self._last_batch.batch}"
-            self._log(f"stopped by the user{where} after {done} complete epoch"
-                      f"{'' if done == 1 else 's'} ({format_duration(seconds)})", "#a60")
+            where, n = "", len(history.batch_loss)
+            if self._last_batch is not None and n:  # the history counts every batch done
+                per_epoch = self._last_batch.batches
+                where = f" after epoch {(n - 1) // per_epoch + 1}, batch {(n - 1) % per_epoch + 1}"
+            self._log(f"stopped by the user{where} ({done} complete epoch"
+                      f"{'' if done == 1 else 's'}, {format_duration(seconds)})", "#a60")
             self.progress.setFormat(f"stopped · {done} epochs done")
         else:
             self._log(f"finished {done} epoch{'' if done == 1 else 's'} in "
