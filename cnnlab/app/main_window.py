@@ -8,7 +8,7 @@ from pathlib import Path
 from PyQt6.QtCore import QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox,
-                             QProgressBar, QPushButton, QTabWidget, QToolBar)
+                             QProgressBar, QPushButton, QStyle, QTabWidget, QToolBar)
 
 from cnnlab import __version__
 from cnnlab.app.data_actions import DatasetActions
@@ -56,7 +56,7 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         for title, panel in self.panels:
-            self.tabs.addTab(panel, title.replace("&&", "&"))
+            self.tabs.addTab(panel, title)  # "&&" is how Qt shows a literal "&"
         self.setCentralWidget(self.tabs)
         self.tabs.setCurrentWidget(self.train_panel)
 
@@ -79,14 +79,20 @@ class MainWindow(QMainWindow):
         return action
 
     def _build_actions(self) -> None:
-        self.start_action = self._action("▶ Train", self.train_panel.start_training, "Ctrl+Return",
+        style = self.style()
+        icon = QStyle.StandardPixmap
+        self.start_action = self._action("Train", self.train_panel.start_training, "Ctrl+Return",
                                          "start training the current model (Ctrl+Enter)")
+        self.start_action.setIcon(style.standardIcon(icon.SP_MediaPlay))
         self.start_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
-        self.pause_action = self._action("⏸ Pause", self.session.toggle_pause, "Space",
+        self.pause_action = self._action("Pause", self.session.toggle_pause, "Space",
                                          "pause or resume training (Space)")
-        self.stop_action = self._action("■ Stop", self.session.stop, "Esc",
+        self.pause_action.setIcon(style.standardIcon(icon.SP_MediaPause))
+        self.stop_action = self._action("Stop", self.session.stop, "Esc",
                                         "stop training after the current batch (Esc)")
+        self.stop_action.setIcon(style.standardIcon(icon.SP_MediaStop))
         toolbar = QToolBar("Training")
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         toolbar.setObjectName("training-toolbar")
         toolbar.setMovable(False)
         for action in (self.start_action, self.pause_action, self.stop_action):
@@ -181,7 +187,10 @@ class MainWindow(QMainWindow):
         self.start_action.setEnabled(can_start)
         self.start_action.setToolTip(s.architecture_error or "start training (Ctrl+Enter)")
         self.pause_action.setEnabled(s.state in ("running", "paused"))
-        self.pause_action.setText("▶ Resume" if s.state == "paused" else "⏸ Pause")
+        paused = s.state == "paused"
+        self.pause_action.setText("Resume" if paused else "Pause")
+        self.pause_action.setIcon(self.style().standardIcon(
+            QStyle.StandardPixmap.SP_MediaPlay if paused else QStyle.StandardPixmap.SP_MediaPause))
         self.stop_action.setEnabled(s.state in ("running", "paused"))
 
     def _on_jobs_changed(self) -> None:

@@ -306,6 +306,11 @@ class Session(QObject):
     def _on_training_finished(self, history: object) -> None:
         self.history = history
         self._end_training()
+        if history is not None and getattr(history, "train_loss", None):
+            base = self.model_name.removesuffix(" (untrained)").split(" (trained")[0]
+            epochs = len(history.train_loss)
+            self.model_name = f"{base} (trained {epochs} epoch{'s' if epochs != 1 else ''})"
+            self.model_changed.emit(self.model)
         if self.model is not None:
             self.weights_updated.emit(WeightsSnapshot(self.model, -1, -1))
         if history is not None:

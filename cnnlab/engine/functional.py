@@ -260,6 +260,69 @@ def max_pool_backward(grad_out: np.ndarray, x: np.ndarray, out: np.ndarray,
     return grad_in
 
 
+def _running_max(views, first_index_dtype=np.uint8):
+    """Max over ``views`` (same shape) and the index of the first view holding it."""
+    out = np.maximum(views[0], views[1]) if len(views) > 1 else views[0].copy()
+    if len(views) == 2:
+        return out, np.greater(views[1], views[0]).view(first_index_dtype)  # bool is 0/1
+    index = np.zeros(out.shape, dtype=first_index_dtype)
+    if len(views) > 2:
+        np.copyto(index, 1, where=views[1] > views[0])
+        better = np.empty(out.shape, dtype=bool)
+        for t, view in enumerate(views[2:], start=2):
+            np.greater(view, out, out=better)  # strict: the first maximum keeps a tie
+            np.copyto(index, t, where=better)
+            np.maximum(out, view, out=out)
+    return out, index
+
+
+def _route(grad: np.ndarray, index: np.ndarray, targets: list) -> None:
+    """Write ``grad`` into ``targets[index]`` and zero into the other targets (all of
+    ``grad``'s shape): ``targets[i] = grad * (index == i)``, done by subtraction so the
+    last target needs no comparison."""
+    hit = np.empty(index.shape, dtype=bool)
+    remaining = grad
+    for i in range(len(targets) - 1):
+        np.equal(index, i, out=hit)
+        np.multiply(remaining, hit, out=targets[i])
+        rest = targets[i + 1] if i == len(targets) - 2 else None
+        remaining = np.subtract(remaining, targets[i], out=rest)
+    if len(targets) == 1:
+        targets[0][...] = grad
+
+
+def max_pool_tiled(x: np.ndarray, kernel: tuple[int, int], out_hw: tuple[int, int]):
+    """Max pooling when the stride equals the kernel (windows tile ``x``; a remainder
+    row/column is dropped). Returns ``(out, index)``: ``out`` ``(N, C, H_out, W_out)``,
+    ``index = (column index (N, C, kh·H_out, W_out), row index (N, C, H_out, W_out))``
+    (uint8) of each window's first maximum in row-major order.
+
+    Columns are reduced first over views ``x[..., j::kw]``, which NumPy walks as one long
+    strided run (no per-row loop), then rows; so a 2x2 pool is four whole-array passes.
+    """
+    (kh, kw), (ho, wo) = kernel, out_hw
+    tiles = x[:, :, :ho * kh, :wo * kw]
+    col_max, col_index = _running_max([tiles[..., j::kw] for j in range(kw)])  # (N, C, kh·Ho, Wo)
+    out, row_index = _running_max([col_max[:, :, i::kh] for i in range(kh)])  # (N, C, Ho, Wo)
+    return out, (col_index, row_index)
+
+
+def max_pool_tiled_backward(grad_out: np.ndarray, index, input_shape: tuple,
+                            kernel: tuple[int, int]) -> np.ndarray:
+    """Adjoint of :func:`max_pool_tiled`: each window's gradient goes to its first
+    maximum only; returns ``(N, C, H, W)`` (a dropped remainder gets zero)."""
+    (kh, kw), (ho, wo) = kernel, grad_out.shape[2:]
+    col_index, row_index = index
+    n, c, h, w = input_shape
+    exact = h == ho * kh and w == wo * kw
+    grad_in = (np.empty if exact else np.zeros)(input_shape, dtype=grad_out.dtype)
+    by_row = np.empty(col_index.shape, dtype=grad_out.dtype)  # (N, C, kh·Ho, Wo)
+    _route(grad_out, row_index, [by_row[:, :, i::kh] for i in range(kh)])
+    tiles = grad_in[:, :, :ho * kh, :wo * kw]
+    _route(by_row, col_index, [tiles[..., j::kw] for j in range(kw)])
+    return grad_in
+
+
 def avg_pool_forward(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
                      out_hw: tuple[int, int]) -> np.ndarray:
     """Mean over every window of ``x`` ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``."""

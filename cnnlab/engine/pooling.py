@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnlab.engine import functional as F
-from cnnlab.engine.base import Layer, compact_pair, shape_str
+from cnnlab.engine.base import Layer, compact_pair
 
 
 class _Pool2D(Layer):
@@ -41,23 +41,34 @@ class _Pool2D(Layer):
 
 class MaxPool2D(_Pool2D):
     """Max over each window. Backward sends each window's gradient to its first
-    maximum only (ties: exactly one element); overlapping windows accumulate."""
+    maximum only (ties: exactly one element); overlapping windows accumulate.
+
+    Windows that tile the input (stride = kernel, the usual pool) take a fast path that
+    records each window's winner while reducing; other strides compare every kernel tap
+    against the max again in backward."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """x: ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``, same dtype."""
         x, out_hw = self._check(x)
-        out = F.max_pool_forward(x, self.kernel_size, self.stride, out_hw)
-        self._cache = (x, out)  # backward finds each window's max again from these
+        if self.stride == self.kernel_size:
+            out, index = F.max_pool_tiled(x, self.kernel_size, out_hw)
+            self._cache = ("tiled", x.shape, index)  # index: winners, uint8
+        else:
+            out = F.max_pool_forward(x, self.kernel_size, self.stride, out_hw)
+            self._cache = ("taps", x, out)  # backward finds each window's max again
         return out
 
     def backward(self, grad_out: np.ndarray, need_input_grad: bool = True):
         if not need_input_grad:
             return None
-        x, out = self._cache
-        if grad_out.shape != out.shape:
+        kind, a, b = self._cache
+        expected = b[1].shape if kind == "tiled" else b.shape
+        if grad_out.shape != expected:
             raise self.error(f"gradient of shape {grad_out.shape} does not match the "
-                             f"last output {out.shape} ({shape_str(x.shape[1:])} input)")
-        return F.max_pool_backward(grad_out, x, out, self.kernel_size, self.stride)
+                             f"last output {expected}")
+        if kind == "tiled":
+            return F.max_pool_tiled_backward(grad_out, b, a, self.kernel_size)
+        return F.max_pool_backward(grad_out, a, b, self.kernel_size, self.stride)
 
 
 class AvgPool2D(_Pool2D):
