@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PyQt6.QtCore import QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox,
+from PyQt6.QtWidgets import (QApplication, QFileDialog, QFrame, QLabel, QMainWindow, QMessageBox,
                              QProgressBar, QPushButton, QStyle, QTabWidget, QToolBar)
 
 from cnnlab import __version__
@@ -142,7 +142,13 @@ class MainWindow(QMainWindow):
         self.job_cancel = QPushButton("Cancel")
         self.job_cancel.setToolTip("cancel the running background job")
         self.job_cancel.clicked.connect(self._cancel_jobs)
-        for w in (self.dataset_label, self.model_label, self.training_label):
+        for i, w in enumerate((self.dataset_label, self.model_label, self.training_label)):
+            if i:
+                sep = QFrame()
+                sep.setFrameShape(QFrame.Shape.VLine)
+                sep.setFrameShadow(QFrame.Shadow.Sunken)
+                bar.addPermanentWidget(sep)
+            w.setContentsMargins(6, 0, 6, 0)
             bar.addPermanentWidget(w)
         bar.addPermanentWidget(self.job_progress)
         bar.addPermanentWidget(self.job_cancel)

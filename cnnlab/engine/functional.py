@@ -260,9 +260,14 @@ def max_pool_backward(grad_out: np.ndarray, x: np.ndarray, out: np.ndarray,
     return grad_in
 
 
-def _running_max(views, first_index_dtype=np.uint8):
-    """Max over ``views`` (same shape) and the index of the first view holding it."""
+def _running_max(views, with_index: bool = True, first_index_dtype=np.uint8):
+    """Max over ``views`` (same shape) and the index of the first view holding it
+    (None when ``with_index`` is False)."""
     out = np.maximum(views[0], views[1]) if len(views) > 1 else views[0].copy()
+    if not with_index:
+        for view in views[2:]:
+            np.maximum(out, view, out=out)
+        return out, None
     if len(views) == 2:
         return out, np.greater(views[1], views[0]).view(first_index_dtype)  # bool is 0/1
     index = np.zeros(out.shape, dtype=first_index_dtype)
@@ -291,20 +296,23 @@ def _route(grad: np.ndarray, index: np.ndarray, targets: list) -> None:
         targets[0][...] = grad
 
 
-def max_pool_tiled(x: np.ndarray, kernel: tuple[int, int], out_hw: tuple[int, int]):
+def max_pool_tiled(x: np.ndarray, kernel: tuple[int, int], out_hw: tuple[int, int],
+                   with_index: bool = True):
     """Max pooling when the stride equals the kernel (windows tile ``x``; a remainder
     row/column is dropped). Returns ``(out, index)``: ``out`` ``(N, C, H_out, W_out)``,
     ``index = (column index (N, C, kh·H_out, W_out), row index (N, C, H_out, W_out))``
-    (uint8) of each window's first maximum in row-major order.
+    (uint8) of each window's first maximum in row-major order, or None when
+    ``with_index`` is False (inference: two passes instead of four).
 
     Columns are reduced first over views ``x[..., j::kw]``, which NumPy walks as one long
     strided run (no per-row loop), then rows; so a 2x2 pool is four whole-array passes.
     """
     (kh, kw), (ho, wo) = kernel, out_hw
     tiles = x[:, :, :ho * kh, :wo * kw]
-    col_max, col_index = _running_max([tiles[..., j::kw] for j in range(kw)])  # (N, C, kh·Ho, Wo)
-    out, row_index = _running_max([col_max[:, :, i::kh] for i in range(kh)])  # (N, C, Ho, Wo)
-    return out, (col_index, row_index)
+    col_max, col_index = _running_max([tiles[..., j::kw] for j in range(kw)],  # (N, C, kh·Ho, Wo)
+                                      with_index)
+    out, row_index = _running_max([col_max[:, :, i::kh] for i in range(kh)], with_index)
+    return out, (col_index, row_index) if with_index else None
 
 
 def max_pool_tiled_backward(grad_out: np.ndarray, index, input_shape: tuple,

@@ -43,18 +43,21 @@ class MaxPool2D(_Pool2D):
     """Max over each window. Backward sends each window's gradient to its first
     maximum only (ties: exactly one element); overlapping windows accumulate.
 
-    Windows that tile the input (stride = kernel, the usual pool) take a fast path that
-    records each window's winner while reducing; other strides compare every kernel tap
-    against the max again in backward."""
+    Windows that tile the input (stride = kernel, the usual pool) take a fast path that,
+    in training mode, records each window's winner while reducing; otherwise backward
+    compares every kernel tap against the max again."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """x: ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``, same dtype."""
         x, out_hw = self._check(x)
         if self.stride == self.kernel_size:
-            out, index = F.max_pool_tiled(x, self.kernel_size, out_hw)
+            # training records the winners; inference only takes the max
+            out, index = F.max_pool_tiled(x, self.kernel_size, out_hw, self.training)
+        else:
+            out, index = F.max_pool_forward(x, self.kernel_size, self.stride, out_hw), None
+        if index is not None:
             self._cache = ("tiled", x.shape, index)  # index: winners, uint8
         else:
-            out = F.max_pool_forward(x, self.kernel_size, self.stride, out_hw)
             self._cache = ("taps", x, out)  # backward finds each window's max again
         return out
 

@@ -90,7 +90,8 @@ def test_pad_flat_reuses_a_buffer():
     assert np.shares_memory(F.pad_flat(x, F.ConvGeometry(2, 2, (1, 1))), x)
 
 
-@pytest.mark.parametrize("k,s,h,w", [((2, 2), (2, 2), 6, 5), ((3, 3), (1, 1), 5, 5), ((2, 3), (3, 2), 8, 9)])
+@pytest.mark.parametrize("k,s,h,w", [((2, 2), (2, 2), 6, 5), ((3, 3), (1, 1), 5, 5), ((2, 3), (3, 2), 8, 9),
+                                     ((3, 2), (3, 2), 9, 8)])
 def test_pool_kernels_match_the_loop_reference(k, s, h, w):
     rng = np.random.default_rng(2)
     x = rng.standard_normal((2, 2, h, w))
@@ -100,6 +101,11 @@ def test_pool_kernels_match_the_loop_reference(k, s, h, w):
     g = rng.standard_normal(out.shape)
     np.testing.assert_allclose(F.max_pool_backward(g, x, out, k, s),
                                ref.pool_backward(g, x, k, s, "max"))
+    if k == s:
+        tiled, index = F.max_pool_tiled(x, k, out_hw)
+        np.testing.assert_array_equal(tiled, out)
+        np.testing.assert_allclose(F.max_pool_tiled_backward(g, index, x.shape, k),
+                                   ref.pool_backward(g, x, k, s, "max"))
     np.testing.assert_allclose(F.avg_pool_forward(x, k, s, out_hw), ref.pool_forward(x, k, s, "avg"))
     np.testing.assert_allclose(F.avg_pool_backward(g, x.shape, k, s), ref.pool_backward(g, x, k, s, "avg"))
 

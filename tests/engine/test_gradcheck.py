@@ -61,7 +61,7 @@ def test_conv2d_gradients(cin, cout, k, s, p, d, h, w, bias):
 
 @pytest.mark.parametrize("cls", [L.MaxPool2D, L.AvgPool2D])
 @pytest.mark.parametrize("k,s,h,w", [(2, None, 4, 6), (2, None, 5, 7), (3, 2, 7, 6),
-                                     ((2, 3), (1, 2), 5, 7), (3, 1, 4, 4)])
+                                     ((2, 3), (1, 2), 5, 7), (3, 1, 4, 4), (3, None, 7, 6)])
 def test_pool_gradients(cls, k, s, h, w):
     x = np.random.default_rng(3).standard_normal((2, 3, h, w))
     check_layer(cls(k, s), x)

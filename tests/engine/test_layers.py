@@ -99,7 +99,8 @@ def test_forward_reads_params_at_call_time():
 
 
 @pytest.mark.parametrize("k,s,h,w", [(2, None, 4, 4), (2, None, 5, 7), (3, 2, 7, 7),
-                                     (3, 1, 5, 6), ((2, 3), (2, 1), 6, 7)])
+                                     (3, 1, 5, 6), ((2, 3), (2, 1), 6, 7), (3, None, 9, 7),
+                                     ((2, 3), None, 7, 8), ((1, 2), None, 3, 4), (1, None, 2, 3)])
 @pytest.mark.parametrize("mode", ["max", "avg"])
 def test_pooling_matches_the_loop_reference(k, s, h, w, mode):
     layer = (L.MaxPool2D if mode == "max" else L.AvgPool2D)(k, s)
@@ -123,11 +124,12 @@ def test_max_pool_ties_send_the_gradient_to_exactly_one_element():
     np.testing.assert_array_equal(dx, ref.pool_backward(np.full((1, 1, 2, 2), 5.0), x, 2, 2, "max"))
 
 
-@pytest.mark.parametrize("k,s", [(2, 2), (3, 1), (2, 1), ((2, 3), (1, 2)), (3, 3)])
-def test_max_pool_with_many_ties_matches_the_reference(k, s):
+@pytest.mark.parametrize("k,s", [(2, 2), (3, 1), (2, 1), ((2, 3), (1, 2)), (3, 3), ((3, 2), (3, 2))])
+@pytest.mark.parametrize("training", [True, False])
+def test_max_pool_with_many_ties_matches_the_reference(k, s, training):
     # post-ReLU maps are full of tied zeros: each window must still pick exactly one
     x = np.random.default_rng(8).integers(0, 3, size=(2, 2, 7, 8)).astype(np.float64)
-    layer = L.MaxPool2D(k, s)
+    layer = L.MaxPool2D(k, s).train(training)  # eval: the tiled path skips the winners
     y = layer.forward(x)
     g = np.random.default_rng(9).standard_normal(y.shape)
     np.testing.assert_allclose(layer.backward(g), ref.pool_backward(g, x, k, s, "max"), atol=1e-12)

@@ -91,24 +91,36 @@ class GraphView(QGraphicsView):
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.setBackgroundBrush(QBrush(QColor(250, 250, 250)))
 
+    #: Largest zoom ``fit`` uses: small graphs grow until their text is easy to read.
+    MAX_FIT_SCALE = 2.0
+
     def wheelEvent(self, event) -> None:  # noqa: N802 (Qt override)
         steps = event.angleDelta().y() / 120.0
         factor = 1.15 ** steps
         scale = self.transform().m11() * factor
         if 0.1 <= scale <= 4.0:
             self.scale(factor, factor)
+            self._auto_fit = False  # the user chose a zoom: keep it on resize
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        if getattr(self, "_auto_fit", True):
+            self.fit()
 
     def fit(self) -> None:
-        """Show the whole graph when it fits at ≥ 50 %; otherwise 1:1 from the left."""
+        """Show the whole graph, zoomed in up to 2× when there is room; a graph too big
+        to show at ≥ 50 % is shown at 50 % from the left (scroll for the rest)."""
+        self._auto_fit = True
         self.resetTransform()
         rect = self.scene().itemsBoundingRect().adjusted(-12, -12, 12, 12)
         self.setSceneRect(rect)
         view = self.viewport().rect()
-        if rect.width() <= view.width() and rect.height() <= view.height():
+        if rect.width() <= 0 or rect.height() <= 0:
             return
-        scale = min(view.width() / rect.width(), view.height() / rect.height())
+        scale = min(view.width() / rect.width(), view.height() / rect.height(), self.MAX_FIT_SCALE)
         if scale >= 0.5:
-            self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+            self.scale(scale, scale)
+            self.centerOn(rect.center())
         else:
             self.scale(0.5, 0.5)
             self.ensureVisible(QRectF(rect.left(), rect.top(), 10, 10))
