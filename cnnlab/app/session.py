@@ -83,6 +83,8 @@ class TrainingConfig:
     seed: int = 0
     augment: bool = False
     subset: int | None = None
+    include_user_digits: bool = False  # add the Draw tab's corrected drawings (MNIST only)
+    user_digits_path: str | None = None  # None: the default per-user file
 
     def with_(self, **changes: Any) -> "TrainingConfig":
         return replace(self, **changes)
@@ -218,6 +220,11 @@ class Session(QObject):
             # its first N images would all be zeros.
             keep = np.sort(np.random.default_rng(cfg.seed).permutation(len(x))[: cfg.subset])
             x, y = x[keep], y[keep]
+        if cfg.include_user_digits and ds.input_shape == (1, 28, 28):
+            from cnnlab.data.user_digits import UserDigits
+
+            ux, uy = UserDigits(cfg.user_digits_path).arrays()  # DatasetError is a ValueError
+            x, y = np.concatenate([x, ux]), np.concatenate([y, uy])
         model = self.model
         model.train()
         augment = None

@@ -126,3 +126,22 @@ def test_save_and_load_model_round_trip(qtbot, session, tmp_path):
     assert session.model_path == path
     loaded = session.model.get_weights()
     assert all(np.array_equal(weights[k], loaded[k]) for k in weights)
+
+
+def test_corrected_drawings_join_the_training_set(qtbot, session, tmp_path):
+    from cnnlab.data.user_digits import UserDigits
+
+    path = tmp_path / "mine.npz"
+    mine = UserDigits(path)
+    for label in (3, 5, 7):
+        mine.add(np.zeros((28, 28), dtype=np.float32), label)
+    reports = []
+    session.batch_reported.connect(reports.append)
+    base = TrainingConfig(epochs=1, batch_size=32, subset=64, val_fraction=0.0)
+    with qtbot.waitSignal(session.training_finished, timeout=30000):
+        session.start_training(base)
+    assert reports[-1].batches == 2
+    reports.clear()
+    with qtbot.waitSignal(session.training_finished, timeout=30000):
+        session.start_training(base.with_(include_user_digits=True, user_digits_path=str(path)))
+    assert reports[-1].batches == 3  # 64 + 3 images

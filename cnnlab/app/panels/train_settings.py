@@ -71,6 +71,9 @@ class TrainingSettings(QGroupBox):
         self.subset = _int_box(0, 10_000_000, 0, "train on N images drawn at random (fixed by "
                                                  "the seed); all = every training image", 256)
         self.subset.setSpecialValueText("all")
+        self.user_digits = QCheckBox("add my corrected drawings")
+        self.user_digits.setToolTip("also train on the digits saved with \"This is wrong → label\" "
+                                    "on the Draw tab (MNIST-shaped data only)")
 
         self.form = QFormLayout(self)
         for label, widget in (("epochs", self.epochs), ("batch size", self.batch_size),
@@ -78,7 +81,8 @@ class TrainingSettings(QGroupBox):
                               ("momentum", self.momentum), ("β1", self.beta1), ("β2", self.beta2),
                               ("L2 λ", self.l2), ("L1 λ", self.l1),
                               ("validation", self.val_fraction), ("seed", self.seed),
-                              ("augmentation", self.augment), ("training images", self.subset)):
+                              ("augmentation", self.augment), ("training images", self.subset),
+                              ("my digits", self.user_digits)):
             self.form.addRow(label, widget)
         self.optimizer.currentIndexChanged.connect(self._show_optimizer_fields)
         self._show_optimizer_fields()
@@ -95,13 +99,15 @@ class TrainingSettings(QGroupBox):
             optimizer=self.optimizer.currentData(), momentum=self.momentum.value(),
             beta1=self.beta1.value(), beta2=self.beta2.value(), l2=self.l2.value(),
             l1=self.l1.value(), val_fraction=self.val_fraction.value(), seed=self.seed.value(),
-            augment=self.augment.isChecked(), subset=self.subset.value() or None)
+            augment=self.augment.isChecked(), subset=self.subset.value() or None,
+            include_user_digits=self.user_digits.isChecked())
 
     def save_settings(self, settings: QSettings) -> None:
         for name in NUMERIC_FIELDS:
             settings.setValue(f"train/{name}", getattr(self, name).value())
         settings.setValue("train/optimizer", self.optimizer.currentData())
         settings.setValue("train/augment", self.augment.isChecked())
+        settings.setValue("train/user_digits", self.user_digits.isChecked())
 
     def restore_settings(self, settings: QSettings) -> None:
         for name in NUMERIC_FIELDS:
@@ -116,6 +122,7 @@ class TrainingSettings(QGroupBox):
         index = self.optimizer.findData(settings.value("train/optimizer"))
         if index >= 0:
             self.optimizer.setCurrentIndex(index)
-        augment = settings.value("train/augment")
-        if augment is not None:
-            self.augment.setChecked(str(augment).lower() in ("true", "1"))
+        for key, box in (("augment", self.augment), ("user_digits", self.user_digits)):
+            value = settings.value(f"train/{key}")
+            if value is not None:
+                box.setChecked(str(value).lower() in ("true", "1"))
