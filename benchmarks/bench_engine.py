@@ -83,10 +83,14 @@ def torch_net(specs):
     return nn.Sequential(*[build[s[0]](*s[1:]) for s in specs])
 
 
-def median_ms(fns: dict, seconds: float, min_runs: int = 5, warmup: int = 2) -> dict:
-    """Median wall time in ms of each callable in ``fns`` (name -> fn). The callables are
-    timed in turn, one run each per round, so a machine whose load changes during the
-    run slows all of them alike; at least ``min_runs`` rounds / ``seconds``."""
+def median_ms(fns: dict, seconds: float, min_runs: int = 5, warmup: int = 2,
+              block: int = 3) -> dict:
+    """Median wall time in ms of each callable in ``fns`` (name -> fn).
+
+    The callables take turns in blocks of ``block`` runs, so a machine whose load drifts
+    during the run slows all of them alike; the first run of each block is not counted,
+    because the previous library's idle worker threads spin a while before sleeping and
+    would steal the cores. At least ``min_runs`` counted runs each, and ``seconds``."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
@@ -94,9 +98,11 @@ def median_ms(fns: dict, seconds: float, min_runs: int = 5, warmup: int = 2) -> 
     start = time.perf_counter()
     while min(len(t) for t in times.values()) < min_runs or time.perf_counter() - start < seconds:
         for name, fn in fns.items():
-            t = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t)
+            for i in range(block):
+                t = time.perf_counter()
+                fn()
+                if i:
+                    times[name].append(time.perf_counter() - t)
     return {name: 1e3 * float(np.median(t)) for name, t in times.items()}
 
 
@@ -176,7 +182,7 @@ def inference_ms(specs, shape, seconds, use_torch: bool) -> dict:
                 net(timage).softmax(1)
 
         fns["torch"] = run
-    return median_ms(fns, seconds, min_runs=50, warmup=10)
+    return median_ms(fns, seconds, min_runs=50, warmup=10, block=20)
 
 
 def fmt(value, digits=1, suffix=""):
@@ -196,7 +202,7 @@ def main(args) -> None:
           + (f"; torch {torch.__version__} CPU, torch.set_num_threads({args.threads})"
              if use_torch else "; torch not installed (no comparison)"))
     print(f"batch {BATCH}, float32, one step = forward + loss + backward + SGD update; "
-          f"median of >= 5 interleaved steps; s/epoch = ms/step x {EPOCH_IMAGES:,}/{BATCH}\n")
+          f"median of >= 5 steps, libraries alternating in blocks; s/epoch = ms/step x {EPOCH_IMAGES:,}/{BATCH}\n")
 
     rows = []
     rng = np.random.default_rng(0)

@@ -100,20 +100,16 @@ class Conv2D(WeightedLayer):
             F.pad_flat(x, geo, out=x_flat, clean=fresh)  # a reused border stays zero
         else:
             x_flat = x.reshape(n, c, geo.length)  # (N, C_in, H·W): no copy
-        k = c * self.kernel_size[0] * self.kernel_size[1]
-        length = geo.col_length
+        k, length = c * self.kernel_size[0] * self.kernel_size[1], geo.col_length
         cols, _ = self._buffer("cols", (k, n * length), x.dtype)  # (C_in·kh·kw, N·L)
         F.im2col(x_flat, geo, out=cols)
         w2 = self.weight(x.dtype).reshape(self.out_channels, k)  # (C_out, K)
         y_cols, _ = self._buffer("y_cols", (self.out_channels, n * length), x.dtype)
         np.matmul(w2, cols, out=y_cols)  # (C_out, N·L): the one BLAS call
         y = np.empty((n, self.out_channels, ho, wo), dtype=x.dtype)  # (N, C_out, H_out, W_out)
-        y_view = F.columns_as_images(y_cols.reshape(self.out_channels, n, length), n,
-                                     geo.col_pitch, (ho, wo))
-        if self.bias:
-            np.add(y_view, self.params["b"].astype(x.dtype, copy=False)[:, None, None], out=y)
-        else:
-            np.copyto(y, y_view)
+        bias = self.params["b"].astype(x.dtype, copy=False)[:, None, None] if self.bias else 0
+        np.add(F.columns_as_images(y_cols.reshape(self.out_channels, n, length), n,
+                                   geo.col_pitch, (ho, wo)), bias, out=y)
         self._cache = (geo, n, cols)
         return y
 
@@ -121,23 +117,19 @@ class Conv2D(WeightedLayer):
         """grad_out: ``(N, C_out, H_out, W_out)``. Fills ``grads`` and returns
         ``(N, C_in, H, W)`` (None when ``need_input_grad`` is False)."""
         geo, n, cols = self._cache
-        ho, wo = geo.out_hw
-        dtype = grad_out.dtype
-        length = geo.col_length
+        dtype, o, length = grad_out.dtype, self.out_channels, geo.col_length
         if self.bias:
             self.store_grad("b", grad_out.sum(axis=(0, 2, 3)))
-        # the gradient in the column layout; junk columns stay zero (buffer zeroed when new)
-        g_cols, fresh = self._buffer("g_cols", (self.out_channels, n * length), dtype)
-        if fresh:
-            g_cols.fill(0)
-        np.copyto(F.columns_as_images(g_cols.reshape(self.out_channels, n, length), n,
-                                      geo.col_pitch, (ho, wo)), grad_out)
+        g_cols, _ = self._buffer("g_cols", (o, n * length), dtype)  # gradient as columns
+        g_3d = g_cols.reshape(o, n, length)
+        np.copyto(F.columns_as_images(g_3d, n, geo.col_pitch, geo.out_hw), grad_out)
+        F.zero_junk_columns(g_3d, geo.col_pitch, geo.out_hw)
         # dW = g_cols @ colsᵀ: (C_out, N·L) x (N·L, K); BLAS reads colsᵀ without a copy
         self.store_grad("W", g_cols @ cols.astype(dtype, copy=False).T)
         if not need_input_grad:
             return None
         k = cols.shape[0]
-        w2 = self.weight(dtype).reshape(self.out_channels, k)
+        w2 = self.weight(dtype).reshape(o, k)
         d_cols, _ = self._buffer("d_cols", (k, n * length), dtype)
         np.matmul(w2.T, g_cols, out=d_cols)  # (K, N·L)
         dx_flat = F.col2im(d_cols, geo, n, self.in_channels)  # (N, C_in, padded length)

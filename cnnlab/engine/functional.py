@@ -186,6 +186,18 @@ def col2im(cols: np.ndarray, geo: ConvGeometry, n: int, c: int,
     return out
 
 
+def zero_junk_columns(y: np.ndarray, pitch: int, out_hw: tuple[int, int]) -> None:
+    """Zero the junk columns (those past each output row) of ``(C, N, L)`` column-layout
+    data; :func:`col2im` and weight gradients need them zero."""
+    c, n, length = y.shape
+    ho, wo = out_hw
+    if pitch == wo or ho < 2:
+        return
+    item = y.itemsize
+    as_strided(y[:, :, wo:], shape=(c, n, ho - 1, pitch - wo),
+               strides=(n * length * item, length * item, pitch * item, item))[...] = 0
+
+
 def columns_as_images(y: np.ndarray, n: int, pitch: int, out_hw: tuple[int, int]) -> np.ndarray:
     """View ``(C, N, L)`` data laid out like :func:`im2col` columns as
     ``(N, C, H_out, W_out)`` (junk columns skipped). A strided view, no copy."""

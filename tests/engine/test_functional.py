@@ -134,3 +134,11 @@ def test_initializer_statistics_and_specs():
         init.uniform(1, 0)
     with pytest.raises(ValueError, match="bad arguments"):
         init.get_initializer({"name": "normal", "mu": 1})
+
+
+def test_zero_junk_columns_clears_only_the_junk():
+    geo = F.ConvGeometry(4, 5, (3, 3), padding=(1, 1))  # pitch 6, output 4x5: 1 junk column per row
+    y = np.ones((2, 3, geo.col_length))
+    F.zero_junk_columns(y, geo.col_pitch, geo.out_hw)
+    assert (y == 0).sum() == 2 * 3 * (4 - 1) * (geo.col_pitch - 5)
+    assert F.columns_as_images(y, 3, geo.col_pitch, geo.out_hw).all()  # every real output kept

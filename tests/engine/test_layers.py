@@ -59,6 +59,12 @@ def test_conv2d_reuses_buffers_without_mixing_batches():
     np.testing.assert_allclose(again, ref.conv_forward(small, layer.params["W"], layer.params["b"], 1, 1),
                                rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(layer.forward(big), first)
+    layer.backward(rng.random(first.shape, dtype=np.float32) + 1)  # fills the scratch
+    y = layer.forward(small)  # smaller batch, same buffers: the junk columns of the
+    dout = rng.random(y.shape, dtype=np.float32)  # reused gradient buffer must be zeroed again
+    _, rdw, _ = ref.conv_backward(dout, small, layer.params["W"], 1, 1)
+    layer.backward(dout)
+    np.testing.assert_allclose(layer.grads["W"], rdw, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -185,6 +185,7 @@ def test_save_and_load_round_trip(tmp_path):
     assert loaded.get_config() == model.get_config()
     np.testing.assert_array_equal(loaded.predict_proba(images()), model.predict_proba(images()))
     assert os.listdir(tmp_path) == ["tiny.npz"]  # no temp files left
+    assert path.stat().st_mode & 0o777 == 0o644  # not the temp file's private 0600
     model.save(str(tmp_path / "plain_name"))  # exactly the given name
     assert load(tmp_path / "plain_name").n_params == model.n_params
 

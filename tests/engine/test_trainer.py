@@ -251,7 +251,7 @@ def test_small_cnn_learns_real_digits():
     after = evaluate(model, x_test[:300], y_test[:300])
     assert history.train_loss[-1] < 0.5 * history.train_loss[0]
     assert after[0] < before[0]
-    assert after[1] > 0.6  # chance is 0.1
+    assert after[1] > 0.8  # chance is 0.1; ~0.9 in practice
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
