@@ -10,42 +10,22 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from cnnlab.engine.model import write_atomically
+
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip header can hold
 
 
-def _file_mode(path: Path) -> int:
-    """Keep an existing file's permissions; a new file gets rw-r--r-- (mkstemp's is rw-------).
-
-    (Reading the umask would mean changing it for a moment, which races with other threads.)
-    """
-    try:
-        return path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        return 0o644
-
-
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
+    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``
+    (creating the folder); see :func:`cnnlab.engine.model.write_atomically`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _file_mode(path))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomically(path, lambda f: f.write(data))
     return path
 
 
