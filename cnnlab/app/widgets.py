@@ -59,6 +59,18 @@ def mosaic(tiles: np.ndarray, columns: int | None = None, gap: int = 1,
     return out, rows, cols
 
 
+def image_plot(layout: pg.GraphicsLayout | pg.GraphicsLayoutWidget, title: str = "") -> pg.PlotItem:
+    """A plot for showing images: square pixels, row 0 at the top, no axes, no mouse zoom."""
+    plot = layout.addPlot(title=title or None)
+    plot.setAspectLocked(True)
+    plot.invertY(True)
+    plot.hideAxis("left")
+    plot.hideAxis("bottom")
+    plot.setMenuEnabled(False)
+    plot.setMouseEnabled(False, False)
+    return plot
+
+
 class TileGrid(QWidget):
     """A grid of image tiles with one shared colour scale and a colour bar.
 
@@ -70,13 +82,7 @@ class TileGrid(QWidget):
         super().__init__(parent)
         self.view = pg.GraphicsLayoutWidget()
         self.view.setBackground("w")
-        self.plot = self.view.addPlot(title=title or None)
-        self.plot.setAspectLocked(True)
-        self.plot.invertY(True)
-        self.plot.hideAxis("left")
-        self.plot.hideAxis("bottom")
-        self.plot.setMenuEnabled(False)
-        self.plot.setMouseEnabled(False, False)
+        self.plot = image_plot(self.view, title)
         self.image = pg.ImageItem()
         self.plot.addItem(self.image)
         self.colorbar = pg.ColorBarItem(values=(-1, 1), colorMap=diverging_colormap(),

@@ -13,16 +13,7 @@ from cnnlab.app.panels.train_panel import TrainPanel
 from cnnlab.app.session import Session, TrainingConfig, load_dataset
 from cnnlab.engine.presets import build, build_preset, strip_sizes
 
-SMALL = "Conv3x3×9 → MaxPool2 → Softmax"
-
-
-@pytest.fixture
-def session(qtbot):
-    s = Session()
-    s.set_dataset(load_dataset("mnist", "sample"))
-    s.set_model(build_preset(SMALL), SMALL)
-    yield s
-    assert s.shutdown(timeout_ms=5000)
+from tests.app.conftest import SMALL
 
 
 @pytest.fixture

@@ -6,16 +6,7 @@ import pytest
 from cnnlab.app.session import Session, TrainingConfig, build_optimizer, load_dataset
 from cnnlab.engine.presets import build_preset
 
-SMALL = "Conv3x3×9 → MaxPool2 → Softmax"
-
-
-@pytest.fixture
-def session(qtbot):
-    s = Session()
-    s.set_dataset(load_dataset("mnist", "sample"))
-    s.set_model(build_preset(SMALL), SMALL)
-    yield s
-    assert s.shutdown(timeout_ms=5000)
+from tests.app.conftest import SMALL
 
 
 def test_dataset_bundle_describes_itself():

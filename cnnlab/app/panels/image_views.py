@@ -9,7 +9,7 @@ from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PyQt6.QtWidgets import QSizePolicy, QSpinBox, QWidget
 
-from cnnlab.app.widgets import TRAIN_COLOR, diverging_colormap, symmetric_levels
+from cnnlab.app.widgets import TRAIN_COLOR, diverging_colormap, image_plot, symmetric_levels
 
 #: Kernels up to this many cells per side show their values as text on the heatmap.
 MAX_TEXT_CELLS = 7
@@ -222,13 +222,7 @@ class KernelHeatmap(pg.GraphicsLayoutWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setBackground("w")
-        self.plot = self.addPlot()
-        self.plot.setAspectLocked(True)
-        self.plot.invertY(True)
-        self.plot.hideAxis("left")
-        self.plot.hideAxis("bottom")
-        self.plot.setMenuEnabled(False)
-        self.plot.setMouseEnabled(False, False)
+        self.plot = image_plot(self)
         self.plot.hideButtons()
         self.image = pg.ImageItem()
         self.image.setColorMap(diverging_colormap())
