@@ -71,7 +71,7 @@ class TrainingSettings(QGroupBox):
         self.subset = _int_box(0, 10_000_000, 0, "train on N images drawn at random (fixed by "
                                                  "the seed); all = every training image", 256)
         self.subset.setSpecialValueText("all")
-        self.user_digits = QCheckBox("add my corrected drawings")
+        self.user_digits = QCheckBox("from the Draw tab")
         self.user_digits.setToolTip("also train on the digits saved with \"This is wrong → label\" "
                                     "on the Draw tab (MNIST-shaped data only)")
 
