@@ -114,6 +114,7 @@ class Session(QObject):
     model_changed = pyqtSignal(object)  # Sequential (the session's model; read-only for panels)
     architecture_error_changed = pyqtSignal(object)  # str (why the designed net is impossible) or None
     dataset_changed = pyqtSignal(object)  # DatasetBundle
+    about_to_train = pyqtSignal()  # start_training was called: editors apply pending edits now
     training_started = pyqtSignal(object)  # TrainingConfig
     training_state_changed = pyqtSignal(str)  # "idle" | "running" | "paused" | "stopping"
     batch_reported = pyqtSignal(object)  # engine.trainer.BatchReport
@@ -202,6 +203,7 @@ class Session(QObject):
         from cnnlab.engine.trainer import Trainer
 
         self._refuse_while_training("start a second training")
+        self.about_to_train.emit()  # e.g. the designer builds an edit made a moment ago
         if self.architecture_error:
             raise ValueError(f"fix the network first: {self.architecture_error}")
         if self.model is None or self.dataset is None:

@@ -75,6 +75,14 @@ def test_build_a_net_through_the_widgets(qtbot, panel, session):
     assert "(4, 1, 5, 5)" in panel.summary.toPlainText()
 
 
+def test_start_right_after_an_edit_trains_the_edited_net(qtbot, panel, session):
+    panel.table.selectRow(0)
+    panel.form.fields["out_channels"].setValue(5)  # the build waits for a quiet moment ...
+    with qtbot.waitSignal(session.training_finished, timeout=30000):
+        session.start_training(TrainingConfig(epochs=1, batch_size=32, subset=64))  # ... not now
+    assert session.model.layers[0].params["W"].shape[0] == 5
+
+
 def test_reorder_duplicate_and_remove(qtbot, panel):
     types = lambda: [s["type"] for s in panel.specs]  # noqa: E731
     assert types() == ["Conv2D", "MaxPool2D", "Flatten", "Dense"]

@@ -58,6 +58,7 @@ class ModelPanel(QWidget):
         self._build_ui()
 
         session.model_changed.connect(self._on_model_changed)
+        session.about_to_train.connect(self.flush_pending_build)
         session.dataset_changed.connect(self._on_dataset_changed)
         session.training_state_changed.connect(self._on_training_state)
         if session.model is not None:
@@ -315,6 +316,25 @@ class ModelPanel(QWidget):
         job.failed.connect(lambda msg: self._show_message(f"Could not build the network: {msg}"))
         job.done.connect(lambda: self._job_done(job))
         self._build_job = job
+
+    def flush_pending_build(self) -> None:
+        """Training is about to start: an edit still waiting for its build (the quiet-moment
+        timer, or a build job) is built now, synchronously, so Train uses what is shown."""
+        if not (self._build_timer.isActive() or self._build_job is not None):
+            return
+        self._build_timer.stop()
+        if self._build_job is not None:
+            self._build_job.cancel()
+        self._build_generation += 1
+        if self.architecture_error or self.session.is_training:
+            return
+        try:
+            model = presets.build([dict(s) for s in self.specs], self.input_shape,
+                                  seed=self.seed_box.value())
+        except ValueError as exc:
+            self._show_message(f"Could not build the network: {exc}")
+            return
+        self._install(model, f"{self.design_name} (untrained)", self._build_generation)
 
     def _job_done(self, job) -> None:
         if self._build_job is job:
