@@ -13,7 +13,8 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QColor, QFont
-from PyQt6.QtWidgets import QDoubleSpinBox, QMessageBox, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import (QDoubleSpinBox, QFrame, QMessageBox, QScrollArea, QVBoxLayout,
+                             QWidget)
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
@@ -169,6 +170,19 @@ class LogSpinBox(QDoubleSpinBox):
                 prev = [m for m in [0.5, 1, 2, 5] if m < mant - 1e-9]
                 v = (prev[-1] if prev else 0.5) * 10 ** exp
         self.setValue(min(max(v, self.minimum()), self.maximum()))
+
+
+def scrollable(widget: QWidget) -> QScrollArea:
+    """``widget`` in a frameless area that scrolls vertically when the window is short
+    (small laptop screens, 200 % scaling), so a tall control column never sets the
+    window's minimum height."""
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setFixedWidth(widget.minimumSizeHint().width() + area.verticalScrollBar().sizeHint().width())
+    return area
 
 
 def big_label_font(point_size: int = 28, bold: bool = True) -> QFont:

@@ -115,15 +115,31 @@ def kernel_tiles(weight: np.ndarray, rgb: bool | None = None, scale: float | Non
     return KernelTiles(tiles.astype(np.float32), "rgb", (-m, m), columns, text)
 
 
-def to_display_rgb(images: np.ndarray) -> np.ndarray:
+#: How filtered values become pixels: edge filters (Sobel, Laplacian) give negative values
+#: that plain clipping shows as black, so the lab can show them on grey or as magnitudes.
+DISPLAY_MODES = {
+    "clip": "values clipped to 0–255",
+    "offset": "value + 128 (negatives visible)",
+    "abs": "|value| (edge strength)",
+}
+
+
+def to_display_rgb(images: np.ndarray, mode: str = "clip") -> np.ndarray:
     """``(N, C, H, W)`` images on the 0–255 scale (uint8 or float, C = 1 or 3) →
-    uint8 ``(N, H, W, 3)``: rounded and clipped to 0–255 (a value of 300 shows white,
-    −20 black; nothing wraps around), NaN shown as 0, grey repeated into 3 channels."""
+    uint8 ``(N, H, W, 3)``, rounded and clipped to 0–255 (a value of 300 shows white,
+    −20 black; nothing wraps around), NaN shown as 0, grey repeated into 3 channels.
+
+    ``mode`` (see ``DISPLAY_MODES``) maps values first: ``"offset"`` adds 128, ``"abs"``
+    takes the magnitude; ``"clip"`` shows them as they are."""
+    if mode not in DISPLAY_MODES:
+        raise ValueError(f"unknown display mode {mode!r}; choose one of {', '.join(DISPLAY_MODES)}")
     x = np.asarray(images)
     if x.ndim != 4 or x.shape[1] not in (1, 3):
         raise ValueError(f"images must be (N, 1 or 3, H, W), got shape {x.shape}")
-    if x.dtype != np.uint8:
-        x = np.clip(np.nan_to_num(np.rint(x.astype(np.float32)), nan=0.0), 0, 255).astype(np.uint8)
+    if x.dtype != np.uint8 or mode != "clip":
+        x = x.astype(np.float32)
+        x = x + 128.0 if mode == "offset" else np.abs(x) if mode == "abs" else x
+        x = np.clip(np.nan_to_num(np.rint(x), nan=0.0), 0, 255).astype(np.uint8)
     if x.shape[1] == 1:
         x = np.repeat(x, 3, axis=1)
     return np.ascontiguousarray(x.transpose(0, 2, 3, 1))

@@ -150,6 +150,23 @@ def test_full_mode_and_clipping_not_wrapping(qtbot, panel):
         assert img.pixelColor(int(xs[0]), int(ys[0])).red() == shown
 
 
+def test_edge_kernels_can_show_negative_values(qtbot, panel):
+    view = panel.blur_view
+    with qtbot.waitSignal(view.filtered, timeout=2000):
+        choose(view.kernel_combo, "sobel_x")
+    red = view.after[0, 0]
+    ys, xs = np.nonzero(red < -40)
+    assert len(ys), "a Sobel filter of a photo has strongly negative edges"
+    y, x = int(ys[0]), int(xs[0])
+    assert view.strip.after[0].pixelColor(x, y).red() == 0  # clipped: black
+    with qtbot.waitSignal(view.filtered, timeout=2000):
+        choose(view.display_combo, "abs")
+    assert view.strip.after[0].pixelColor(x, y).red() == min(255, round(-red[y, x]))
+    with qtbot.waitSignal(view.filtered, timeout=2000):
+        choose(view.display_combo, "offset")
+    assert view.strip.after[0].pixelColor(x, y).red() == max(0, round(red[y, x] + 128))
+
+
 def test_click_enlarges_and_save_png(qtbot, panel, tmp_path):
     panel.show()
     qtbot.waitExposed(panel)

@@ -124,3 +124,12 @@ def test_filter_strips_put_channels_side_by_side_with_gaps():
     assert filter_strips(np.zeros((20, 3, 5, 5)), scale=2.0).levels == (-2.0, 2.0)
     assert filter_strips(np.zeros((1, 64, 3, 3))).columns == 1
     assert filter_strips(np.zeros((9, 1, 3, 3))).columns == 3
+
+
+def test_to_display_rgb_modes_make_negative_edges_visible():
+    x = np.array([-100.0, -20.0, 0.0, 50.0, 200.0], dtype=np.float32).reshape(1, 1, 1, 5)
+    assert to_display_rgb(x)[0, 0, :, 0].tolist() == [0, 0, 0, 50, 200]
+    assert to_display_rgb(x, "offset")[0, 0, :, 0].tolist() == [28, 108, 128, 178, 255]
+    assert to_display_rgb(x, "abs")[0, 0, :, 0].tolist() == [100, 20, 0, 50, 200]
+    with pytest.raises(ValueError, match="unknown display mode"):
+        to_display_rgb(x, "wrap")

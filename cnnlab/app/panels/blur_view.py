@@ -8,16 +8,17 @@ import json
 import numpy as np
 from PyQt6.QtCore import QBuffer, QIODevice, QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
-                             QHBoxLayout, QHeaderView, QLabel, QPushButton, QSlider, QSpinBox,
+                             QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy, QSlider, QSpinBox,
                              QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from cnnlab.app.panels.image_source import CifarImages
 from cnnlab.app.panels.image_views import (BeforeAfterStrip, EnlargedPair, KernelHeatmap,
                                            restore_values, save_values)
-from cnnlab.app.widgets import ERROR_COLOR, show_error
+from cnnlab.app.widgets import ERROR_COLOR, scrollable, show_error
 from cnnlab.data.npz import atomic_write_bytes
 from cnnlab.engine import kernels as K
-from cnnlab.engine.filter_views import pick_other_indices, resize_centred, to_display_rgb
+from cnnlab.engine.filter_views import (DISPLAY_MODES, pick_other_indices, resize_centred,
+                                        to_display_rgb)
 
 CUSTOM = "custom"
 MODES = [("per_channel", "per channel (3 → 3, diagonal)"),
@@ -51,7 +52,7 @@ class BlurLabView(QWidget):
         self._timer.timeout.connect(self.recompute)
 
         layout = QHBoxLayout(self)
-        layout.addWidget(self._build_controls())
+        layout.addWidget(scrollable(self._build_controls()))
         layout.addWidget(self._build_images(), 1)
         self._on_kernel_choice()
 
@@ -70,16 +71,18 @@ class BlurLabView(QWidget):
         self.kernel_combo.addItem("Custom (type values)", CUSTOM)
         self.kernel_combo.currentIndexChanged.connect(self._on_kernel_choice)
         form.addRow("kernel", self.kernel_combo)
-        self.classic_button = QPushButton("Classic blur  [1 2 1; 2 4 2; 1 2 1] / 16")
-        self.classic_button.setToolTip("the classic 3×3 blur, one click away")
+        self.classic_button = QPushButton("Classic 3×3 blur")
+        self.classic_button.setToolTip("the classic blur [1 2 1; 2 4 2; 1 2 1] / 16, one click away")
         self.classic_button.clicked.connect(
             lambda: self.kernel_combo.setCurrentIndex(self.kernel_combo.findData("classic_blur")))
-        form.addRow(self.classic_button)
-        self.edit_button = QPushButton("Edit these values (custom kernel)")
+        self.edit_button = QPushButton("Edit these values")
         self.edit_button.setToolTip("start a custom kernel from the one shown")
         self.edit_button.clicked.connect(
             lambda: self.kernel_combo.setCurrentIndex(self.kernel_combo.findData(CUSTOM)))
-        form.addRow(self.edit_button)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.classic_button)
+        buttons.addWidget(self.edit_button)
+        form.addRow(buttons)
         self.size_spin = QSpinBox()
         self.size_spin.setRange(1, 15)
         self.size_spin.setValue(5)
@@ -105,6 +108,7 @@ class BlurLabView(QWidget):
         col.addWidget(kernel_group)
 
         self.heatmap = KernelHeatmap()
+        self.heatmap.setMinimumHeight(150)  # values stay readable up to 7×7
         col.addWidget(self.heatmap, 1)
         self.kernel_info = QLabel()
         self.kernel_info.setToolTip("a kernel summing to 1 keeps the brightness; "
@@ -143,6 +147,13 @@ class BlurLabView(QWidget):
             cform.addRow(name, spin)
         self.mode_combo.currentIndexChanged.connect(self.schedule)
         cform.addRow("channels", self.mode_combo)
+        self.display_combo = QComboBox()
+        for key, text in DISPLAY_MODES.items():
+            self.display_combo.addItem(text, key)
+        self.display_combo.setToolTip("how filtered values become pixels: edge kernels (Sobel, "
+                                      "Laplacian) give negative values, black when clipped")
+        self.display_combo.currentIndexChanged.connect(self.schedule)
+        cform.addRow("show", self.display_combo)
         col.addWidget(conv_group)
         self.formula = QLabel()
         self.formula.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -153,6 +164,7 @@ class BlurLabView(QWidget):
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setStyleSheet(f"color: {ERROR_COLOR.name()}")
+        self.message.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         col.addWidget(self.message)
         return box
 
@@ -322,7 +334,7 @@ class BlurLabView(QWidget):
             self._set_message(str(exc))
         else:
             self.after = after
-            self.strip.set_after(to_display_rgb(after))
+            self.strip.set_after(to_display_rgb(after, self.display_combo.currentData()))
             self._set_message("")
         self._show_large(self.strip.selected)
         self.filtered.emit()
@@ -358,7 +370,8 @@ class BlurLabView(QWidget):
         i = int(self.indices[index])
         name = self.images.class_names[int(self.images.y[i])]
         before = to_display_rgb(self.images.x[i:i + 1])[0]
-        after = None if self.after is None else to_display_rgb(self.after[index:index + 1])[0]
+        after = None if self.after is None else to_display_rgb(
+            self.after[index:index + 1], self.display_combo.currentData())[0]
         after_caption = ("after: " + "×".join(map(str, after.shape[:2])) if after is not None
                          else "after: —")
         self.large.set_images(before, after, f"{name} · {self.images.name} #{i}", after_caption)

@@ -259,7 +259,10 @@ class KernelHeatmap(pg.GraphicsLayoutWidget):
                 continue
             r, c = divmod(n, kw)
             v = k[r, c]
-            item.setText(format_value(v, 3 if max(kh, kw) <= 3 else 2))
+            text = format_value(v, 3 if max(kh, kw) <= 3 else 2)
+            if max(kh, kw) > 3:  # narrow cells: ".013" instead of "0.013" (hover: full value)
+                text = text.replace("0.", ".", 1) if text.lstrip("-").startswith("0.") else text
+            item.setText(text)
             item.setFont(font)
             item.setColor(QColor("white") if abs(v) > 0.6 * m else QColor(20, 20, 20))
             item.setPos(c + 0.5, r + 0.5)
