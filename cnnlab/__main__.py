@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
+
+from cnnlab import __version__
+
+
+def _no_display_problem() -> str | None:
+    """Why Qt could not open a window here, or None (Qt itself aborts the process)."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return ("cnnlab needs a display: none is set (DISPLAY / WAYLAND_DISPLAY). On a machine "
+            "without a desktop run it as `xvfb-run -a cnnlab` (Debian/Ubuntu package xvfb).")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -11,9 +25,19 @@ def main(argv: list[str] | None = None) -> int:
         from cnnlab.data.cli import main as data_main
 
         return data_main(argv[1:])
+    parser = argparse.ArgumentParser(
+        prog="cnnlab", description="A desktop lab for learning how convolutional networks work. "
+        "Without arguments it opens the app; `cnnlab data --help` lists and downloads datasets.")
+    parser.add_argument("--version", action="version", version=f"cnnlab {__version__}")
+    args, qt_args = parser.parse_known_args(argv)  # the rest (e.g. -platform) goes to Qt
+    del args
+    problem = _no_display_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     from cnnlab.app.main_window import run_app
 
-    return run_app(argv)
+    return run_app(qt_args)
 
 
 if __name__ == "__main__":
