@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
-_REPO_RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+_REPO_RESOURCES = Path(__file__).resolve().parent.parent / "resources"  # a checkout / pip -e
+_INSTALLED_RESOURCES = Path(sys.prefix) / "share" / "cnnlab" / "resources"  # pip install .
 
 
 def resources_dir() -> Path:
-    """The bundled resources folder; ``CNNLAB_RESOURCES`` overrides it."""
+    """The bundled resources folder: ``CNNLAB_RESOURCES`` if set, else ``resources/`` of
+    the checkout, else the copy a non-editable install put under ``sys.prefix``."""
     override = os.environ.get("CNNLAB_RESOURCES")
-    return Path(override) if override else _REPO_RESOURCES
+    if override:
+        return Path(override)
+    if _REPO_RESOURCES.is_dir() or not _INSTALLED_RESOURCES.is_dir():
+        return _REPO_RESOURCES
+    return _INSTALLED_RESOURCES
 
 
 def resource_path(*parts: str) -> Path:
