@@ -315,10 +315,13 @@ class Session(QObject):
     def _on_training_finished(self, history: object) -> None:
         self.history = history
         self._end_training()
-        if history is not None and getattr(history, "train_loss", None):
+        if history is not None and (getattr(history, "train_loss", None)
+                                    or getattr(history, "batch_loss", None)):
             base = self.model_name.removesuffix(" (untrained)").split(" (trained")[0]
+            base = base.split(" (partly trained")[0]
             epochs = len(history.train_loss)
-            self.model_name = f"{base} (trained {epochs} epoch{'s' if epochs != 1 else ''})"
+            self.model_name = (f"{base} (trained {epochs} epoch{'s' if epochs != 1 else ''})"
+                               if epochs else f"{base} (partly trained)")
             self.model_changed.emit(self.model)
         if self.model is not None:
             self.weights_updated.emit(WeightsSnapshot(self.model, -1, -1))

@@ -91,12 +91,42 @@ class TileGrid(QWidget):
         self.colorbar.setImageItem(self.image, insert_in=self.plot)
         self.tiles: np.ndarray | None = None
         self.levels: tuple[float, float] | None = None
+        self.title = title  # the full title; the plot shows it elided to the width
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view)
 
     def set_title(self, title: str) -> None:
+        """Show ``title`` above the tiles, elided with "…" when wider than the view (the
+        full text is the tooltip): pyqtgraph's title would otherwise widen the plot past
+        the widget, pushing the colour bar out of sight for good."""
+        self.title = title
+        self._fit_title()
+
+    def _fit_title(self) -> None:
+        title, label = self.title, self.plot.titleLabel
+        if not title:
+            self.plot.setTitle(None)
+            self.view.setToolTip("")
+            return
+        room = max(40.0, self.view.width() - 24.0)
         self.plot.setTitle(title)
+        shown = title
+        if label.item.boundingRect().width() > room:
+            lo, hi = 0, len(title)  # longest prefix that fits with "…"
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                label.setText(title[:mid].rstrip() + "…")
+                lo, hi = (mid, hi) if label.item.boundingRect().width() <= room else (lo, mid - 1)
+            shown = title[:lo].rstrip() + "…"
+            self.plot.setTitle(shown)
+        label.setMinimumWidth(0)  # never let the title set the plot's width
+        self.view.setToolTip(title if shown != title else "")
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        if self.title:
+            self._fit_title()
 
     def set_tiles(self, tiles: np.ndarray, levels: tuple[float, float] | None = None,
                   cmap: str = "diverging", columns: int | None = None) -> None:

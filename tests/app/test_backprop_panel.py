@@ -105,3 +105,46 @@ def test_big_graph_fits_and_zooms(panel, qtbot):
     assert 0.5 <= scale < 1.0  # shrunk to fit (or to 50 % with scroll bars), never tiny
     panel.view.scale(1.15, 1.15)  # what one wheel step does
     assert panel.view.transform().m11() == pytest.approx(scale * 1.15)
+
+
+def test_undefined_new_expression_does_not_pass_off_the_old_value(panel):
+    # f used to keep showing the previous expression's value, and the message claimed the
+    # graph showed "the last point where it was defined" although it was another expression.
+    panel.edit.setText("2*x + 3*y")
+    assert panel.evaluate() and panel.result_label.text().strip() == "f = 16"
+    panel.edit.setText("log(x - 5)")
+    assert panel.evaluate() is False
+    assert panel.result_label.text().strip() == "f undefined"
+    assert "last expression that could be evaluated, 2*x + 3*y" in panel.message.text()
+    panel.edit.setText("2*x + 3*y")
+    assert panel.evaluate()
+    panel.inputs["x"].setValue(0.0)
+    panel.edit.setText("2*x + 3*y + 1/x")
+    assert panel.evaluate() is False
+    panel.edit.setText("1/x")
+    panel.inputs["x"].setValue(1.0)
+    assert panel.evaluate()
+    panel.inputs["x"].setValue(0.0)
+    assert panel.evaluate() is False
+    assert "the last point where it was defined" in panel.message.text()
+
+
+def test_infinite_value_is_explained(panel):
+    panel.edit.setText("1e400 * x")
+    assert panel.evaluate()
+    assert panel.message.isVisible() and "beyond float64" in panel.message.text()
+
+
+def test_too_big_graph_starts_at_an_input_box(panel, qtbot):
+    # At 50 % the view used to show the bounding rectangle's top-left corner, which for a
+    # long sum holds only arrows: no box was visible at all.
+    panel.resize(1280, 760)
+    panel.edit.setText(" + ".join(f"sin({k}*x)" for k in range(1, 31)))
+    assert panel.evaluate()
+    qtbot.wait(20)
+    panel.view.fit()
+    assert panel.view.transform().m11() == pytest.approx(0.5)
+    shown = panel.view.mapToScene(panel.view.viewport().rect()).boundingRect()
+    focus = panel.view.focus_item
+    assert isinstance(focus, NodeBox) and focus.title.text() == "x"
+    assert shown.contains(focus.sceneBoundingRect())

@@ -236,6 +236,27 @@ def test_model_that_cannot_read_digits_shows_a_message(qtbot, panel):
     assert not panel.message_label.isVisible()
 
 
+
+def test_message_takes_the_guess_place_and_saving_needs_no_digit_model(qtbot, panel, tmp_path):
+    # The message used to be added below the empty 40-pt guess line, so the middle column
+    # grew and squeezed the feature maps; and Save said "Draw a digit first" although a
+    # digit was drawn, because only a model's guess carried the 28×28 image.
+    maps_height = panel.inside.height()
+    panel.session.set_model(build_preset("CIFAR-10 net (32-64 conv, 128 dense)"), "cifar net")
+    draw_one(qtbot, panel.canvas)
+    qtbot.waitUntil(lambda: panel.message_label.isVisible(), timeout=2000)
+    assert not panel.guess_label.isVisible() and not panel.probability_label.isVisible()
+    qtbot.wait(20)
+    assert panel.inside.height() >= maps_height - 2
+    panel.label_picker.setCurrentIndex(1)
+    qtbot.mouseClick(panel.save_button, Qt.MouseButton.LeftButton)
+    assert "1 drawing saved" in panel.user_count_label.text()
+    x, y = UserDigits(tmp_path / "user_digits.npz").arrays()
+    assert y.tolist() == [1] and x[0, 0].max() > 200
+    panel.session.set_model(build_preset(SMALL_PRESET), "back to digits")
+    wait_for_guess(qtbot, panel)
+    assert panel.guess_label.isVisible() and panel.probability_label.isVisible()
+
 def test_model_name_and_untrained_warning(qtbot, panel):
     assert "default digits" in panel.model_label.text()
     assert "untrained" not in panel.model_label.text()

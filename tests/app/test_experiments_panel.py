@@ -257,3 +257,17 @@ def test_parse_values():
                               ("nan", {}, "> 0"), ("x", {}, "not a number")]:
         with pytest.raises(ValueError, match=message):
             parse_values(text, "values", **kw)
+
+
+def test_heatmap_has_no_meaningless_numbers_before_data(qtbot):
+    # Before the first analysis the confusion matrix showed axes "-400 … 400 (x0.001)".
+    from cnnlab.app.panels.experiment_widgets import LabelledHeatmap
+
+    heat = LabelledHeatmap("guessed", "true")
+    qtbot.addWidget(heat)
+    for side in ("bottom", "left"):
+        axis = heat.plot.getAxis(side)
+        assert axis._tickLevels == [[]]  # fixed, empty ticks: no numbers drawn
+        assert not axis.autoSIPrefix
+    heat.set_data(np.eye(2), ["a", "b"], ["c", "d"], [["1", "0"], ["0", "1"]])
+    assert heat.plot.getAxis("bottom")._tickLevels == [[(0.5, "c"), (1.5, "d")]]

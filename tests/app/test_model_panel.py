@@ -300,3 +300,31 @@ def test_model_for_other_images_asks_for_new_weights(qtbot, panel, session):
     assert model.input_shape == (1, 28, 28) and session.architecture_error is None
     twin = build(panel.specs, (1, 28, 28), seed=3)  # the weight seed makes it reproducible
     np.testing.assert_array_equal(model.layers[0].params["W"], twin.layers[0].params["W"])
+
+
+def test_dataset_round_trip_keeps_the_trained_model(qtbot, panel, session, tmp_path):
+    # Looking at the CIFAR-10 sample and coming back used to replace the (shipped, trained)
+    # digit model by an untrained rebuild of the same design.
+    trained = build_preset("MLP (784→100→10)", seed=5)
+    trained.save(tmp_path / "mlp.npz")
+    session.load_model(tmp_path / "mlp.npz")
+    name, weights = session.model_name, trained.layers[1].params["W"].copy()
+    with qtbot.waitSignal(session.model_changed, timeout=3000):
+        session.set_dataset(load_dataset("cifar10", "sample"))
+        panel.build_now()
+    assert session.model.input_shape == (3, 32, 32)
+    session.set_dataset(load_dataset("mnist", "sample"))
+    assert session.model.input_shape == (1, 28, 28) and session.model_name == name
+    np.testing.assert_array_equal(session.model.layers[1].params["W"], weights)
+    qtbot.wait(250 + 50)  # no pending rebuild replaces it
+    assert session.model_name == name and session.architecture_error is None
+    # an edit made meanwhile is a new design: that one is built fresh
+    session.set_dataset(load_dataset("cifar10", "sample"))
+    panel.build_now()
+    panel.table.selectRow(1)
+    panel.form.fields["out_features"].setValue(50)
+    panel.build_now()
+    session.set_dataset(load_dataset("mnist", "sample"))
+    panel.build_now()
+    assert session.model.layers[1].params["W"].shape == (784, 50)
+    assert "untrained" in session.model_name

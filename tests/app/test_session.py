@@ -45,9 +45,11 @@ def test_second_training_is_refused_while_one_runs(qtbot, session):
         session.start_training(TrainingConfig())
     with pytest.raises(RuntimeError):
         session.set_model(build_preset(SMALL), "other")
+    qtbot.waitSignal(session.batch_reported, timeout=30000).wait()  # at least one step done
     with qtbot.waitSignal(session.training_finished, timeout=30000):
         session.stop()
     assert session.history.stopped
+    assert session.model_name.endswith("(partly trained)")  # weights changed, no epoch ended
 
 
 def test_pause_and_resume(qtbot, session):

@@ -223,3 +223,24 @@ def test_designed_net_trains_end_to_end(qtbot, session):
     assert len(done.args[0].train_loss) == 1
     assert train.plots.curve_lengths()["loss"] == 1
     assert designer.table.isEnabled()
+
+
+def test_long_filter_title_is_elided_and_keeps_the_colour_bar_in_view(qtbot, panel, session):
+    # A CIFAR net's first-layer title is longer than the filter cell: pyqtgraph's title used
+    # to widen the plot past the widget for good, pushing the colour bar (and its labels)
+    # out of sight even for the next, short-titled model.
+    session.set_dataset(load_dataset("cifar10", "sample"))
+    session.set_model(build_preset("CIFAR-10 net (32-64 conv, 128 dense)"), "cifar")
+    panel.plots.flush()
+    grid = panel.plots.filters
+    assert grid.title.startswith("Conv2D #0: 32 filters 3×3×3")
+    shown = grid.plot.titleLabel.text
+    assert shown.endswith("…") and len(shown) < len(grid.title)
+    assert grid.view.toolTip() == grid.title
+    session.set_dataset(load_dataset("mnist", "sample"))
+    session.set_model(build_preset(SMALL), SMALL)
+    panel.plots.flush()
+    qtbot.wait(20)
+    bar = grid.colorbar.mapRectToScene(grid.colorbar.boundingRect())
+    assert bar.right() <= grid.view.width()
+    assert grid.plot.titleLabel.text == grid.title  # short titles are shown whole

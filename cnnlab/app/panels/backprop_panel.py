@@ -90,6 +90,7 @@ class GraphView(QGraphicsView):
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.setBackgroundBrush(QBrush(QColor(250, 250, 250)))
+        self.focus_item: QGraphicsItem | None = None  # shown first when the graph is too big
 
     #: Largest zoom ``fit`` uses: small graphs grow until their text is easy to read.
     MAX_FIT_SCALE = 2.0
@@ -123,7 +124,13 @@ class GraphView(QGraphicsView):
             self.centerOn(rect.center())
         else:
             self.scale(0.5, 0.5)
-            self.ensureVisible(QRectF(rect.left(), rect.top(), 10, 10))
+            # the rectangle's corner may hold only arrows: start at an input box instead
+            focus = self.focus_item.sceneBoundingRect() if self.focus_item is not None else None
+            if focus is not None:
+                left = focus.left() - 24  # at 50 % the view spans 2 × its width in scene units
+                self.centerOn(left + self.viewport().width(), focus.center().y())
+            else:
+                self.ensureVisible(QRectF(rect.left(), rect.top(), 10, 10))
 
 
 class BackpropPanel(QWidget):
@@ -263,8 +270,12 @@ class BackpropPanel(QWidget):
             root, rows = check_gradients(expression, point)
         except DomainError as exc:
             where = ", ".join(f"{k} = {format_number(v)}" for k, v in point.items())
+            shown = self._structure[0] if self._structure else ""
+            still = ("the last point where it was defined" if shown == text
+                     else f"the last expression that could be evaluated, {shown}")
             self._show_message(f"f is undefined at {where}: {exc}.\n"
-                               "The graph below still shows the last point where it was defined.")
+                               f"The graph below still shows {still}.")
+            self.result_label.setText("   f undefined")
             return False
         self.expression = expression
         nodes, edges = graph(root)
@@ -273,6 +284,9 @@ class BackpropPanel(QWidget):
         self._fill_table(rows)
         self.result_label.setText(f"   f = {format_number(root.data)}")
         notes = {r.note for r in rows if r.note}
+        if not math.isfinite(root.data):
+            notes.add(f"f = {format_number(root.data)}: a number or an intermediate result "
+                      "is beyond float64 (about ±1.8e308)")
         if notes:
             self._show_message("; ".join(sorted(notes)))
         else:
@@ -302,6 +316,7 @@ class BackpropPanel(QWidget):
             box.set_numbers(node.value, node.grad)
 
     def _build_scene(self, nodes, edges) -> None:
+        self.view.focus_item = None
         self.scene.clear()
         self.boxes = []
         inputs = [n.id for n in nodes if not n.op and n.label in VARIABLES]
@@ -320,6 +335,7 @@ class BackpropPanel(QWidget):
             box.setToolTip(self._node_tip(node))
             self.scene.addItem(box)
             self.boxes.append(box)
+        self.view.focus_item = self.boxes[inputs[0] if inputs else 0]
         seen: dict[tuple[int, int], int] = {}
         for (child, parent), lanes in zip(edges, layout.waypoints):
             k = seen.get((child, parent), 0)  # x*x: a second arrow, slightly offset

@@ -22,6 +22,7 @@ from cnnlab.app.panels.canvas import DrawingCanvas
 from cnnlab.app.panels.feature_maps_view import FeatureMapsView
 from cnnlab.app.widgets import ERROR_COLOR, TRAIN_COLOR, big_label_font, show_error
 from cnnlab.data.drawing import UNSURE_BELOW, DigitGuess, digit_model_problem, guess_digit
+from cnnlab.data.preprocess import mnist_from_drawing
 
 #: Coalesce canvas changes: at most one prediction per this many milliseconds while drawing.
 UPDATE_INTERVAL_MS = 50
@@ -234,6 +235,10 @@ class DrawPanel(QWidget):
     def _show_problem(self, text: str) -> None:
         self.message_label.setText(text)
         self.message_label.show()
+        # the message takes the guess's place: the middle column must not grow taller and
+        # squeeze the feature maps below to a sliver
+        self.guess_label.hide()
+        self.probability_label.hide()
         self.guess_label.setText("")
         self.probability_label.setText("")
         self.bars.setOpts(height=np.zeros(10), brushes=[BAR_COLOR] * 10)
@@ -241,6 +246,8 @@ class DrawPanel(QWidget):
         self.inside.show_activations(None, None)
 
     def _show_guess(self, guess: DigitGuess) -> None:
+        self.guess_label.show()
+        self.probability_label.show()
         self._set_preview(guess.network_input)
         if guess.empty:
             self.guess_label.setText("")
@@ -292,12 +299,16 @@ class DrawPanel(QWidget):
 
     def save_correction(self) -> None:
         """Add the current 28×28 drawing with the picked label to the user's digits."""
-        if self.guess is None or self.guess.empty:
+        # the 28×28 digit needs no model: a drawing made while the model cannot read
+        # digits (a CIFAR net, training's first moments) is kept all the same
+        x = (self.guess.network_input if self.guess is not None
+             else mnist_from_drawing(self.canvas.image_array()))  # (28, 28) float32
+        if not np.any(x > 0):
             self._show_status("Draw a digit first, then pick its label and Save.")
             return
         label = int(self.label_picker.currentText())
         try:
-            self.user_digits().add(self.guess.network_input, label)
+            self.user_digits().add(x, label)
         except (OSError, ValueError) as exc:
             show_error(self, "Could not save the drawing", str(exc))
             return

@@ -45,6 +45,9 @@ class LabelledHeatmap(QWidget):
         self.plot.hideButtons()
         self.plot.setLabel("bottom", x_title)
         self.plot.setLabel("left", y_title)
+        for side in ("bottom", "left"):  # no numbers until set_data names the cells (an
+            self.plot.getAxis(side).setTicks([[]])  # empty plot showed "-400 … (x0.001)")
+            self.plot.getAxis(side).enableAutoSIPrefix(False)
         self.image = pg.ImageItem()
         self.image.setColorMap(_HEAT)
         self.plot.addItem(self.image)

@@ -49,6 +49,8 @@ class ModelPanel(QWidget):
         self.geometry = []  # WindowGeometry | None per layer
         self.architecture_error: str | None = None
         self._built = None  # the last model this panel gave the session
+        # input shape -> (specs, model, name, path) of the model a dataset switch replaced
+        self._parked: dict[tuple[int, ...], tuple] = {}
         self._build_job = None
         self._build_generation = 0
         self._build_timer = QTimer(self)
@@ -373,11 +375,27 @@ class ModelPanel(QWidget):
         self._set_design(layers, model.input_shape, "custom", build=False, select=0)
 
     def _on_dataset_changed(self, ds) -> None:
-        if tuple(ds.input_shape) != self.input_shape:
-            # the design follows the data: rebuild it for the new image size
-            self._set_design(self.specs, ds.input_shape, self.design_name, build=True)
-        else:
+        shape = tuple(ds.input_shape)
+        if shape == self.input_shape:
             self.refresh(select=self.selected_row())
+            return
+        # the design follows the data: rebuild it for the new image size. The model it
+        # replaces is kept, so coming back to that image size with the design unchanged
+        # brings back its (possibly trained) weights, not a fresh untrained copy.
+        s = self.session
+        if (s.model is not None and tuple(s.model.input_shape) == self.input_shape
+                and not self.architecture_error and not self._build_timer.isActive()
+                and self._build_job is None):
+            self._parked[self.input_shape] = ([dict(sp) for sp in self.specs], s.model,
+                                              s.model_name, s.model_path)
+        parked = self._parked.pop(shape, None)
+        if parked is not None and parked[0] == self.specs:
+            _specs, model, name, path = parked
+            self._set_design(self.specs, shape, self.design_name, build=False)
+            self._built = model
+            s.set_model(model, name, path)
+            return
+        self._set_design(self.specs, shape, self.design_name, build=True)
 
     def _on_training_state(self, state: str) -> None:
         editable = state == "idle"

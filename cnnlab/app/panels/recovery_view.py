@@ -161,7 +161,8 @@ class KernelRecoveryView(QWidget):
         self.error_curve = self.plot.plot(pen=pg.mkPen(VAL_COLOR, width=2), name="max |C − C0|")
         self.tolerance_line = pg.InfiniteLine(
             angle=0, pen=pg.mkPen(PREVIOUS_COLOR, style=Qt.PenStyle.DashLine),
-            label="tolerance", labelOpts={"position": 0.05, "color": (110, 110, 110)})
+            label="tolerance", labelOpts={"position": 0.97, "color": (110, 110, 110),
+                                          "anchors": [(1, 1), (1, 1)]})  # clear of the legend
         self.plot.addItem(self.tolerance_line)
         for curve in (self.loss_curve, self.error_curve):
             curve.setClipToView(True)
