@@ -41,10 +41,11 @@ def wait_until(app: QApplication, done, timeout_s: float = 300.0) -> None:
 
 
 def draw_three(canvas) -> None:
-    """Two arcs, as a person draws a 3, in the canvas's own image coordinates."""
-    side = canvas.image_array().shape[0]
+    """Two arcs, as a person draws a 3, in widget coordinates of the canvas's square."""
+    sq = canvas._square()  # the drawing area inside the widget
     for cy in (0.33, 0.66):
-        points = [QPointF(side * (0.5 + 0.2 * math.cos(a)), side * (cy + 0.16 * math.sin(a)))
+        points = [QPointF(sq.x() + sq.width() * (0.5 + 0.2 * math.cos(a)),
+                          sq.y() + sq.height() * (cy + 0.16 * math.sin(a)))
                   for a in [math.radians(d) for d in range(-150, 100, 10)]]
         canvas.begin_stroke(points[0])
         for p in points[1:]:
@@ -88,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # Everything else with the shipped digit model.
     session.set_model(default_model, default_name)
+    window.tabs.setCurrentIndex(2)
+    app.processEvents()  # lay the canvas out before drawing in its coordinates
     draw_three(window.draw_panel.canvas)
     window.draw_panel.refresh()
     grab(2)
