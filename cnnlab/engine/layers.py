@@ -279,4 +279,27 @@ def layer_from_config(cfg: dict, *, allocate: bool = True, rng=None) -> Layer:
             return layer
         return cls(**kwargs)
     except TypeError as exc:  # missing or unknown constructor argument
-        raise ValueError(f"{kind}: bad config {kwargs!r} ({exc})") from None
+        raise ValueError(_explain_bad_options(kind, cls, kwargs, exc)) from None
+
+
+def _explain_bad_options(kind: str, cls, kwargs: dict, exc: TypeError) -> str:
+    """``Conv2D: unknown option 'filters' (options: in_channels, out_channels, …)`` rather
+    than Python's "unexpected keyword argument" text."""
+    import inspect
+
+    target = cls._configure if issubclass(cls, WeightedLayer) else cls.__init__
+    params = inspect.signature(target).parameters
+    names = [n for n, p in params.items() if n != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD,
+                                                                          p.KEYWORD_ONLY)]
+    unknown = [k for k in kwargs if k not in names and k != "rng"]
+    missing = [n for n, p in params.items() if n in names and p.default is p.empty
+               and n not in kwargs]
+    parts = []
+    if unknown:
+        parts.append(f"unknown option{'s' if len(unknown) > 1 else ''} "
+                     + ", ".join(repr(k) for k in unknown))
+    if missing:
+        parts.append(f"missing {', '.join(repr(k) for k in missing)}")
+    if not parts:
+        return f"{kind}: bad config {kwargs!r} ({exc})"
+    return f"{kind}: {'; '.join(parts)} (options: {', '.join(names) or 'none'})"

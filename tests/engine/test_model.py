@@ -319,3 +319,15 @@ def test_as_input_scales_bytes_and_casts_floats():
     assert M.as_input(x, np.float64).dtype == np.float64
     f = np.ones(2, dtype=np.float32)
     assert M.as_input(f, np.float32) is f
+
+
+def test_config_with_unknown_or_missing_options_says_which():
+    from cnnlab.engine.layers import layer_from_config
+
+    with pytest.raises(ValueError, match=r"Conv2D: unknown option 'filters' \(options: in_channels"):
+        layer_from_config({"type": "Conv2D", "filters": 3, "in_channels": 1, "out_channels": 2,
+                           "kernel_size": 3})
+    with pytest.raises(ValueError, match=r"Dense: missing 'in_features'"):
+        layer_from_config({"type": "Dense", "out_features": 3}, allocate=False)
+    with pytest.raises(ValueError, match=r"ReLU: unknown option 'x' \(options: none\)"):
+        layer_from_config({"type": "ReLU", "x": 1})
