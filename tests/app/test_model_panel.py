@@ -10,10 +10,9 @@ from PyQt6.QtCore import QSettings, Qt
 from cnnlab.app.panels.architecture_file import read_architecture
 from cnnlab.app.panels.model_panel import SYNC_BUILD_PARAMS, ModelPanel
 from cnnlab.app.panels.train_panel import TrainPanel
-from cnnlab.app.session import Session, TrainingConfig, load_dataset
+from cnnlab.app.session import TrainingConfig, load_dataset
 from cnnlab.engine.presets import build, build_preset, strip_sizes
 
-from tests.app.conftest import SMALL
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from PyQt6.QtGui import QImage
 from cnnlab.app.data_actions import DatasetActions
 from cnnlab.app.panels.model_panel import ModelPanel
 from cnnlab.app.panels.train_panel import TrainPanel
-from cnnlab.app.session import Session, load_dataset
+from cnnlab.app.session import load_dataset
 from cnnlab.engine.presets import build_preset
 
 from tests.app.conftest import SMALL

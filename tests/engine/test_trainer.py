@@ -78,6 +78,7 @@ def test_same_seed_same_result_and_other_seed_differs():
     assert h1.batch_loss == h2.batch_loss and h1.val_loss == h2.val_loss
     assert all(np.array_equal(w1[k], w2[k]) for k in w1)
     assert h1.batch_loss != h3.batch_loss
+    assert not all(np.array_equal(w1[k], w3[k]) for k in w1)  # another seed, other weights
 
 
 def test_uint8_images_are_scaled_like_unit_floats():

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import math
 
-from PyQt6.QtCore import QPointF, QRectF, QSettings, Qt, QTimer
-from PyQt6.QtGui import QBrush, QColor, QFont, QFontDatabase, QPainter, QPainterPath, QPen, QPolygonF
-from PyQt6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QGraphicsItem, QGraphicsPathItem,
-                             QGraphicsPolygonItem,
-                             QGraphicsRectItem, QGraphicsScene, QGraphicsSimpleTextItem,
-                             QGraphicsView, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-                             QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
-                             QWidget)
+from PyQt6.QtCore import QSettings, Qt, QTimer
+from PyQt6.QtGui import QBrush, QColor, QFontDatabase
+from PyQt6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QGraphicsScene, QHBoxLayout,
+                             QHeaderView, QLabel, QLineEdit, QPushButton, QSplitter, QTableWidget,
+                             QTableWidgetItem, QVBoxLayout, QWidget)
 
-from cnnlab.app.widgets import ERROR_COLOR, TRAIN_COLOR, VAL_COLOR
+from cnnlab.app.panels.graph_view import (COL_STEP, CONST_FILL, INPUT_FILL, OP_FILL, ROOT_FILL,
+                                          ROW_STEP, GraphView, NodeBox, arrow, bigger,
+                                          format_number, node_title)
+from cnnlab.app.widgets import ERROR_COLOR
 from cnnlab.engine.autograd import VARIABLES, DomainError, ExpressionError, graph, parse
 from cnnlab.engine.gradient_check import check_gradients
 from cnnlab.engine.graph_layout import layered_layout
@@ -23,115 +23,6 @@ DEFAULT_EXPRESSION = "log(σ((cos(πx) + sin(πy/2)) / tanh(z²)))"
 DEFAULT_POINT = {"x": 2.0, "y": 4.0, "z": 1.0}
 #: Typing pauses this long before the graph is rebuilt (keystrokes are coalesced).
 LIVE_DELAY_MS = 250
-
-BOX_W, BOX_H = 128.0, 62.0  # scene units (pixels at zoom 1)
-COL_STEP, ROW_STEP = BOX_W + 56.0, BOX_H + 22.0
-_OP_TITLES = {"+": "+", "-": "−", "*": "×", "/": "÷", "**": "^", "neg": "negate",
-              "sigmoid": "σ", "sin": "sin", "cos": "cos", "tanh": "tanh", "exp": "exp",
-              "log": "log"}
-_INPUT_FILL = QColor(222, 235, 247)
-_CONST_FILL = QColor(238, 238, 238)
-_OP_FILL = QColor(255, 255, 255)
-_ROOT_FILL = QColor(255, 239, 219)
-
-
-def node_title(op: str, label: str) -> str:
-    """What a box is called: the leaf's label, or the operation in math notation
-    (``**2`` → ``^2``, ``sigmoid`` → ``σ``)."""
-    if not op:
-        return label
-    if op.startswith("**") and len(op) > 2:
-        return "^" + op[2:]
-    return _OP_TITLES.get(op, op)
-
-
-def format_number(v: float) -> str:
-    """Four significant digits, exponent only when needed; tiny round-off shows as such."""
-    if not math.isfinite(v):
-        return str(v)
-    return f"{v:.4g}"
-
-
-class NodeBox(QGraphicsRectItem):
-    """One node: its title (operation or leaf), value and gradient."""
-
-    def __init__(self, title: str, fill: QColor, mono: QFont):
-        super().__init__(0, 0, BOX_W, BOX_H)
-        self.setBrush(QBrush(fill))
-        self.setPen(QPen(QColor(90, 90, 90), 1.2))
-        bold = QFont(mono)
-        bold.setBold(True)
-        self.title = QGraphicsSimpleTextItem(title, self)
-        self.title.setFont(bold)
-        self.value = QGraphicsSimpleTextItem("", self)
-        self.grad = QGraphicsSimpleTextItem("", self)
-        for item in (self.value, self.grad):
-            item.setFont(mono)
-        self._center(self.title, 4)
-
-    def _center(self, item: QGraphicsSimpleTextItem, y: float) -> None:
-        item.setPos((BOX_W - item.boundingRect().width()) / 2, y)
-
-    def set_numbers(self, value: float, grad: float) -> None:
-        self.value.setText(f"val  {format_number(value)}")
-        self.grad.setText(f"grad {format_number(grad)}")
-        # Gradient sign in the train/validation palette: blue ≥ 0, orange < 0.
-        self.grad.setBrush(QBrush(TRAIN_COLOR if grad >= 0 else VAL_COLOR.darker(130)))
-        self._center(self.value, 23)
-        self._center(self.grad, 41)
-
-
-class GraphView(QGraphicsView):
-    """A scrollable view that zooms with the mouse wheel around the cursor."""
-
-    def __init__(self, scene: QGraphicsScene, parent: QWidget | None = None):
-        super().__init__(scene, parent)
-        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
-        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
-        self.setBackgroundBrush(QBrush(QColor(250, 250, 250)))
-        self.focus_item: QGraphicsItem | None = None  # shown first when the graph is too big
-
-    #: Largest zoom ``fit`` uses: small graphs grow until their text is easy to read.
-    MAX_FIT_SCALE = 2.0
-
-    def wheelEvent(self, event) -> None:  # noqa: N802 (Qt override)
-        steps = event.angleDelta().y() / 120.0
-        factor = 1.15 ** steps
-        scale = self.transform().m11() * factor
-        if 0.1 <= scale <= 4.0:
-            self.scale(factor, factor)
-            self._auto_fit = False  # the user chose a zoom: keep it on resize
-
-    def resizeEvent(self, event) -> None:  # noqa: N802
-        super().resizeEvent(event)
-        if getattr(self, "_auto_fit", True):
-            self.fit()
-
-    def fit(self) -> None:
-        """Show the whole graph, zoomed in up to 2× when there is room; a graph too big
-        to show at ≥ 50 % is shown at 50 % from the left (scroll for the rest)."""
-        self._auto_fit = True
-        self.resetTransform()
-        rect = self.scene().itemsBoundingRect().adjusted(-12, -12, 12, 12)
-        self.setSceneRect(rect)
-        view = self.viewport().rect()
-        if rect.width() <= 0 or rect.height() <= 0:
-            return
-        scale = min(view.width() / rect.width(), view.height() / rect.height(), self.MAX_FIT_SCALE)
-        if scale >= 0.5:
-            self.scale(scale, scale)
-            self.centerOn(rect.center())
-        else:
-            self.scale(0.5, 0.5)
-            # the rectangle's corner may hold only arrows: start at an input box instead
-            focus = self.focus_item.sceneBoundingRect() if self.focus_item is not None else None
-            if focus is not None:
-                left = focus.left() - 24  # at 50 % the view spans 2 × its width in scene units
-                self.centerOn(left + self.viewport().width(), focus.center().y())
-            else:
-                self.ensureVisible(QRectF(rect.left(), rect.top(), 10, 10))
-
 
 class BackpropPanel(QWidget):
     """Expression box, x/y/z inputs, the computation graph, and the gradient check."""
@@ -148,7 +39,7 @@ class BackpropPanel(QWidget):
         self._mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
 
         self.edit = QLineEdit(DEFAULT_EXPRESSION)
-        self.edit.setFont(_bigger(self._mono, 2))
+        self.edit.setFont(bigger(self._mono, 2))
         self.edit.setToolTip("an expression in x, y, z with + − * / ** (or ^), sin cos tanh exp "
                              "log σ (or sigmoid), π (or pi); 2x and z² work too")
         self.evaluate_button = QPushButton("Evaluate")
@@ -166,7 +57,7 @@ class BackpropPanel(QWidget):
             box.setMinimumWidth(90)
             self.inputs[name] = box
         self.result_label = QLabel()
-        self.result_label.setFont(_bigger(self._mono, 1))
+        self.result_label.setFont(bigger(self._mono, 1))
         self.message = QLabel()
         self.message.setFont(self._mono)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -324,11 +215,11 @@ class BackpropPanel(QWidget):
         root = len(nodes) - 1
         for node in nodes:
             if node.id == root:
-                fill = _ROOT_FILL
+                fill = ROOT_FILL
             elif not node.op:
-                fill = _INPUT_FILL if node.id in inputs else _CONST_FILL
+                fill = INPUT_FILL if node.id in inputs else CONST_FILL
             else:
-                fill = _OP_FILL
+                fill = OP_FILL
             box = NodeBox(node_title(node.op, node.label), fill, self._mono)
             box.setPos(layout.columns[node.id] * COL_STEP, layout.rows[node.id] * ROW_STEP)
             box.setZValue(1)
@@ -340,7 +231,7 @@ class BackpropPanel(QWidget):
         for (child, parent), lanes in zip(edges, layout.waypoints):
             k = seen.get((child, parent), 0)  # x*x: a second arrow, slightly offset
             seen[(child, parent)] = k + 1
-            self.scene.addItem(_arrow(self.boxes[child], self.boxes[parent], lanes, 8.0 * k))
+            self.scene.addItem(arrow(self.boxes[child], self.boxes[parent], lanes, 8.0 * k))
 
     @staticmethod
     def _node_tip(node) -> str:
@@ -381,38 +272,3 @@ class BackpropPanel(QWidget):
             box.setValue(value)
             box.blockSignals(False)
         self.evaluate()
-
-
-def _curve_to(path: QPainterPath, end: QPointF) -> None:
-    """An S-curve leaving and arriving horizontally."""
-    start = path.currentPosition()
-    dx = (end.x() - start.x()) * 0.5
-    path.cubicTo(QPointF(start.x() + dx, start.y()), QPointF(end.x() - dx, end.y()), end)
-
-
-def _bigger(font: QFont, points: int) -> QFont:
-    f = QFont(font)
-    f.setPointSize(max(6, f.pointSize() + points))
-    return f
-
-
-def _arrow(source: QGraphicsItem, target: QGraphicsItem, lanes, offset: float) -> QGraphicsPathItem:
-    """An arrow from the right edge of ``source`` to the left edge of ``target``, running
-    straight along each lane ``(column, row)`` it crosses and curving between them."""
-    a = source.pos() + QPointF(BOX_W, BOX_H / 2 + offset)
-    b = target.pos() + QPointF(0, BOX_H / 2 + offset)
-    path = QPainterPath(a)
-    for column, row in lanes:
-        y = row * ROW_STEP + BOX_H / 2 + offset
-        _curve_to(path, QPointF(column * COL_STEP, y))
-        path.lineTo(QPointF(column * COL_STEP + BOX_W, y))
-    _curve_to(path, b)
-    grey = QColor(110, 110, 110)
-    item = QGraphicsPathItem(path)
-    item.setPen(QPen(grey, 1.3))
-    head = QGraphicsPolygonItem(
-        QPolygonF([b, QPointF(b.x() - 9, b.y() - 4.5), QPointF(b.x() - 9, b.y() + 4.5)]), item)
-    head.setPen(QPen(grey, 1.0))
-    head.setBrush(QBrush(grey))
-    item.setZValue(0)
-    return item
