@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cnnlab.app.session import Session, load_dataset
 from cnnlab.engine.model import ModelFileError
+from cnnlab.engine.model import load as load_model_file
 from cnnlab.engine.presets import DEFAULT_PRESET, build_preset
 from cnnlab.resources import resource_path
 
@@ -31,9 +32,8 @@ def load_startup_state(session: Session) -> list[str]:
         problems.append(f"Could not load the bundled MNIST sample: {exc}")
     path = resource_path(*DEFAULT_MODEL)
     try:
-        session.load_model(path)
-        session.model_name = default_model_name(session.model)
-        session.model_changed.emit(session.model)
+        model = load_model_file(path)
+        session.set_model(model, default_model_name(model), path)  # one model_changed
     except (OSError, ModelFileError) as exc:
         problems.append(f"Could not load the default digit model {path}: {exc}")
         session.set_model(build_preset(DEFAULT_PRESET), f"{DEFAULT_PRESET} (untrained)")
