@@ -139,7 +139,7 @@ def main() -> int:
 
     app = (TimedApplication if args.trace else QApplication)(sys.argv[:1])
     from cnnlab.app.session import Session, TrainingConfig, load_dataset
-    from cnnlab.engine.presets import build_preset
+    from cnnlab.lab.presets import build_preset
 
     cfg = TrainingConfig(epochs=args.epochs, batch_size=args.batch, lr=1e-3,
                          subset=args.images, val_fraction=0.1)

@@ -40,7 +40,7 @@ sys.path.insert(0, str(REPO))  # runnable from a plain checkout, without install
 from cnnlab.data import MNIST_CLASSES, load_mnist, to_float  # noqa: E402
 from cnnlab.engine.augment import random_affine  # noqa: E402
 from cnnlab.engine.optim import Adam  # noqa: E402
-from cnnlab.engine.presets import build_preset  # noqa: E402
+from cnnlab.lab.presets import build_preset  # noqa: E402
 from cnnlab.engine.trainer import Trainer, evaluate  # noqa: E402
 
 PRESET = "LeNet-like (32-64 conv, 128 dense)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from cnnlab.app.session import Session, load_dataset
 from cnnlab.engine.model import ModelFileError
 from cnnlab.engine.model import load as load_model_file
-from cnnlab.engine.presets import DEFAULT_PRESET, build_preset
+from cnnlab.lab.presets import DEFAULT_PRESET, build_preset
 from cnnlab.resources import resource_path
 
 DEFAULT_MODEL = ("models", "digits.npz")

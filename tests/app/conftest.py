@@ -3,7 +3,7 @@
 import pytest
 
 from cnnlab.app.session import Session, load_dataset
-from cnnlab.engine.presets import build_preset
+from cnnlab.lab.presets import build_preset
 
 SMALL = "Conv3x3×9 → MaxPool2 → Softmax"
 

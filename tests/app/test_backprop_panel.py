@@ -7,7 +7,7 @@ from PyQt6.QtCore import QSettings, Qt
 
 from cnnlab.app.panels.backprop_panel import DEFAULT_EXPRESSION, BackpropPanel, NodeBox
 from cnnlab.app.session import Session
-from cnnlab.engine.autograd import Value, graph, parse
+from cnnlab.autograd import Value, graph, parse
 
 
 @pytest.fixture

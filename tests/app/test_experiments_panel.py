@@ -6,7 +6,7 @@ from PyQt6.QtCore import Qt
 
 from cnnlab.app.panels.experiments_panel import ExperimentsPanel
 from cnnlab.app.session import Session, TrainingConfig, load_dataset
-from cnnlab.engine.presets import build_preset
+from cnnlab.lab.presets import build_preset
 
 LINEAR = "Linear softmax (784→10)"
 
@@ -88,7 +88,7 @@ def small_session(qtbot, mnist):
     """A 300-image stratified training set keeps every sweep cell to a few batches."""
     from dataclasses import replace
 
-    from cnnlab.engine.sweeps import stratified_subset
+    from cnnlab.lab.sweeps import stratified_subset
 
     s = Session()
     tr, te = stratified_subset(mnist.y_train, 300, 0), stratified_subset(mnist.y_test, 200, 0)

@@ -5,13 +5,13 @@ import pytest
 from PyQt6.QtCore import QPoint, QSettings, Qt
 from PyQt6.QtGui import QImage
 
-from cnnlab.app.panels.image_source import load_cifar_images
+from cnnlab.lab.image_source import load_cifar_images
 from cnnlab.app.panels.kernels_panel import KernelsPanel
 from cnnlab.app.session import Session, TrainingConfig, WeightsSnapshot, load_dataset
-from cnnlab.engine import kernels as K
-from cnnlab.engine import recovery as R
-from cnnlab.engine.filter_views import filter_strips, kernel_tiles
-from cnnlab.engine.presets import build_preset
+from cnnlab.lab import kernels as K
+from cnnlab.lab import recovery as R
+from cnnlab.lab.filter_views import filter_strips, kernel_tiles
+from cnnlab.lab.presets import build_preset
 
 CIFAR_NET = "CIFAR-10 net (32-64 conv, 128 dense)"
 SMALL_NET = "Conv3x3×9 → MaxPool2 → Softmax"

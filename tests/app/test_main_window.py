@@ -8,7 +8,7 @@ from PyQt6.QtCore import QSettings, Qt
 from cnnlab.app.main_window import MainWindow
 from cnnlab.app.session import Session
 from cnnlab.app.startup import load_startup_state
-from cnnlab.engine.presets import build_preset
+from cnnlab.lab.presets import build_preset
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cnnlab.app.session import Session, TrainingConfig, build_optimizer, load_dataset
-from cnnlab.engine.presets import build_preset
+from cnnlab.lab.presets import build_preset
 
 from tests.app.conftest import SMALL
 

@@ -12,7 +12,7 @@ from cnnlab.app.data_actions import DatasetActions
 from cnnlab.app.panels.model_panel import ModelPanel
 from cnnlab.app.panels.train_panel import TrainPanel
 from cnnlab.app.session import load_dataset
-from cnnlab.engine.presets import build_preset
+from cnnlab.lab.presets import build_preset
 
 from tests.app.conftest import SMALL
 

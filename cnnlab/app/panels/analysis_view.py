@@ -17,7 +17,7 @@ from cnnlab.app.panels.experiment_widgets import (BarChart, JobControls, Labelle
                                                   NumericItem, image_to_qimage, model_problem,
                                                   percent)
 from cnnlab.app.widgets import ERROR_COLOR, PREVIOUS_COLOR, TRAIN_COLOR, format_count
-from cnnlab.engine.analysis import Analysis, analyze
+from cnnlab.lab.analysis import Analysis, analyze
 
 #: The gallery shows at most this many images (the most confident mistakes first).
 GALLERY_LIMIT = 200

@@ -15,9 +15,10 @@ from cnnlab.app.panels.graph_view import (COL_STEP, CONST_FILL, INPUT_FILL, OP_F
                                           ROW_STEP, GraphView, NodeBox, arrow, bigger,
                                           format_number, node_title)
 from cnnlab.app.widgets import ERROR_COLOR
-from cnnlab.engine.autograd import VARIABLES, DomainError, ExpressionError, graph, parse
-from cnnlab.engine.gradient_check import check_gradients
-from cnnlab.engine.graph_layout import layered_layout
+from cnnlab.autograd import DomainError, ExpressionError, graph, parse
+from cnnlab.autograd.parser import VARIABLES
+from cnnlab.autograd.gradient_check import check_gradients
+from cnnlab.autograd.graph_layout import layered_layout
 
 DEFAULT_EXPRESSION = "log(σ((cos(πx) + sin(πy/2)) / tanh(z²)))"
 DEFAULT_POINT = {"x": 2.0, "y": 4.0, "z": 1.0}

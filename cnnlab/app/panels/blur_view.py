@@ -11,13 +11,13 @@ from PyQt6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout
                              QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy, QSlider, QSpinBox,
                              QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from cnnlab.app.panels.image_source import CifarImages
+from cnnlab.lab.image_source import CifarImages
 from cnnlab.app.panels.image_views import (BeforeAfterStrip, EnlargedPair, KernelHeatmap,
                                            restore_values, save_values)
 from cnnlab.app.widgets import ERROR_COLOR, scrollable, show_error
 from cnnlab.data.npz import atomic_write_bytes
-from cnnlab.engine import kernels as K
-from cnnlab.engine.filter_views import (DISPLAY_MODES, pick_other_indices, resize_centred,
+from cnnlab.lab import kernels as K
+from cnnlab.lab.filter_views import (DISPLAY_MODES, pick_other_indices, resize_centred,
                                         to_display_rgb)
 
 CUSTOM = "custom"

@@ -16,7 +16,7 @@ from cnnlab.app.panels.training_run_view import (TrainingRunView, TrainSettingsF
                                                  parse_values, report_progress)
 from cnnlab.app.widgets import TRAIN_COLOR, VAL_COLOR, format_count, format_duration
 from cnnlab.engine.model import Sequential
-from cnnlab.engine.sweeps import (BaselineResult, DataSizePoint, DataSizeResult, data_size_curve,
+from cnnlab.lab.sweeps import (BaselineResult, DataSizePoint, DataSizeResult, data_size_curve,
                                   logistic_baseline)
 
 #: The baseline uses full batches up to this many images, mini-batches of 1,024 beyond

@@ -21,7 +21,7 @@ from PyQt6.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLa
 from cnnlab.app.panels.canvas import DrawingCanvas
 from cnnlab.app.panels.feature_maps_view import FeatureMapsView
 from cnnlab.app.widgets import ERROR_COLOR, TRAIN_COLOR, big_label_font, show_error
-from cnnlab.data.drawing import UNSURE_BELOW, DigitGuess, digit_model_problem, guess_digit
+from cnnlab.lab.drawing import UNSURE_BELOW, DigitGuess, digit_model_problem, guess_digit
 from cnnlab.data.preprocess import mnist_from_drawing
 
 #: Coalesce canvas changes: at most one prediction per this many milliseconds while drawing.

@@ -8,7 +8,7 @@ from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QComboBox, QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from cnnlab.app.widgets import TileGrid
-from cnnlab.engine.filter_views import conv_layers, kernel_tiles
+from cnnlab.lab.filter_views import conv_layers, kernel_tiles
 
 
 def grid_columns(n: int, width: float, height: float) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PyQt6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from cnnlab.app.widgets import TileGrid
-from cnnlab.engine.filter_views import conv_layers, kernel_tiles
+from cnnlab.lab.filter_views import conv_layers, kernel_tiles
 
 
 class ModelFiltersView(QWidget):

@@ -1,7 +1,7 @@
 """The layer designer's form: edit one layer spec's parameters with real widgets.
 
 A *spec* is a layer config without the inferred input sizes (see
-``cnnlab.engine.presets``). :class:`LayerForm` shows the fields of the selected layer's
+``cnnlab.lab.presets``). :class:`LayerForm` shows the fields of the selected layer's
 type and emits ``spec_edited(spec)`` with a new dict on every change. Sizes (kernel,
 stride, padding, dilation, pool size) are edited as square values; a non-square pair read
 from a file is kept until its field is touched.

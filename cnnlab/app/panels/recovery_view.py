@@ -1,5 +1,5 @@
 """Kernel recovery: a fresh conv layer learns a target layer's kernels from its outputs
-(``cnnlab.engine.recovery``), run as a cancellable session job with a live loss curve."""
+(``cnnlab.lab.recovery``), run as a cancellable session job with a live loss curve."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from PyQt6.QtWidgets import (QButtonGroup, QComboBox, QFileDialog, QFormLayout, 
                              QHBoxLayout, QLabel, QProgressBar, QPushButton, QRadioButton,
                              QSpinBox, QVBoxLayout, QWidget)
 
-from cnnlab.app.panels.image_source import CifarImages
+from cnnlab.lab.image_source import CifarImages
 from cnnlab.app.panels.image_views import restore_values, save_values
 from cnnlab.app.widgets import (ERROR_COLOR, PREVIOUS_COLOR, TRAIN_COLOR, VAL_COLOR, LogSpinBox,
                                 TileGrid, big_label_font)
-from cnnlab.engine import recovery as R
-from cnnlab.engine.filter_views import filter_strips
+from cnnlab.lab import recovery as R
+from cnnlab.lab.filter_views import filter_strips
 
 MAX_IMAGES = 100
 OPTIMIZERS = [("cg", "conjugate gradient"), ("adam", "Adam"), ("sgd", "SGD, momentum 0.9")]
@@ -28,7 +28,7 @@ class KernelRecoveryView(QWidget):
     """Controls (target, images, optimizer, budget, Start/Cancel) on the left; the loss
     curve and the target / learned kernels side by side (one colour scale) on the right.
 
-    ``result`` is the last :class:`cnnlab.engine.recovery.RecoveryResult` (also after
+    ``result`` is the last :class:`cnnlab.lab.recovery.RecoveryResult` (also after
     Cancel), ``job`` the running job or None.
     """
 

@@ -17,7 +17,7 @@ from cnnlab.app.panels.training_run_view import (TrainingRunView, TrainSettingsF
                                                  parse_values, report_progress)
 from cnnlab.app.widgets import format_duration
 from cnnlab.engine.model import Sequential
-from cnnlab.engine.sweeps import SweepResult, SweepRow, grid_sweep, rows_to_csv, stratified_subset
+from cnnlab.lab.sweeps import SweepResult, SweepRow, grid_sweep, rows_to_csv, stratified_subset
 
 #: (label, second parameter, its default values, integer?, zero allowed?)
 GRIDS = [

@@ -20,7 +20,7 @@ from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import QGridLayout, QWidget
 
 from cnnlab.app.widgets import PREVIOUS_COLOR, TRAIN_COLOR, VAL_COLOR, TileGrid
-from cnnlab.engine.training_monitor import EMA, Series, first_layer_view
+from cnnlab.lab.training_monitor import EMA, Series, first_layer_view
 
 _TITLE = {"color": "#333", "size": "10pt"}
 #: Smoothing of the batch curve once every batch is known (a run reports ~20 batches per

@@ -11,7 +11,7 @@ from PyQt6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, 
 from cnnlab.app.jobs import Job
 from cnnlab.app.panels.experiment_widgets import JobControls, model_problem
 from cnnlab.app.widgets import LogSpinBox
-from cnnlab.engine.sweeps import Progress, TrainSettings
+from cnnlab.lab.sweeps import Progress, TrainSettings
 
 
 def parse_values(text: str, what: str, integer: bool = False, positive: bool = True) -> list:
@@ -40,7 +40,7 @@ def parse_values(text: str, what: str, integer: bool = False, positive: bool = T
 
 class TrainSettingsForm(QWidget):
     """Optimizer, learning rate, batch size, L2 λ, epochs, validation fraction and seed,
-    as a :class:`cnnlab.engine.sweeps.TrainSettings`. ``set_swept(names)`` disables the
+    as a :class:`cnnlab.lab.sweeps.TrainSettings`. ``set_swept(names)`` disables the
     fields a sweep sets itself."""
 
     def __init__(self, epochs: int = 1, validation: bool = True, parent: QWidget | None = None):

@@ -3,7 +3,7 @@
 Top row: the padded input (padding cells grey), the taps of the first window (blue) and
 of the next one, one stride further (orange outline). Bottom row: the output, with the two
 cells those windows produce. Below it, the output-size formula with the numbers filled in
-and the receptive field on the network input (from ``cnnlab.engine.receptive_field``).
+and the receptive field on the network input (from ``cnnlab.lab.receptive_field``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from PyQt6.QtGui import QBrush, QColor, QPainter, QPen
 from PyQt6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from cnnlab.app.widgets import ERROR_COLOR, TRAIN_COLOR, VAL_COLOR
-from cnnlab.engine.receptive_field import WindowGeometry
+from cnnlab.lab.receptive_field import WindowGeometry
 
 #: Cells drawn at most per row; longer rows end in "…".
 MAX_CELLS = 40

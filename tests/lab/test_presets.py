@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cnnlab.engine import presets
+from cnnlab.lab import presets
 from cnnlab.engine.model import infer_shapes
 
 
@@ -68,7 +68,7 @@ def test_unknown_preset_names_the_choices():
 
 
 def test_stratified_subset_keeps_every_class():
-    from cnnlab.engine.sweeps import stratified_subset
+    from cnnlab.lab.sweeps import stratified_subset
 
     y = np.repeat(np.arange(10), 50)  # sorted by class, like the MNIST sample
     idx = stratified_subset(y, 100, seed=0)

@@ -1,7 +1,4 @@
-"""The Backprop tab's engine: scalar autograd plus a safe expression parser.
-
-``Value``, ``DomainError``, ``graph`` and ``numeric_gradient`` live in
-:mod:`cnnlab.engine.scalar` and are re-exported here, so this one module is the API.
+"""A safe expression parser: text in x, y and z becomes a graph of :class:`Value` s.
 
 ``parse(text)`` reads expressions in x, y and z such as the default
 ``log(σ((cos(πx) + sin(πy/2)) / tanh(z²)))`` with a hand-written tokenizer and
@@ -29,11 +26,10 @@ import math
 from dataclasses import dataclass
 from typing import Iterator, Mapping
 
-from cnnlab.engine.scalar import (
-    DomainError, GraphNode, Number, Value, as_value, graph, numeric_gradient)
+from cnnlab.autograd.value import Number, Value, as_value
 
-__all__ = ["Value", "DomainError", "GraphNode", "graph", "numeric_gradient", "ExpressionError",
-           "Expression", "Node", "Token", "parse", "tokenize", "VARIABLES", "FUNCTIONS"]
+__all__ = ["ExpressionError", "Expression", "Node", "Token", "parse", "tokenize", "VARIABLES",
+           "FUNCTIONS"]
 
 VARIABLES = ("x", "y", "z")
 

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from cnnlab.engine.filter_views import KernelTiles, kernel_tiles
+from cnnlab.lab.filter_views import KernelTiles, kernel_tiles
 from cnnlab.engine.layers import Conv2D, Dense
 
 #: A Dense layer shows at most this many of its units as image templates.

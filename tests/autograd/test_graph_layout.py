@@ -5,8 +5,8 @@ import random
 
 import pytest
 
-from cnnlab.engine.autograd import graph, parse
-from cnnlab.engine.graph_layout import WAYPOINT_SIZE, GraphLayout, layered_layout
+from cnnlab.autograd import graph, parse
+from cnnlab.autograd.graph_layout import WAYPOINT_SIZE, GraphLayout, layered_layout
 
 DEFAULT = "log(σ((cos(πx) + sin(πy/2)) / tanh(z²)))"
 

@@ -4,7 +4,7 @@ micrograd's idea: every arithmetic result remembers its inputs (``children``) an
 operation that made it (``op``); ``backward()`` walks that graph in reverse topological
 order applying the chain rule, filling ``.grad`` on every node. The Backprop tab draws the
 graph with :func:`graph` and checks it with :func:`numeric_gradient`. Public names are
-re-exported by :mod:`cnnlab.engine.autograd`, which adds the expression parser.
+re-exported by :mod:`cnnlab.autograd.parser`, which adds the expression parser.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cnnlab.engine.analysis import analyze
+from cnnlab.lab.analysis import analyze
 from cnnlab.engine.layers import Dense, Flatten
 from cnnlab.engine.model import Sequential
 from cnnlab.engine.trainer import evaluate

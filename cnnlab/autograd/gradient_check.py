@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
-from cnnlab.engine.scalar import DomainError, Value, numeric_gradient
+from cnnlab.autograd.value import DomainError, Value, numeric_gradient
 
 
 @dataclass(frozen=True)

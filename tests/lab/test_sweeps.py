@@ -8,7 +8,7 @@ import pytest
 
 from cnnlab.engine.layers import Dense, Flatten, ReLU
 from cnnlab.engine.model import Sequential
-from cnnlab.engine.sweeps import (
+from cnnlab.lab.sweeps import (
     SweepRow, TrainSettings, _nested_subset, data_size_curve, grid_sweep,
     linear_softmax, logistic_baseline, rows_to_csv)
 

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from cnnlab.engine.autograd import DomainError, Value, parse
-from cnnlab.engine.gradient_check import check_gradients
+from cnnlab.autograd import DomainError, Value, parse
+from cnnlab.autograd.gradient_check import check_gradients
 
 DEFAULT = "log(σ((cos(πx) + sin(πy/2)) / tanh(z²)))"
 

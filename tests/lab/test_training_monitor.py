@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from cnnlab.engine.presets import build_preset
+from cnnlab.lab.presets import build_preset
 from cnnlab.engine.trainer import EpochReport
-from cnnlab.engine.training_monitor import (EMA, MAX_TEMPLATES, Series, epoch_line, eta_seconds,
+from cnnlab.lab.training_monitor import (EMA, MAX_TEMPLATES, Series, epoch_line, eta_seconds,
                                             first_layer_view, run_fraction)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cnnlab.engine.layers import layer_from_config
 from cnnlab.engine.model import FORMAT, VERSION, write_atomically
-from cnnlab.engine.presets import resolve_specs, strip_sizes
+from cnnlab.lab.presets import resolve_specs, strip_sizes
 
 #: Stand-in input sizes used to check one layer spec on its own.
 _PROBE_SIZES = {"Conv2D": "in_channels", "Dense": "in_features"}

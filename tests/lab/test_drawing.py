@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from cnnlab.data.drawing import UNSURE_BELOW, digit_model_problem, guess_digit
+from cnnlab.lab.drawing import UNSURE_BELOW, digit_model_problem, guess_digit
 from cnnlab.data.preprocess import mnist_from_drawing
-from cnnlab.engine.presets import build_preset
+from cnnlab.lab.presets import build_preset
 
 
 class FixedModel:

@@ -1,6 +1,6 @@
 """Layered layout of a computation graph, for drawing it left (inputs) to right (output).
 
-The Backprop tab draws the graph of :func:`cnnlab.engine.autograd.graph` as boxes with
+The Backprop tab draws the graph of :func:`cnnlab.autograd.parser.graph` as boxes with
 arrows. This module decides where the boxes go, in abstract grid units (a column per
 layer, rows one box apart), so the panel only multiplies by pixel sizes. It is a small
 Sugiyama-style layout: layers by longest path, order within a layer by the barycentre of
@@ -43,7 +43,7 @@ class GraphLayout:
 def layered_layout(n_nodes: int, edges: Sequence[tuple[int, int]],
                    inputs: Sequence[int] = (), sweeps: int = 4) -> GraphLayout:
     """Lay out a DAG of ``n_nodes`` nodes with ``edges`` ``(child, parent)`` (operand →
-    operation, as :func:`cnnlab.engine.autograd.graph` returns them).
+    operation, as :func:`cnnlab.autograd.parser.graph` returns them).
 
     Nodes listed in ``inputs`` (the variables) share column 0; every other node sits one
     column before its first use, so ``2`` in ``y/2`` does not stretch an arrow across the

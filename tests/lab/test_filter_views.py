@@ -1,4 +1,4 @@
-"""Tiles of conv kernels, display conversion and Shuffle picks (cnnlab.engine.filter_views)."""
+"""Tiles of conv kernels, display conversion and Shuffle picks (cnnlab.lab.filter_views)."""
 
 from types import SimpleNamespace
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cnnlab.engine.conv import Conv2D
-from cnnlab.engine.filter_views import (conv_layers, filter_strips, kernel_tiles,
+from cnnlab.lab.filter_views import (conv_layers, filter_strips, kernel_tiles,
                                         pick_other_indices, resize_centred, symmetric_scale,
                                         to_display_rgb)
 

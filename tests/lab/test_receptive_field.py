@@ -5,8 +5,8 @@ import pytest
 
 from cnnlab.engine.layers import AvgPool2D, Conv2D, ReLU
 from cnnlab.engine.model import Sequential
-from cnnlab.engine.presets import preset_specs, resolve_specs
-from cnnlab.engine.receptive_field import window_geometry
+from cnnlab.lab.presets import preset_specs, resolve_specs
+from cnnlab.lab.receptive_field import window_geometry
 
 
 def _measured_field(layers, input_shape):

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cnnlab.engine import functional as F
-from cnnlab.engine.kernels import output_size_formula
+from cnnlab.lab.kernels import output_size_formula
 from cnnlab.engine.layers import layer_from_config
 
 WINDOW_LAYERS = ("Conv2D", "MaxPool2D", "AvgPool2D")
