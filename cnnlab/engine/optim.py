@@ -1,11 +1,84 @@
 """Optimizers. Each walks the ``(params, grads)`` of a list of layers and updates the
-params in place; layers never update themselves. Adding an optimizer touches this file."""
+params in place; layers never update themselves.
+
+Every optimizer is registered by a lowercase name in :data:`OPTIMIZERS`, with its
+hyper-parameters, defaults and ranges; everything else (the Train tab's list and fields, the
+sweeps, kernel recovery, the CLI) asks this registry, so adding an optimizer touches this
+file and nothing else::
+
+    opt = make_optimizer("adam", model, lr=1e-3)
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """One hyper-parameter of an optimizer: its keyword, default and allowed range."""
+    name: str
+    default: float
+    low: float
+    high: float
+    help: str = ""
+    log: bool = False  # spans decades (a learning rate): edit it on a log scale
+
+    def check(self, owner: str, value) -> float:
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or not math.isfinite(value) or not self.low <= value <= self.high):
+            raise ValueError(f"{owner}: {self.name} must be a number in "
+                             f"[{self.low:g}, {self.high:g}], got {value!r}")
+        return float(value)
+
+
+@dataclass(frozen=True)
+class OptimizerInfo:
+    """A registry entry: ``name`` (lowercase key), ``label`` for lists, the class and its
+    hyper-parameters (``lr`` first)."""
+    name: str
+    label: str
+    cls: type
+    hyper: tuple[Hyper, ...]
+
+    def defaults(self) -> dict[str, float]:
+        return {h.name: h.default for h in self.hyper}
+
+
+#: lowercase name -> :class:`OptimizerInfo`, in the order lists show them
+OPTIMIZERS: dict[str, OptimizerInfo] = {}
+
+
+def register(name: str, label: str, *hyper: Hyper):
+    """Class decorator: add an optimizer to :data:`OPTIMIZERS` under ``name``."""
+    def add(cls):
+        key = name.lower()
+        OPTIMIZERS[key] = OptimizerInfo(key, label, cls, tuple(hyper))
+        return cls
+    return add
+
+
+def make_optimizer(name: str, layers, **hyper: float) -> Optimizer:
+    """Build the optimizer registered as ``name`` (case-insensitive) over ``layers``.
+    Missing hyper-parameters take their defaults; unknown or out-of-range ones raise
+    ``ValueError`` naming them."""
+    info = OPTIMIZERS.get(str(name).lower())
+    if info is None:
+        raise ValueError(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")
+    known = {h.name: h for h in info.hyper}
+    unknown = sorted(set(hyper) - set(known))
+    if unknown:
+        raise ValueError(f"{info.label}: unknown hyper-parameter {unknown[0]!r} "
+                         f"(it takes {', '.join(known)})")
+    values = {h.name: h.check(info.label, hyper.get(h.name, h.default)) for h in info.hyper}
+    return info.cls(layers, **values)
+
+
+LR = Hyper("lr", 1e-3, 1e-7, 10.0, "learning rate: the step size", log=True)
+WEIGHT_DECAY = Hyper("weight_decay", 0.0, 0.0, 1.0, "adds wd·p to every gradient (L2)")
 
 
 def _check_hyper(owner: str, **values: float) -> None:
@@ -49,6 +122,10 @@ class Optimizer:
         raise NotImplementedError
 
 
+@register("sgd", "SGD (momentum 0 = plain SGD)",
+          Hyper("lr", 0.01, 1e-7, 10.0, "learning rate: the step size", log=True),
+          Hyper("momentum", 0.9, 0.0, 0.999, "SGD momentum (0 = plain SGD)"),
+          WEIGHT_DECAY)
 class SGD(Optimizer):
     """``SGD(layers, lr, momentum=0.0, weight_decay=0.0)``, PyTorch's formulation:
     ``g = grad + wd·p``; ``v = μ·v + g``; ``p -= lr·v`` (``v = g`` when μ = 0)."""
@@ -72,6 +149,11 @@ class SGD(Optimizer):
         param -= self.lr * g
 
 
+@register("adam", "Adam", LR,
+          Hyper("beta1", 0.9, 0.0, 0.9999, "Adam β1: decay of the mean gradient"),
+          Hyper("beta2", 0.999, 0.0, 0.99999, "Adam β2: decay of the mean squared gradient"),
+          Hyper("eps", 1e-8, 1e-12, 1.0, "Adam ε: keeps the step finite", log=True),
+          WEIGHT_DECAY)
 class Adam(Optimizer):
     """``Adam(layers, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0)``
     with bias correction (Kingma & Ba 2015, Algorithm 1); ``weight_decay`` adds
