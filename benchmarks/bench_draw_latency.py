@@ -50,9 +50,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from cnnlab.app.panels.draw_panel import UPDATE_INTERVAL_MS, DrawPanel
     from cnnlab.app.session import Session, load_dataset
-    from cnnlab.lab.drawing import guess_digit
     from cnnlab.data.preprocess import mnist_from_drawing
     from cnnlab.engine.model import load
+    from cnnlab.lab.drawing import guess_digit
     from cnnlab.resources import resource_path
 
     model = load(args.model or resource_path("models", "digits.npz"))

@@ -40,8 +40,8 @@ sys.path.insert(0, str(REPO))  # runnable from a plain checkout, without install
 from cnnlab.data import MNIST_CLASSES, load_mnist, to_float  # noqa: E402
 from cnnlab.engine.augment import random_affine  # noqa: E402
 from cnnlab.engine.optim import Adam  # noqa: E402
-from cnnlab.lab.presets import build_preset  # noqa: E402
 from cnnlab.engine.trainer import Trainer, evaluate  # noqa: E402
+from cnnlab.lab.presets import build_preset  # noqa: E402
 
 PRESET = "LeNet-like (32-64 conv, 128 dense)"
 AUGMENT = {"max_rotate_deg": 12.0, "scale": (0.85, 1.15), "max_shift": 2.5}

@@ -10,8 +10,9 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from PyQt6.QtCore import QObject, pyqtSignal, pyqtSlot
 

@@ -7,8 +7,19 @@ from pathlib import Path
 
 from PyQt6.QtCore import QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import (QApplication, QFileDialog, QFrame, QLabel, QMainWindow, QMessageBox,
-                             QProgressBar, QPushButton, QStyle, QTabWidget, QToolBar)
+from PyQt6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QFrame,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QStyle,
+    QTabWidget,
+    QToolBar,
+)
 
 from cnnlab import __version__
 from cnnlab.app.data_actions import DatasetActions

@@ -7,9 +7,10 @@ signals. Nothing else in the app creates, starts or joins a ``QThread``.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from PyQt6.QtCore import QObject, QThread, pyqtSignal
@@ -86,7 +87,7 @@ class TrainingConfig:
     include_user_digits: bool = False  # add the Draw tab's corrected drawings (MNIST only)
     user_digits_path: str | None = None  # None: the default per-user file
 
-    def with_(self, **changes: Any) -> "TrainingConfig":
+    def with_(self, **changes: Any) -> TrainingConfig:
         return replace(self, **changes)
 
 

@@ -13,8 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QColor, QFont
-from PyQt6.QtWidgets import (QDoubleSpinBox, QFrame, QMessageBox, QScrollArea, QVBoxLayout,
-                             QWidget)
+from PyQt6.QtWidgets import QDoubleSpinBox, QFrame, QMessageBox, QScrollArea, QVBoxLayout, QWidget
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 

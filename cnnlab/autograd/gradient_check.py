@@ -7,8 +7,8 @@ float64 central difference ``(f(p + h) - f(p - h)) / 2h`` says, and whether they
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 from cnnlab.autograd.value import DomainError, Value, numeric_gradient
 

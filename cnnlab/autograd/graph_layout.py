@@ -10,8 +10,8 @@ without ever putting two boxes of one column closer than one row apart.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 #: Height of the lane an arrow reserves where it crosses a column (a box is 1.0).
 WAYPOINT_SIZE = 0.4

@@ -23,8 +23,8 @@ as ``*`` and ``/`` and groups left to right, so ``πy/2`` is ``(π·y)/2`` and `
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Iterator, Mapping
 
 from cnnlab.autograd.value import Number, Value, as_value
 

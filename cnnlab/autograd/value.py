@@ -10,8 +10,8 @@ re-exported by :mod:`cnnlab.autograd.parser`, which adds the expression parser.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 Number = int | float
 

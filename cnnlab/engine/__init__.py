@@ -9,14 +9,25 @@ No Qt, no threads, no file formats except model ``.npz``. Usable from a notebook
     print(model.summary())
 """
 
-from cnnlab.engine.layers import (AvgPool2D, Conv2D, Dense, Dropout, Flatten, Layer,
-                                  LeakyReLU, MaxPool2D, Normalize, ReLU, Sigmoid, Tanh,
-                                  layer_from_config)
+from cnnlab.engine.layers import (
+                                  AvgPool2D,
+                                  Conv2D,
+                                  Dense,
+                                  Dropout,
+                                  Flatten,
+                                  Layer,
+                                  LeakyReLU,
+                                  MaxPool2D,
+                                  Normalize,
+                                  ReLU,
+                                  Sigmoid,
+                                  Tanh,
+                                  layer_from_config,
+)
 from cnnlab.engine.losses import MSELoss, SoftmaxCrossEntropy, l1_penalty, l2_penalty
 from cnnlab.engine.model import ModelFileError, Sequential, ShapeRow, infer_shapes, load
 from cnnlab.engine.optim import SGD, Adam
-from cnnlab.engine.trainer import (BatchReport, EpochReport, History, Trainer,
-                                   TrainingDiverged, evaluate)
+from cnnlab.engine.trainer import BatchReport, EpochReport, History, Trainer, TrainingDiverged, evaluate
 
 __all__ = [
     "AvgPool2D", "Conv2D", "Dense", "Dropout", "Flatten", "Layer", "LeakyReLU", "MaxPool2D",

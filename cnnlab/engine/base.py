@@ -85,11 +85,11 @@ class Layer:
         return ValueError(f"{self.label}: {message}")
 
     # -------------------------------------------------------------- modes
-    def train(self, mode: bool = True) -> "Layer":
+    def train(self, mode: bool = True) -> Layer:
         self.training = bool(mode)
         return self
 
-    def eval(self) -> "Layer":
+    def eval(self) -> Layer:
         return self.train(False)
 
     # --------------------------------------------------------- the protocol

@@ -125,13 +125,13 @@ class Sequential:
     def __getitem__(self, i: int) -> Layer:
         return self.layers[i]
 
-    def train(self, mode: bool = True) -> "Sequential":
+    def train(self, mode: bool = True) -> Sequential:
         """Training mode for every layer (Dropout active)."""
         for layer in self.layers:
             layer.train(mode)
         return self
 
-    def eval(self) -> "Sequential":
+    def eval(self) -> Sequential:
         """Inference mode for every layer."""
         return self.train(False)
 
@@ -263,7 +263,7 @@ class Sequential:
         return cfg
 
     @classmethod
-    def from_config(cls, cfg: dict, *, seed=None) -> "Sequential":
+    def from_config(cls, cfg: dict, *, seed=None) -> Sequential:
         """Build a model (fresh weights, drawn with ``seed``) from ``get_config()`` output."""
         layers = cls._layers_from_config(cfg, allocate=True, seed=seed)
         return cls(layers, cfg["input_shape"], dtype=cfg.get("dtype"), meta=cfg.get("meta"))
@@ -288,7 +288,7 @@ class Sequential:
                 raise ValueError(at_position(exc, name, i)) from None
         return layers
 
-    def copy(self) -> "Sequential":
+    def copy(self) -> Sequential:
         """An independent deep copy (same config, copied weights) in eval mode."""
         cfg = self.get_config()
         layers = self._layers_from_config(cfg, allocate=False)

@@ -5,8 +5,8 @@ predictions, probabilities, the confusion matrix, per-class scores and the mista
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 

@@ -15,8 +15,8 @@ the odd pixel is added to the input before the convolution.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

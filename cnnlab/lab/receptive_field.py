@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cnnlab.engine import functional as F
-from cnnlab.lab.kernels import output_size_formula
 from cnnlab.engine.layers import layer_from_config
+from cnnlab.lab.kernels import output_size_formula
 
 WINDOW_LAYERS = ("Conv2D", "MaxPool2D", "AvgPool2D")
 #: Layers after which positions on the input no longer mean anything.

@@ -15,8 +15,8 @@ import csv
 import io
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
-from typing import Callable, Sequence
 
 import numpy as np
 

@@ -16,8 +16,8 @@ import math
 
 import numpy as np
 
-from cnnlab.lab.filter_views import KernelTiles, kernel_tiles
 from cnnlab.engine.layers import Conv2D, Dense
+from cnnlab.lab.filter_views import KernelTiles, kernel_tiles
 
 #: A Dense layer shows at most this many of its units as image templates.
 MAX_TEMPLATES = 100
@@ -73,7 +73,7 @@ class Series:
     def clear(self) -> None:
         self._n = 0
 
-    def copy(self) -> "Series":
+    def copy(self) -> Series:
         other = Series(self.capacity)
         other._xy[: self._n] = self._xy[: self._n]
         other._n = self._n

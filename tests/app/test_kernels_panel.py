@@ -5,12 +5,12 @@ import pytest
 from PyQt6.QtCore import QPoint, QSettings, Qt
 from PyQt6.QtGui import QImage
 
-from cnnlab.lab.image_source import load_cifar_images
 from cnnlab.app.panels.kernels_panel import KernelsPanel
 from cnnlab.app.session import Session, TrainingConfig, WeightsSnapshot, load_dataset
 from cnnlab.lab import kernels as K
 from cnnlab.lab import recovery as R
 from cnnlab.lab.filter_views import filter_strips, kernel_tiles
+from cnnlab.lab.image_source import load_cifar_images
 from cnnlab.lab.presets import build_preset
 
 CIFAR_NET = "CIFAR-10 net (32-64 conv, 128 dense)"

@@ -7,12 +7,11 @@ import numpy as np
 import pytest
 from PyQt6.QtCore import QSettings, Qt
 
-from cnnlab.lab.architecture_file import read_architecture
 from cnnlab.app.panels.model_panel import SYNC_BUILD_PARAMS, ModelPanel
 from cnnlab.app.panels.train_panel import TrainPanel
 from cnnlab.app.session import TrainingConfig, load_dataset
+from cnnlab.lab.architecture_file import read_architecture
 from cnnlab.lab.presets import build, build_preset, strip_sizes
-
 
 
 @pytest.fixture

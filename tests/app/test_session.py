@@ -5,7 +5,6 @@ import pytest
 
 from cnnlab.app.session import Session, TrainingConfig, build_optimizer, load_dataset
 from cnnlab.lab.presets import build_preset
-
 from tests.app.conftest import SMALL
 
 

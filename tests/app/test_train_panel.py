@@ -13,7 +13,6 @@ from cnnlab.app.panels.model_panel import ModelPanel
 from cnnlab.app.panels.train_panel import TrainPanel
 from cnnlab.app.session import load_dataset
 from cnnlab.lab.presets import build_preset
-
 from tests.app.conftest import SMALL
 
 

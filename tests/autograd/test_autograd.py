@@ -5,8 +5,7 @@ import random
 
 import pytest
 
-from cnnlab.autograd import (
-    DomainError, ExpressionError, Value, graph, numeric_gradient, parse, tokenize)
+from cnnlab.autograd import DomainError, ExpressionError, Value, graph, numeric_gradient, parse, tokenize
 
 DEFAULT = "log(σ((cos(πx) + sin(πy/2)) / tanh(z²)))"
 

@@ -8,7 +8,6 @@ from cnnlab.data import DatasetError, load_mnist
 from .builders import digits
 from .test_formats_mnist import _check_loaded
 
-
 scipy_io = pytest.importorskip("scipy.io")
 
 

@@ -8,8 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from cnnlab.data import DatasetError, load_cifar10, load_mnist
-from cnnlab.data import cache, sources
+from cnnlab.data import DatasetError, cache, load_cifar10, load_mnist, sources
 from cnnlab.data.sources import RemoteFile
 
 from .builders import cifar_batch, cifar_binary_bytes, digits, idx_bytes, write_tar

@@ -11,8 +11,15 @@ from cnnlab.engine import layers as L
 from cnnlab.engine.losses import SoftmaxCrossEntropy
 from cnnlab.engine.model import Sequential
 from cnnlab.engine.optim import SGD, Adam
-from cnnlab.engine.trainer import (BatchReport, EpochReport, History, Trainer, TrainingDiverged,
-                                   evaluate, stratified_split)
+from cnnlab.engine.trainer import (
+    BatchReport,
+    EpochReport,
+    History,
+    Trainer,
+    TrainingDiverged,
+    evaluate,
+    stratified_split,
+)
 from cnnlab.resources import resource_path
 
 

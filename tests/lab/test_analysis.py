@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from cnnlab.lab.analysis import analyze
 from cnnlab.engine.layers import Dense, Flatten
 from cnnlab.engine.model import Sequential
 from cnnlab.engine.trainer import evaluate
+from cnnlab.lab.analysis import analyze
 
 K = 4
 

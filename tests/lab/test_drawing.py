@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from cnnlab.lab.drawing import UNSURE_BELOW, digit_model_problem, guess_digit
 from cnnlab.data.preprocess import mnist_from_drawing
+from cnnlab.lab.drawing import UNSURE_BELOW, digit_model_problem, guess_digit
 from cnnlab.lab.presets import build_preset
 
 

@@ -6,9 +6,15 @@ import numpy as np
 import pytest
 
 from cnnlab.engine.conv import Conv2D
-from cnnlab.lab.filter_views import (conv_layers, filter_strips, kernel_tiles,
-                                        pick_other_indices, resize_centred, symmetric_scale,
-                                        to_display_rgb)
+from cnnlab.lab.filter_views import (
+    conv_layers,
+    filter_strips,
+    kernel_tiles,
+    pick_other_indices,
+    resize_centred,
+    symmetric_scale,
+    to_display_rgb,
+)
 
 
 def test_conv_layers_finds_conv2d_positions():

@@ -6,9 +6,24 @@ import numpy as np
 import pytest
 
 from cnnlab.lab.kernels import (
-    KERNELS, as_conv_weight, blur_images, box, classic_blur, conv_output_size, custom, emboss,
-    gaussian, identity, laplacian, make_kernel, output_size_formula, resolve_padding, sharpen,
-    sobel_x, sobel_y)
+    KERNELS,
+    as_conv_weight,
+    blur_images,
+    box,
+    classic_blur,
+    conv_output_size,
+    custom,
+    emboss,
+    gaussian,
+    identity,
+    laplacian,
+    make_kernel,
+    output_size_formula,
+    resolve_padding,
+    sharpen,
+    sobel_x,
+    sobel_y,
+)
 from tests.engine.reference import conv_forward
 
 

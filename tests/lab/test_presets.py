@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from cnnlab.lab import presets
 from cnnlab.engine.model import infer_shapes
+from cnnlab.lab import presets
 
 
 @pytest.mark.parametrize("name", sorted(presets.PRESETS))

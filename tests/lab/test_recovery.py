@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from cnnlab.lab.recovery import (
-    RecoveryReport, load_target_kernels, random_target_kernels, recover_kernels)
+from cnnlab.lab.recovery import RecoveryReport, load_target_kernels, random_target_kernels, recover_kernels
 from cnnlab.resources import resource_path
 
 

@@ -9,8 +9,15 @@ import pytest
 from cnnlab.engine.layers import Dense, Flatten, ReLU
 from cnnlab.engine.model import Sequential
 from cnnlab.lab.sweeps import (
-    SweepRow, TrainSettings, _nested_subset, data_size_curve, grid_sweep,
-    linear_softmax, logistic_baseline, rows_to_csv)
+    SweepRow,
+    TrainSettings,
+    _nested_subset,
+    data_size_curve,
+    grid_sweep,
+    linear_softmax,
+    logistic_baseline,
+    rows_to_csv,
+)
 
 
 @pytest.fixture(scope="module")

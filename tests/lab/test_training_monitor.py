@@ -5,10 +5,17 @@ import math
 import numpy as np
 import pytest
 
-from cnnlab.lab.presets import build_preset
 from cnnlab.engine.trainer import EpochReport
-from cnnlab.lab.training_monitor import (EMA, MAX_TEMPLATES, Series, epoch_line, eta_seconds,
-                                            first_layer_view, run_fraction)
+from cnnlab.lab.presets import build_preset
+from cnnlab.lab.training_monitor import (
+    EMA,
+    MAX_TEMPLATES,
+    Series,
+    epoch_line,
+    eta_seconds,
+    first_layer_view,
+    run_fraction,
+)
 
 
 def test_ema_matches_the_closed_form():

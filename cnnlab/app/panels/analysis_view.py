@@ -8,14 +8,32 @@ import math
 import numpy as np
 from PyQt6.QtCore import QSize, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QIcon, QPixmap
-from PyQt6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
-                             QListView, QListWidget, QListWidgetItem, QPushButton, QSplitter,
-                             QTableWidget, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from cnnlab.app.jobs import JobCancelled
-from cnnlab.app.panels.experiment_widgets import (BarChart, JobControls, LabelledHeatmap,
-                                                  NumericItem, image_to_qimage, model_problem,
-                                                  percent)
+from cnnlab.app.panels.experiment_widgets import (
+    BarChart,
+    JobControls,
+    LabelledHeatmap,
+    NumericItem,
+    image_to_qimage,
+    model_problem,
+    percent,
+)
 from cnnlab.app.widgets import ERROR_COLOR, PREVIOUS_COLOR, TRAIN_COLOR, format_count
 from cnnlab.lab.analysis import Analysis, analyze
 

@@ -7,18 +7,41 @@ import math
 
 from PyQt6.QtCore import QSettings, Qt, QTimer
 from PyQt6.QtGui import QBrush, QColor, QFontDatabase
-from PyQt6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QGraphicsScene, QHBoxLayout,
-                             QHeaderView, QLabel, QLineEdit, QPushButton, QSplitter, QTableWidget,
-                             QTableWidgetItem, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QAbstractItemView,
+    QDoubleSpinBox,
+    QGraphicsScene,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from cnnlab.app.panels.graph_view import (COL_STEP, CONST_FILL, INPUT_FILL, OP_FILL, ROOT_FILL,
-                                          ROW_STEP, GraphView, NodeBox, arrow, bigger,
-                                          format_number, node_title)
+from cnnlab.app.panels.graph_view import (
+    COL_STEP,
+    CONST_FILL,
+    INPUT_FILL,
+    OP_FILL,
+    ROOT_FILL,
+    ROW_STEP,
+    GraphView,
+    NodeBox,
+    arrow,
+    bigger,
+    format_number,
+    node_title,
+)
 from cnnlab.app.widgets import ERROR_COLOR
 from cnnlab.autograd import DomainError, ExpressionError, graph, parse
-from cnnlab.autograd.parser import VARIABLES
 from cnnlab.autograd.gradient_check import check_gradients
 from cnnlab.autograd.graph_layout import layered_layout
+from cnnlab.autograd.parser import VARIABLES
 
 DEFAULT_EXPRESSION = "log(σ((cos(πx) + sin(πy/2)) / tanh(z²)))"
 DEFAULT_POINT = {"x": 2.0, "y": 4.0, "z": 1.0}

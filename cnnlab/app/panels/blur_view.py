@@ -7,18 +7,37 @@ import json
 
 import numpy as np
 from PyQt6.QtCore import QBuffer, QIODevice, QSettings, Qt, QTimer, pyqtSignal
-from PyQt6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
-                             QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy, QSlider, QSpinBox,
-                             QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QSlider,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from cnnlab.lab.image_source import CifarImages
-from cnnlab.app.panels.image_views import (BeforeAfterStrip, EnlargedPair, KernelHeatmap,
-                                           restore_values, save_values)
+from cnnlab.app.panels.image_views import (
+    BeforeAfterStrip,
+    EnlargedPair,
+    KernelHeatmap,
+    restore_values,
+    save_values,
+)
 from cnnlab.app.widgets import ERROR_COLOR, scrollable, show_error
 from cnnlab.data.npz import atomic_write_bytes
 from cnnlab.lab import kernels as K
-from cnnlab.lab.filter_views import (DISPLAY_MODES, pick_other_indices, resize_centred,
-                                        to_display_rgb)
+from cnnlab.lab.filter_views import DISPLAY_MODES, pick_other_indices, resize_centred, to_display_rgb
+from cnnlab.lab.image_source import CifarImages
 
 CUSTOM = "custom"
 MODES = [("per_channel", "per channel (3 → 3, diagonal)"),

@@ -8,16 +8,36 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtWidgets import (QAbstractItemView, QCheckBox, QDoubleSpinBox, QHeaderView, QLabel,
-                             QLineEdit, QSplitter, QTableWidget, QTableWidgetItem, QWidget)
+from PyQt6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QDoubleSpinBox,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
 
 from cnnlab.app.panels.experiment_widgets import NumericItem, percent
-from cnnlab.app.panels.training_run_view import (TrainingRunView, TrainSettingsForm, group,
-                                                 parse_values, report_progress)
+from cnnlab.app.panels.training_run_view import (
+    TrainingRunView,
+    TrainSettingsForm,
+    group,
+    parse_values,
+    report_progress,
+)
 from cnnlab.app.widgets import TRAIN_COLOR, VAL_COLOR, format_count, format_duration
 from cnnlab.engine.model import Sequential
-from cnnlab.lab.sweeps import (BaselineResult, DataSizePoint, DataSizeResult, data_size_curve,
-                                  logistic_baseline)
+from cnnlab.lab.sweeps import (
+    BaselineResult,
+    DataSizePoint,
+    DataSizeResult,
+    data_size_curve,
+    logistic_baseline,
+)
 
 #: The baseline uses full batches up to this many images, mini-batches of 1,024 beyond
 #: (a full batch of 60,000 MNIST images would be a 190 MB float copy per step).

@@ -15,14 +15,22 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QColor, QImage, QKeySequence, QPixmap
-from PyQt6.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel,
-                             QPushButton, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from cnnlab.app.panels.canvas import DrawingCanvas
 from cnnlab.app.panels.feature_maps_view import FeatureMapsView
 from cnnlab.app.widgets import ERROR_COLOR, TRAIN_COLOR, big_label_font, show_error
-from cnnlab.lab.drawing import UNSURE_BELOW, DigitGuess, digit_model_problem, guess_digit
 from cnnlab.data.preprocess import mnist_from_drawing
+from cnnlab.lab.drawing import UNSURE_BELOW, DigitGuess, digit_model_problem, guess_digit
 
 #: Coalesce canvas changes: at most one prediction per this many milliseconds while drawing.
 UPDATE_INTERVAL_MS = 50

@@ -10,8 +10,15 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QPointF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QImage
-from PyQt6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, QTableWidgetItem,
-                             QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from cnnlab.app.jobs import Job, JobProgress
 from cnnlab.app.panels.image_views import rgb_qimage

@@ -7,9 +7,16 @@ import math
 
 from PyQt6.QtCore import QPointF, QRectF
 from PyQt6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen, QPolygonF
-from PyQt6.QtWidgets import (QGraphicsItem, QGraphicsPathItem, QGraphicsPolygonItem,
-                             QGraphicsRectItem, QGraphicsScene, QGraphicsSimpleTextItem,
-                             QGraphicsView, QWidget)
+from PyQt6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsPathItem,
+    QGraphicsPolygonItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+    QGraphicsSimpleTextItem,
+    QGraphicsView,
+    QWidget,
+)
 
 from cnnlab.app.widgets import TRAIN_COLOR, VAL_COLOR
 

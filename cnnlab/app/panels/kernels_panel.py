@@ -11,9 +11,9 @@ from PyQt6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTabWidget, QVBoxLay
 
 from cnnlab.app.panels.blur_view import BlurLabView
 from cnnlab.app.panels.filters_view import ModelFiltersView
-from cnnlab.lab.image_source import CifarImages, load_cifar_images
 from cnnlab.app.panels.recovery_view import KernelRecoveryView
 from cnnlab.app.session import Session, WeightsSnapshot
+from cnnlab.lab.image_source import CifarImages, load_cifar_images
 
 SOURCES = [("sample", "CIFAR-10 sample (bundled)"), ("full", "full CIFAR-10 (when downloaded)")]
 

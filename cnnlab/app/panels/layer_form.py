@@ -12,8 +12,18 @@ from __future__ import annotations
 import math
 
 from PyQt6.QtCore import pyqtSignal
-from PyQt6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox,
-                             QHBoxLayout, QLabel, QLineEdit, QSpinBox, QWidget)
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QWidget,
+)
 
 #: Layer kinds offered by the "Add layer" menu, with the spec a new one starts from.
 NEW_LAYER_SPECS: dict[str, dict] = {

@@ -16,15 +16,25 @@ from pathlib import Path
 
 from PyQt6.QtCore import QSettings, Qt, QTimer
 from PyQt6.QtGui import QFont, QFontDatabase
-from PyQt6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit,
-                             QPushButton, QSpinBox, QSplitter, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
-from cnnlab.lab.architecture_file import read_architecture, write_architecture
 from cnnlab.app.panels.layer_form import NEW_LAYER_SPECS, LayerForm
 from cnnlab.app.panels.layer_table import LayerList, shape_text
 from cnnlab.app.panels.window_diagram import WindowDiagram
-from cnnlab.lab import presets
 from cnnlab.engine.model import infer_shapes
+from cnnlab.lab import presets
+from cnnlab.lab.architecture_file import read_architecture, write_architecture
 from cnnlab.lab.receptive_field import window_geometry
 
 #: Models up to this many parameters are built on the GUI thread (≈ 60 ns per weight,

@@ -8,16 +8,35 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QSettings, Qt
-from PyQt6.QtWidgets import (QButtonGroup, QComboBox, QFileDialog, QFormLayout, QGroupBox,
-                             QHBoxLayout, QLabel, QProgressBar, QPushButton, QRadioButton,
-                             QSpinBox, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
-from cnnlab.lab.image_source import CifarImages
 from cnnlab.app.panels.image_views import restore_values, save_values
-from cnnlab.app.widgets import (ERROR_COLOR, PREVIOUS_COLOR, TRAIN_COLOR, VAL_COLOR, LogSpinBox,
-                                TileGrid, big_label_font)
+from cnnlab.app.widgets import (
+    ERROR_COLOR,
+    PREVIOUS_COLOR,
+    TRAIN_COLOR,
+    VAL_COLOR,
+    LogSpinBox,
+    TileGrid,
+    big_label_font,
+)
 from cnnlab.lab import recovery as R
 from cnnlab.lab.filter_views import filter_strips
+from cnnlab.lab.image_source import CifarImages
 
 MAX_IMAGES = 100
 OPTIMIZERS = [("cg", "conjugate gradient"), ("adam", "Adam"), ("sgd", "SGD, momentum 0.9")]

@@ -8,13 +8,29 @@ from pathlib import Path
 
 import numpy as np
 from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView,
-                             QLabel, QLineEdit, QPushButton, QSpinBox, QSplitter, QTableWidget,
-                             QWidget)
+from PyQt6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QWidget,
+)
 
 from cnnlab.app.panels.experiment_widgets import LabelledHeatmap, NumericItem, percent
-from cnnlab.app.panels.training_run_view import (TrainingRunView, TrainSettingsForm, group,
-                                                 parse_values, report_progress)
+from cnnlab.app.panels.training_run_view import (
+    TrainingRunView,
+    TrainSettingsForm,
+    group,
+    parse_values,
+    report_progress,
+)
 from cnnlab.app.widgets import format_duration
 from cnnlab.engine.model import Sequential
 from cnnlab.lab.sweeps import SweepResult, SweepRow, grid_sweep, rows_to_csv, stratified_subset

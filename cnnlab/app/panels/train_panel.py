@@ -12,8 +12,18 @@ import html
 import time
 
 from PyQt6.QtCore import QBuffer, QByteArray, QIODevice, QSettings, Qt, QTimer
-from PyQt6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit,
-                             QProgressBar, QPushButton, QSizePolicy, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from cnnlab.app.panels.train_plots import REDRAW_MS, TrainingPlots
 from cnnlab.app.panels.train_settings import FIELDS, TrainingSettings

@@ -7,8 +7,7 @@ Momentum is shown for SGD, β1/β2 for Adam. ``config()`` reads the widgets;
 from __future__ import annotations
 
 from PyQt6.QtCore import QSettings
-from PyQt6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox,
-                             QSpinBox, QWidget)
+from PyQt6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QSpinBox, QWidget
 
 from cnnlab.app.session import TrainingConfig
 from cnnlab.app.widgets import LogSpinBox

@@ -1,0 +1,1 @@
+"""Exchange with the wider ecosystem: PyTorch code + safetensors weights, ONNX export/import."""
