@@ -37,7 +37,8 @@ class BatchReport:
 
 @dataclass(frozen=True)
 class EpochReport:
-    """Emitted after every completed epoch; ``seconds`` is the epoch's duration."""
+    """Emitted after every completed epoch; ``seconds`` is the epoch's duration, time
+    spent paused left out."""
 
     epoch: int
     epochs: int
@@ -247,6 +248,7 @@ class Trainer:
         samples_done = 0
         for epoch in range(1, self.epochs + 1):
             epoch_start = time.perf_counter()
+            paused_before = self._paused_seconds  # time paused is not the epoch's time
             order = rng.permutation(train_idx)
             loss_sum, correct, seen = 0.0, 0, 0
             for batch in range(1, batches + 1):
@@ -270,7 +272,8 @@ class Trainer:
             if val is not None:
                 val_loss, val_acc = evaluate(self.model, *val, loss=self.loss)
             report = EpochReport(epoch, self.epochs, loss_sum / seen, correct / seen,
-                                 val_loss, val_acc, time.perf_counter() - epoch_start)
+                                 val_loss, val_acc, time.perf_counter() - epoch_start
+                                 - (self._paused_seconds - paused_before))
             history.train_loss.append(report.train_loss)
             history.train_acc.append(report.train_acc)
             history.val_loss.append(val_loss)

@@ -204,6 +204,25 @@ def test_pause_and_resume_from_another_thread():
     assert len(gate.reports) == 6 and not result["history"].stopped
 
 
+def test_epoch_time_leaves_out_time_paused():
+    x, y = bar_images(60)
+    model = small_cnn()
+    gate = Gate()
+    trainer = Trainer(model, SGD(model, 0.1), epochs=1, batch_size=10, val_fraction=0,
+                      on_batch=gate.on_batch)
+    began = time.perf_counter()
+    thread, result = start_fit(trainer, x, y)
+    assert gate.arrived.wait(10)
+    trainer.pause()
+    gate.release.set()
+    time.sleep(1.0)  # paused, mid-epoch
+    trainer.resume()
+    thread.join(10)
+    wall = time.perf_counter() - began
+    seconds = result["history"].epoch_seconds[0]
+    assert 0 < seconds <= wall - 0.9
+
+
 def test_stop_ends_between_batches_and_releases_a_pause():
     x, y = bar_images(60)
     model = small_cnn()
