@@ -10,6 +10,7 @@ tests and the latency benchmark call exactly what the canvas calls:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePath
 
 import numpy as np
 
@@ -81,3 +82,45 @@ def guess_digit(model, drawing: np.ndarray, unsure_below: float = UNSURE_BELOW) 
     label = int(np.argmax(probs))
     p = float(probs[label])
     return DigitGuess(x, probs, label, p, p < unsure_below)
+
+
+def model_base_name(name: str) -> str:
+    """The model's name without its training state: ``"small CNN (trained 3 epochs)"`` →
+    ``"small CNN"``."""
+    for marker in (" (untrained)", " (trained ", " (partly trained)"):
+        if marker in name:
+            name = name[:name.index(marker)]
+    return name
+
+
+def model_state_line(name: str, state: str = "idle", epoch: int | None = None,
+                     epochs: int | None = None, path: str | None = None) -> tuple[str, bool]:
+    """One line saying what the model predicting the drawing is, and whether its guesses
+    mean anything: ``(text, warn)``. ``state`` is the session's training state ("idle",
+    "running", "paused", "stopping"); ``epoch``/``epochs`` the running epoch (1-based) and
+    the run's length; ``path`` the file the idle model came from.
+
+    >>> model_state_line("small CNN (untrained)", "running", 2, 5)
+    ('training, epoch 2/5 · live weights', False)
+    >>> model_state_line("small CNN (untrained)")
+    ('untrained — its guesses are random', True)
+    >>> model_state_line("small CNN (trained 3 epochs)", path="/tmp/net.npz")
+    ('trained 3 epochs · loaded from net.npz', False)
+    """
+    if state != "idle":
+        where = f"epoch {epoch}/{epochs}" if epoch and epochs else "starting"
+        paused = " (paused)" if state == "paused" else ""
+        return f"training, {where}{paused} · live weights", False
+    if not name or name == "no model":
+        return "no model", True
+    if "(untrained)" in name:
+        return "untrained — its guesses are random", True
+    if "(trained " in name:
+        text = name[name.index("(trained ") + 1:].split(")")[0]
+    elif "(partly trained)" in name:
+        text = "partly trained (stopped in its first epoch)"
+    else:
+        text = "trained"
+    if path:
+        text += f" · loaded from {PurePath(path).name}"
+    return text, False

@@ -257,12 +257,38 @@ def test_message_takes_the_guess_place_and_saving_needs_no_digit_model(qtbot, pa
     wait_for_guess(qtbot, panel)
     assert panel.guess_label.isVisible() and panel.probability_label.isVisible()
 
-def test_model_name_and_untrained_warning(qtbot, panel):
+def test_model_name_and_untrained_warning(qtbot, panel, tmp_path):
     assert "default digits" in panel.model_label.text()
     assert "untrained" not in panel.model_label.text()
     panel.session.set_model(build_preset(SMALL_PRESET), "small net (untrained)")
-    assert "small net (untrained)" in panel.model_label.text()
-    assert "⚠" in panel.model_label.text()
+    assert "small net" in panel.model_label.text()
+    assert "⚠ untrained" in panel.model_label.text()
+    panel.session.set_model(build_preset(SMALL_PRESET), "small net (trained 3 epochs)",
+                            tmp_path / "mine.npz")
+    text = panel.model_label.text()
+    assert "trained 3 epochs · loaded from mine.npz" in text and "⚠" not in text
+
+
+def test_one_state_line_while_training(qtbot, panel):
+    session = panel.session
+    session.set_model(build_preset(SMALL_PRESET), "small net (untrained)")
+    session.start_training(TrainingConfig(epochs=2, subset=600, batch_size=32, val_fraction=0.0))
+    try:
+        qtbot.waitUntil(lambda: "training, epoch" in panel.model_label.text(), timeout=20000)
+        text = panel.model_label.text()
+        assert "live weights" in text and "untrained" not in text and "⚠" not in text
+    finally:
+        session.stop()
+        qtbot.waitUntil(lambda: not session.is_training, timeout=20000)
+    assert "untrained" not in panel.model_label.text()
+    session.shutdown()
+
+
+def test_draw_first_hint_goes_when_a_digit_is_drawn(qtbot, panel):
+    qtbot.mouseClick(panel.save_button, Qt.MouseButton.LeftButton)
+    assert "Draw a digit first" in panel.user_count_label.text()
+    draw_one(qtbot, panel.canvas)
+    qtbot.waitUntil(lambda: "drawings saved" in panel.user_count_label.text(), timeout=3000)
 
 
 def test_prediction_uses_snapshots_during_training(qtbot, panel, monkeypatch):

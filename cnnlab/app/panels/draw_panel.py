@@ -9,6 +9,7 @@ with the arrays a running training writes, and at most every ``UPDATE_INTERVAL_M
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +17,6 @@ import pyqtgraph as pg
 from PyQt6.QtCore import QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QColor, QImage, QKeySequence, QPixmap
 from PyQt6.QtWidgets import (
-    QComboBox,
-    QFileDialog,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -27,10 +25,18 @@ from PyQt6.QtWidgets import (
 )
 
 from cnnlab.app.panels.canvas import DrawingCanvas
+from cnnlab.app.panels.correction_box import CorrectionBox
 from cnnlab.app.panels.feature_maps_view import FeatureMapsView
-from cnnlab.app.widgets import ERROR_COLOR, TRAIN_COLOR, big_label_font, show_error
+from cnnlab.app.widgets import ERROR_COLOR, TRAIN_COLOR, big_label_font
 from cnnlab.data.preprocess import mnist_from_drawing
-from cnnlab.lab.drawing import UNSURE_BELOW, DigitGuess, digit_model_problem, guess_digit
+from cnnlab.lab.drawing import (
+    UNSURE_BELOW,
+    DigitGuess,
+    digit_model_problem,
+    guess_digit,
+    model_base_name,
+    model_state_line,
+)
 
 #: Coalesce canvas changes: at most one prediction per this many milliseconds while drawing.
 UPDATE_INTERVAL_MS = 50
@@ -61,8 +67,8 @@ class DrawPanel(QWidget):
         self.session = session
         self.guess: DigitGuess | None = None
         self._user_digits_path = user_digits_path
-        self._user_digits = None
         self._maps_stale = True
+        self._live_epoch: tuple[int, int] | None = None  # (epoch, epochs) while training
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(UPDATE_INTERVAL_MS)
@@ -73,10 +79,10 @@ class DrawPanel(QWidget):
         self.canvas.changed.connect(self._schedule)
         self.canvas.stroke_finished.connect(self._on_stroke_finished)
         session.model_changed.connect(self._on_model_changed)
-        session.weights_updated.connect(lambda _snap: self._on_model_changed())
+        session.weights_updated.connect(self._on_weights_updated)
+        session.training_started.connect(self._on_training_started)
         session.training_state_changed.connect(lambda _state: self._on_model_changed())
         self._on_model_changed()
-        self._update_user_count()
 
     # -------------------------------------------------------------- building
     def _build(self) -> None:
@@ -160,33 +166,24 @@ class DrawPanel(QWidget):
         layout.addLayout(top, 1)
         layout.addWidget(self.inside, 1)
 
-    def _build_correction_box(self) -> QGroupBox:
-        box = QGroupBox("This is wrong → label")
-        box.setToolTip("Save the 28×28 drawing with its correct label to your own digit set,\n"
-                       "which can be exported or added to training.")
-        self.label_picker = QComboBox()
-        self.label_picker.addItems([str(d) for d in range(10)])
-        self.label_picker.setToolTip("the digit you meant")
-        self.save_button = QPushButton("Save")
-        self.save_button.setToolTip("add this drawing, with the chosen label, to your digit set")
-        self.save_button.clicked.connect(self.save_correction)
-        self.export_button = QPushButton("Export…")
-        self.export_button.setToolTip("write your saved drawings to an .npz file "
-                                      "(x: uint8 N×1×28×28, y: int64 labels)")
-        self.export_button.clicked.connect(self._export_dialog)
-        self.user_count_label = QLabel()
-        self.user_count_label.setWordWrap(True)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("It is a"))
-        row.addWidget(self.label_picker)
-        row.addWidget(self.save_button)
-        layout = QVBoxLayout(box)
-        layout.addLayout(row)
-        row2 = QHBoxLayout()
-        row2.addWidget(self.user_count_label, 1)
-        row2.addWidget(self.export_button)
-        layout.addLayout(row2)
-        return box
+    def _build_correction_box(self) -> CorrectionBox:
+        self.correction = CorrectionBox(self._drawing_28, self._user_digits_path)
+        # the box's widgets, under the names tests and the window use
+        self.label_picker = self.correction.label_picker
+        self.save_button = self.correction.save_button
+        self.export_button = self.correction.export_button
+        self.user_count_label = self.correction.count_label
+        self.save_correction = self.correction.save
+        self.export_user_digits = self.correction.export_user_digits
+        self.user_digits = self.correction.user_digits
+        self.canvas.stroke_finished.connect(self.correction.drawing_changed)
+        return self.correction
+
+    def _drawing_28(self) -> np.ndarray:
+        # the 28×28 digit needs no model: a drawing made while the model cannot read
+        # digits (a CIFAR net, training's first moments) is kept all the same
+        return (self.guess.network_input if self.guess is not None
+                else mnist_from_drawing(self.canvas.image_array()))  # (28, 28) float32
 
     def _build_shortcuts(self) -> None:
         # Window-wide shortcuts: Qt only fires them while this tab is visible.
@@ -207,6 +204,14 @@ class DrawPanel(QWidget):
     def _on_stroke_finished(self) -> None:
         self._maps_stale = True
         self._schedule()
+
+    def _on_training_started(self, cfg) -> None:
+        self._live_epoch = (1, cfg.epochs)
+
+    def _on_weights_updated(self, snapshot) -> None:
+        if self._live_epoch is not None and snapshot.epoch > 0:
+            self._live_epoch = (snapshot.epoch, self._live_epoch[1])
+        self._on_model_changed()
 
     def _on_model_changed(self) -> None:
         self._update_model_label()
@@ -285,67 +290,17 @@ class DrawPanel(QWidget):
             side, side, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.FastTransformation))
 
     def _update_model_label(self) -> None:
+        """One line for the model's state: untrained / training, epoch k / trained n
+        epochs / loaded from a file — never two that contradict each other."""
         s = self.session
         name = s.model_name if s.model is not None else "no model"
-        text = f"Model: <b>{name}</b>"
-        if "untrained" in name.lower():
-            text += (f"<br><span style='color:{ERROR_COLOR.name()}'>⚠ untrained — its guesses "
-                     "are random. Train it (Train tab) or open a trained model.</span>")
-        if s.is_training:
-            text += "<br><i>using live weights from the running training</i>"
-        self.model_label.setText(text)
-
-    # ------------------------------------------------------------ user digits
-    def user_digits(self):
-        """The user's dataset of corrected drawings (opened on first use)."""
-        if self._user_digits is None:
-            from cnnlab.data.user_digits import UserDigits
-
-            self._user_digits = (UserDigits(self._user_digits_path) if self._user_digits_path
-                                 else UserDigits())
-        return self._user_digits
-
-    def save_correction(self) -> None:
-        """Add the current 28×28 drawing with the picked label to the user's digits."""
-        # the 28×28 digit needs no model: a drawing made while the model cannot read
-        # digits (a CIFAR net, training's first moments) is kept all the same
-        x = (self.guess.network_input if self.guess is not None
-             else mnist_from_drawing(self.canvas.image_array()))  # (28, 28) float32
-        if not np.any(x > 0):
-            self._show_status("Draw a digit first, then pick its label and Save.")
-            return
-        label = int(self.label_picker.currentText())
-        try:
-            self.user_digits().add(x, label)
-        except (OSError, ValueError) as exc:
-            show_error(self, "Could not save the drawing", str(exc))
-            return
-        self._update_user_count()
-
-    def export_user_digits(self, path: str | Path) -> None:
-        """Write the user's digits to ``path`` (.npz); errors are shown, not raised."""
-        try:
-            self.user_digits().export(path)
-        except (OSError, ValueError) as exc:
-            show_error(self, "Could not export your digits", str(exc))
-
-    def _export_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export your digits", "my_digits.npz",
-                                              "NumPy archive (*.npz)")
-        if path:
-            self.export_user_digits(path)
-
-    def _update_user_count(self) -> None:
-        try:
-            n = len(self.user_digits())
-        except (OSError, ValueError) as exc:
-            self.user_count_label.setText(f"your digits cannot be read: {exc}")
-            return
-        self.user_count_label.setText(f"{n:,} drawing{'s' if n != 1 else ''} saved")
-        self.export_button.setEnabled(n > 0)
-
-    def _show_status(self, text: str) -> None:
-        self.user_count_label.setText(text)
+        epoch, epochs = self._live_epoch if s.is_training and self._live_epoch else (None, None)
+        state, warn = model_state_line(name, s.state, epoch, epochs, s.model_path)
+        if warn and s.model is not None:
+            state = f"⚠ {state}. Train it (Train tab) or open a trained model."
+        color = ERROR_COLOR.name() if warn else "#555"
+        self.model_label.setText(f"Model: <b>{html.escape(model_base_name(name))}</b><br>"
+                                 f"<span style='color:{color}'>{html.escape(state)}</span>")
 
     # -------------------------------------------------------------- settings
     def save_settings(self, settings: QSettings) -> None:
