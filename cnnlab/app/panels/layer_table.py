@@ -25,15 +25,11 @@ from PyQt6.QtWidgets import (
 
 from cnnlab.app.panels.layer_form import NEW_LAYER_SPECS, describe_spec
 from cnnlab.app.widgets import ERROR_COLOR, format_count
+from cnnlab.lab.network_design import shape_text
 
 COLUMNS = ("#", "layer", "parameters", "output shape", "params")
 _BAD_ROW = QColor(253, 222, 222)
 _GREY_TEXT = QColor(150, 150, 150)
-
-
-def shape_text(shape) -> str:
-    """``(8, 28, 28)`` → ``"8×28×28"``; None → ``"—"``."""
-    return "×".join(str(s) for s in shape) if shape is not None else "—"
 
 
 class LayerList(QWidget):
