@@ -22,6 +22,7 @@ from PyQt6.QtWidgets import (
 )
 
 from cnnlab import __version__
+from cnnlab.app import settings as stored
 from cnnlab.app.data_actions import DatasetActions
 from cnnlab.app.panels.backprop_panel import BackpropPanel
 from cnnlab.app.panels.draw_panel import DrawPanel
@@ -238,14 +239,14 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------- file ops
     def _ask_open(self, title: str, filters: str, key: str) -> Path | None:
-        start = self.settings.value(f"paths/{key}", str(Path.home()))
+        start = stored.read(self.settings, f"paths/{key}", str(Path.home()), "str")
         path, _ = QFileDialog.getOpenFileName(self, title, start, filters)
         if path:
             self.settings.setValue(f"paths/{key}", str(Path(path).parent))
         return Path(path) if path else None
 
     def _ask_save(self, title: str, filters: str, key: str, name: str) -> Path | None:
-        start = Path(self.settings.value(f"paths/{key}", str(Path.home()))) / name
+        start = Path(stored.read(self.settings, f"paths/{key}", str(Path.home()), "str")) / name
         path, _ = QFileDialog.getSaveFileName(self, title, str(start), filters)
         if path:
             self.settings.setValue(f"paths/{key}", str(Path(path).parent))
@@ -301,21 +302,25 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------- settings
     def _restore_settings(self) -> None:
-        geometry = self.settings.value("window/geometry")
+        """Restore what was saved; a value that cannot be used keeps its default and is
+        named on the status line (``app.settings``): saved settings never stop start-up."""
+        s = self.settings
+        stored.strip_python_objects(s)
+        geometry = stored.read(s, "window/geometry", None, "bytes")
         if geometry is not None:
             self.restoreGeometry(geometry)
-        state = self.settings.value("window/state")
+        state = stored.read(s, "window/state", None, "bytes")
         if state is not None:
             self.restoreState(state)
-        tab = self.settings.value("window/tab")
-        if tab is not None:
-            try:
-                self.tabs.setCurrentIndex(int(tab))
-            except (TypeError, ValueError):
-                pass
+        self.tabs.setCurrentIndex(stored.read(s, "window/tab", self.tabs.currentIndex(), "int",
+                                              lo=0, hi=self.tabs.count() - 1))
         for _title, panel in self.panels:
             if hasattr(panel, "restore_settings"):
-                panel.restore_settings(self.settings)
+                panel.restore_settings(s)
+        self.settings_notes = stored.take_notes(s)
+        if self.settings_notes:
+            text = stored.summary(self.settings_notes)
+            QTimer.singleShot(0, lambda: self.statusBar().showMessage(text, 20000))
 
     def save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())

@@ -24,6 +24,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from cnnlab.app import settings as stored
 from cnnlab.app.jobs import JobCancelled
 from cnnlab.app.panels.experiment_widgets import (
     BarChart,
@@ -339,7 +340,5 @@ class AnalysisView(QWidget):
         settings.setValue("experiments/confusion_mode", self.mode.currentIndex())
 
     def restore_settings(self, settings) -> None:
-        try:
-            self.mode.setCurrentIndex(int(settings.value("experiments/confusion_mode", 0)))
-        except (TypeError, ValueError):
-            pass
+        self.mode.setCurrentIndex(stored.read(settings, "experiments/confusion_mode", 0, "int",
+                                              lo=0, hi=self.mode.count() - 1))

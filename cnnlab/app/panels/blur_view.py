@@ -26,6 +26,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from cnnlab.app import settings as stored
 from cnnlab.app.panels.image_views import (
     BeforeAfterStrip,
     EnlargedPair,
@@ -43,6 +44,7 @@ CUSTOM = "custom"
 MODES = [("per_channel", "per channel (3 → 3, diagonal)"),
          ("full", "full 3 → 3 (every input → every output)")]
 SHOWN = 10  # images per row
+MAX_KERNEL = 15  # the size spin box's maximum
 COALESCE_MS = 25  # changes closer than this are filtered once
 
 
@@ -426,15 +428,19 @@ class BlurLabView(QWidget):
 
     def restore_settings(self, settings: QSettings, prefix: str) -> None:
         restore_values(settings, prefix, self._spins())
-        mode = self.mode_combo.findData(settings.value(f"{prefix}/mode"))
-        if mode >= 0:
-            self.mode_combo.setCurrentIndex(mode)
-        name = settings.value(f"{prefix}/kernel")
-        if name == CUSTOM:
-            try:  # JSON, never eval: the settings file is the user's to edit
-                self.kernel = K.custom(json.loads(str(settings.value(f"{prefix}/custom"))))
-            except ValueError:
+        modes = [self.mode_combo.itemData(i) for i in range(self.mode_combo.count())]
+        mode = stored.read(settings, f"{prefix}/mode", self.mode_combo.currentData(), "str",
+                           choices=modes)
+        self.mode_combo.setCurrentIndex(self.mode_combo.findData(mode))
+        names = [self.kernel_combo.itemData(i) for i in range(self.kernel_combo.count())]
+        name = stored.read(settings, f"{prefix}/kernel", None, "str", choices=names)
+        if name == CUSTOM:  # JSON, never eval: the settings file is the user's to edit
+            custom = stored.read(settings, f"{prefix}/custom", None, "json", max_len=20_000,
+                                 check=_custom_kernel)
+            if custom is None:
                 name = None  # unreadable custom values: keep the default kernel
+            else:
+                self.kernel = custom
         index = self.kernel_combo.findData(name)
         if index >= 0:
             self.kernel_combo.blockSignals(True)
@@ -442,3 +448,11 @@ class BlurLabView(QWidget):
             self.kernel_combo.blockSignals(False)
         self._on_kernel_choice()
 
+
+def _custom_kernel(values) -> np.ndarray:
+    """Saved custom kernel values as a kernel no larger than the editor allows."""
+    kernel = K.custom(values)
+    if max(kernel.shape) > MAX_KERNEL:
+        raise ValueError(f"a {kernel.shape[0]}×{kernel.shape[1]} kernel is larger than "
+                         f"{MAX_KERNEL}×{MAX_KERNEL}")
+    return kernel

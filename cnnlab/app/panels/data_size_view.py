@@ -21,6 +21,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from cnnlab.app import settings as stored
 from cnnlab.app.panels.experiment_widgets import NumericItem, percent
 from cnnlab.app.panels.training_run_view import (
     TrainingRunView,
@@ -251,12 +252,10 @@ class DataSizeView(TrainingRunView):
         self.form.save(settings, "experiments/size")
 
     def restore_settings(self, settings) -> None:
-        text = settings.value("experiments/size_fractions")
-        if isinstance(text, str) and text.strip():
+        text = stored.read(settings, "experiments/size_fractions", "", "str", max_len=200)
+        if text.strip():
             self.fractions.setText(text)
-        try:
-            self.with_baseline.setChecked(bool(int(settings.value("experiments/size_baseline", 1))))
-            self.baseline_l2.setValue(float(settings.value("experiments/size_baseline_l2", 1e-3)))
-        except (TypeError, ValueError):
-            pass
+        self.with_baseline.setChecked(stored.read(settings, "experiments/size_baseline",
+                                                  self.with_baseline.isChecked(), "bool"))
+        stored.read_spin(settings, "experiments/size_baseline_l2", self.baseline_l2)
         self.form.restore(settings, "experiments/size")

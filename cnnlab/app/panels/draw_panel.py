@@ -24,6 +24,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from cnnlab.app import settings as stored
 from cnnlab.app.panels.canvas import DrawingCanvas
 from cnnlab.app.panels.correction_box import CorrectionBox
 from cnnlab.app.panels.feature_maps_view import FeatureMapsView
@@ -307,6 +308,6 @@ class DrawPanel(QWidget):
         settings.setValue("draw/label", self.label_picker.currentIndex())
 
     def restore_settings(self, settings: QSettings) -> None:
-        value = settings.value("draw/label", 0, type=int)
-        if 0 <= value < 10:
-            self.label_picker.setCurrentIndex(value)
+        self.label_picker.setCurrentIndex(stored.read(
+            settings, "draw/label", self.label_picker.currentIndex(), "int",
+            lo=0, hi=self.label_picker.count() - 1))

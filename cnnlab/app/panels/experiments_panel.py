@@ -6,6 +6,7 @@ from __future__ import annotations
 from PyQt6.QtCore import QSettings
 from PyQt6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
+from cnnlab.app import settings as stored
 from cnnlab.app.panels.analysis_view import AnalysisView
 from cnnlab.app.panels.data_size_view import DataSizeView
 from cnnlab.app.panels.sweeps_view import SweepsView
@@ -37,9 +38,7 @@ class ExperimentsPanel(QWidget):
             view.save_settings(settings)
 
     def restore_settings(self, settings: QSettings) -> None:
-        try:
-            self.tabs.setCurrentIndex(int(settings.value("experiments/tab", 0)))
-        except (TypeError, ValueError):
-            pass
+        self.tabs.setCurrentIndex(stored.read(settings, "experiments/tab", 0, "int",
+                                              lo=0, hi=self.tabs.count() - 1))
         for view in self.views():
             view.restore_settings(settings)

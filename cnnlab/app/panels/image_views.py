@@ -7,8 +7,9 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPen
-from PyQt6.QtWidgets import QSizePolicy, QSpinBox, QWidget
+from PyQt6.QtWidgets import QSizePolicy, QWidget
 
+from cnnlab.app import settings as stored
 from cnnlab.app.widgets import TRAIN_COLOR, diverging_colormap, image_plot, symmetric_levels
 
 #: Kernels up to this many cells per side show their values as text on the heatmap.
@@ -302,14 +303,8 @@ def save_values(settings, prefix: str, widgets: dict) -> None:
 
 
 def restore_values(settings, prefix: str, widgets: dict) -> None:
-    """Set each spin box from ``prefix/key`` when stored and readable (a hand-edited
-    settings file keeps the defaults); ints for QSpinBox, floats otherwise."""
+    """Set each spin box from ``prefix/key`` when stored and within its range (otherwise it
+    keeps its value and ``app.settings`` notes why)."""
     for key, spin in widgets.items():
-        value = settings.value(f"{prefix}/{key}")
-        if value is None:
-            continue
-        try:
-            spin.setValue(int(value) if isinstance(spin, QSpinBox) else float(value))
-        except (TypeError, ValueError):
-            pass
+        stored.read_spin(settings, f"{prefix}/{key}", spin)
 

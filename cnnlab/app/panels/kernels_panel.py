@@ -9,6 +9,7 @@ from __future__ import annotations
 from PyQt6.QtCore import QSettings
 from PyQt6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
 
+from cnnlab.app import settings as stored
 from cnnlab.app.panels.blur_view import BlurLabView
 from cnnlab.app.panels.filters_view import ModelFiltersView
 from cnnlab.app.panels.recovery_view import KernelRecoveryView
@@ -106,9 +107,7 @@ class KernelsPanel(QWidget):
         self.recovery_view.save_settings(settings, "kernels/recovery")
 
     def restore_settings(self, settings: QSettings) -> None:
-        try:
-            self.tabs.setCurrentIndex(int(settings.value("kernels/tab", 0)))
-        except (TypeError, ValueError):
-            pass
+        self.tabs.setCurrentIndex(stored.read(settings, "kernels/tab", 0, "int",
+                                              lo=0, hi=self.tabs.count() - 1))
         self.blur_view.restore_settings(settings, "kernels/blur")
         self.recovery_view.restore_settings(settings, "kernels/recovery")

@@ -24,6 +24,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from cnnlab.app import settings as stored
 from cnnlab.app.panels.image_views import restore_values, save_values
 from cnnlab.app.widgets import (
     ERROR_COLOR,
@@ -359,7 +360,9 @@ class KernelRecoveryView(QWidget):
         settings.setValue(f"{prefix}/optimizer", self.optimizer_combo.currentData())
 
     def restore_settings(self, settings: QSettings, prefix: str) -> None:
-        index = self.optimizer_combo.findData(settings.value(f"{prefix}/optimizer"))
-        if index >= 0:
-            self.optimizer_combo.setCurrentIndex(index)  # sets its default rate first
+        choices = [self.optimizer_combo.itemData(i) for i in range(self.optimizer_combo.count())]
+        optimizer = stored.read(settings, f"{prefix}/optimizer", None, "str", choices=choices)
+        if optimizer is not None:
+            self.optimizer_combo.setCurrentIndex(self.optimizer_combo.findData(optimizer))
+            # (that sets the optimizer's default rate before the saved rate is restored)
         restore_values(settings, prefix, self._spins())

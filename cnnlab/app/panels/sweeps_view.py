@@ -23,6 +23,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from cnnlab.app import settings as stored
 from cnnlab.app.panels.experiment_widgets import LabelledHeatmap, NumericItem, percent
 from cnnlab.app.panels.training_run_view import (
     TrainingRunView,
@@ -261,14 +262,12 @@ class SweepsView(TrainingRunView):
         self.form.save(settings, "experiments/sweep")
 
     def restore_settings(self, settings) -> None:
-        try:
-            self.grid.setCurrentIndex(int(settings.value("experiments/sweep_grid", 0)))
-            self.subset.setValue(int(settings.value("experiments/sweep_subset", self.subset.value())))
-        except (TypeError, ValueError):
-            pass
+        self.grid.setCurrentIndex(stored.read(settings, "experiments/sweep_grid", 0, "int",
+                                              lo=0, hi=self.grid.count() - 1))
+        stored.read_spin(settings, "experiments/sweep_subset", self.subset)
         for key, edit in (("sweep_lr", self.lr_values), ("sweep_b", self.b_values)):
-            text = settings.value(f"experiments/{key}")
-            if isinstance(text, str) and text.strip():
+            text = stored.read(settings, f"experiments/{key}", "", "str", max_len=200)
+            if text.strip():
                 edit.setText(text)
         self.form.restore(settings, "experiments/sweep")
         self.form.set_swept({"lr", GRIDS[self.grid.currentIndex()][1]})

@@ -9,6 +9,7 @@ from __future__ import annotations
 from PyQt6.QtCore import QSettings
 from PyQt6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QSpinBox, QWidget
 
+from cnnlab.app import settings as stored
 from cnnlab.app.session import TrainingConfig
 from cnnlab.app.widgets import LogSpinBox
 
@@ -110,18 +111,9 @@ class TrainingSettings(QGroupBox):
 
     def restore_settings(self, settings: QSettings) -> None:
         for name in NUMERIC_FIELDS:
-            box = getattr(self, name)
-            value = settings.value(f"train/{name}")
-            if value is None:
-                continue
-            try:
-                box.setValue(type(box.value())(float(value)))
-            except (TypeError, ValueError):
-                pass  # a hand-edited settings file: keep the default
-        index = self.optimizer.findData(settings.value("train/optimizer"))
-        if index >= 0:
-            self.optimizer.setCurrentIndex(index)
+            stored.read_spin(settings, f"train/{name}", getattr(self, name))
+        optimizer = stored.read(settings, "train/optimizer", self.optimizer.currentData(), "str",
+                                choices=[key for _label, key in OPTIMIZERS])
+        self.optimizer.setCurrentIndex(self.optimizer.findData(optimizer))
         for key, box in (("augment", self.augment), ("user_digits", self.user_digits)):
-            value = settings.value(f"train/{key}")
-            if value is not None:
-                box.setChecked(str(value).lower() in ("true", "1"))
+            box.setChecked(stored.read(settings, f"train/{key}", box.isChecked(), "bool"))

@@ -18,6 +18,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from cnnlab.app import settings as stored
 from cnnlab.app.jobs import Job
 from cnnlab.app.panels.experiment_widgets import JobControls, model_problem
 from cnnlab.app.widgets import LogSpinBox
@@ -109,19 +110,13 @@ class TrainSettingsForm(QWidget):
             settings.setValue(f"{prefix}/{key}", value)
 
     def restore(self, settings, prefix: str) -> None:
-        opt = settings.value(f"{prefix}/optimizer")
-        if opt in ("sgd", "adam"):
-            self.optimizer.setCurrentText(opt)
-        for key, widget, kind in (("lr", self.lr, float), ("batch_size", self.batch_size, int),
-                                  ("l2", self.l2, float), ("epochs", self.epochs, int),
-                                  ("seed", self.seed, int), ("val_fraction", self.val_fraction, float)):
-            value = settings.value(f"{prefix}/{key}")
-            if value is None:
-                continue
-            try:
-                widget.setValue(kind(value))
-            except (TypeError, ValueError):
-                pass
+        opt = stored.read(settings, f"{prefix}/optimizer", self.optimizer.currentText(), "str",
+                          choices=("sgd", "adam"))
+        self.optimizer.setCurrentText(opt)
+        for key, widget in (("lr", self.lr), ("batch_size", self.batch_size), ("l2", self.l2),
+                            ("epochs", self.epochs), ("seed", self.seed),
+                            ("val_fraction", self.val_fraction)):
+            stored.read_spin(settings, f"{prefix}/{key}", widget)
 
 
 def report_progress(ctx, p: Progress, unit: str, share: float = 1.0) -> None:
