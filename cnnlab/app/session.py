@@ -19,6 +19,7 @@ from cnnlab.app.jobs import Job, JobContext, JobWorker
 from cnnlab.engine import optim
 from cnnlab.engine.model import Sequential
 from cnnlab.engine.model import load as load_model_file
+from cnnlab.lab.model_record import name_from_meta, record_training
 
 #: Seconds between weight snapshots sent to the Draw / filter views during training.
 SNAPSHOT_INTERVAL_S = 0.5
@@ -162,8 +163,7 @@ class Session(QObject):
         """Load a ``.npz`` model file; raises ``ModelFileError``/``FileNotFoundError``."""
         path = Path(path)
         model = load_model_file(path)
-        meta = model.get_config().get("meta") or {}
-        self.set_model(model, meta.get("name") or path.stem, path)
+        self.set_model(model, name_from_meta(model.meta, path.stem), path)
         return model
 
     def save_model(self, path: str | Path) -> None:
@@ -171,6 +171,7 @@ class Session(QObject):
         model = self.snapshot()
         if model is None:
             raise ValueError("there is no model to save")
+        model.meta["name"] = self.model_name  # reloads as "… (trained 3 epochs)"
         model.save(path)
         self.status_message.emit(f"saved model to {path}")
 
@@ -316,13 +317,11 @@ class Session(QObject):
     def _on_training_finished(self, history: object) -> None:
         self.history = history
         self._end_training()
-        if history is not None and (getattr(history, "train_loss", None)
-                                    or getattr(history, "batch_loss", None)):
-            base = self.model_name.removesuffix(" (untrained)").split(" (trained")[0]
-            base = base.split(" (partly trained")[0]
-            epochs = len(history.train_loss)
-            self.model_name = (f"{base} (trained {epochs} epoch{'s' if epochs != 1 else ''})"
-                               if epochs else f"{base} (partly trained)")
+        if history is not None and self.model is not None and (
+                getattr(history, "train_loss", None) or getattr(history, "batch_loss", None)):
+            # the name, epoch count and curves go into the model's metadata: a saved file keeps them
+            self.model_name = record_training(self.model, self.model_name, history)
+            self.model_path = None  # no longer what the file holds
             self.model_changed.emit(self.model)
         if self.model is not None:
             self.weights_updated.emit(WeightsSnapshot(self.model, -1, -1))

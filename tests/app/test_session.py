@@ -120,6 +120,25 @@ def test_save_and_load_model_round_trip(qtbot, session, tmp_path):
     assert all(np.array_equal(weights[k], loaded[k]) for k in weights)
 
 
+def test_saved_model_keeps_its_training_state_and_history(qtbot, session, tmp_path):
+    cfg = TrainingConfig(epochs=1, batch_size=32, subset=256, val_fraction=0.25)
+    with qtbot.waitSignal(session.training_finished, timeout=60000):
+        session.start_training(cfg)
+    assert session.model_name == f"{SMALL} (trained 1 epoch)"
+    path = tmp_path / "renamed_file.npz"
+    session.save_model(path)
+    with qtbot.waitSignal(session.training_finished, timeout=60000):
+        session.start_training(cfg)  # training goes on from the saved weights
+    assert session.model_name == f"{SMALL} (trained 2 epochs)"
+    fresh = Session()
+    fresh.load_model(path)
+    assert fresh.model_name == f"{SMALL} (trained 1 epoch)"  # not the file's name
+    history = fresh.model.meta["history"]
+    assert fresh.model.meta["epochs_trained"] == 1
+    assert len(history["train_loss"]) == 1 and history["val_acc"][0] is not None
+    assert not history["stopped"]
+
+
 def test_corrected_drawings_join_the_training_set(qtbot, session, tmp_path):
     from cnnlab.data.user_digits import UserDigits
 
