@@ -247,7 +247,7 @@ def max_pool_backward(grad_out: np.ndarray, x: np.ndarray, out: np.ndarray,
     """
     out_hw = grad_out.shape[2:]
     overlap = stride[0] < kernel[0] or stride[1] < kernel[1]
-    covers_all = not overlap and all(
+    covers_all = tuple(stride) == tuple(kernel) and all(  # no overlap and no gaps
         (n - 1) * s + k == size for n, s, k, size in zip(out_hw, stride, kernel, x.shape[2:]))
     # every element is written exactly once when windows tile x: no need to zero first
     grad_in = (np.empty if covers_all else np.zeros)(x.shape, dtype=grad_out.dtype)

@@ -5,7 +5,7 @@ import pytest
 
 from cnnlab.engine import functional as F
 from cnnlab.engine import init
-from tests.engine import reference as ref
+from cnnlab.engine import reference as ref
 
 
 @pytest.mark.parametrize("size,k,s,p,d,expected", [

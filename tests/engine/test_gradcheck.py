@@ -7,7 +7,7 @@ import pytest
 from cnnlab.engine import layers as L
 from cnnlab.engine.losses import MSELoss, SoftmaxCrossEntropy, l1_penalty, l2_penalty
 from cnnlab.engine.model import Sequential
-from tests.engine.reference import numerical_grad, rel_error
+from tests.engine.numerical import numerical_grad, rel_error
 
 F64 = np.float64
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cnnlab.engine import layers as L
-from tests.engine import reference as ref
+from cnnlab.engine import reference as ref
 
 CONV_CASES = [
     # (C_in, C_out, kernel, stride, padding, dilation, H, W)

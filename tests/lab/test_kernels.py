@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from cnnlab.engine.reference import conv_forward
 from cnnlab.lab.kernels import (
     KERNELS,
     as_conv_weight,
@@ -24,7 +25,6 @@ from cnnlab.lab.kernels import (
     sobel_x,
     sobel_y,
 )
-from tests.engine.reference import conv_forward
 
 
 def _reference(images, weight, stride, pads, dilation):
