@@ -299,15 +299,17 @@ class Sequential:
 
     # ------------------------------------------------------------- summary
     def summary(self) -> str:
-        """A Keras-like table: layer, output shape, weight shapes, parameter count."""
-        rows = [("#", "Layer", "Output shape", "Weights", "Params"),
-                ("", "Input", str(self.input_shape), "", "")]
-        for layer, shape in zip(self.layers, self.shapes):
+        """A Keras-like table: layer, input shape, output shape, neurons (output values per
+        image, the small-framework exercise's count), weight shapes, parameter count."""
+        rows = [("#", "Layer", "Input shape", "Output shape", "Neurons", "Weights", "Params"),
+                ("", "Input", "", str(self.input_shape), f"{int(np.prod(self.input_shape)):,}", "", "")]
+        inputs = [tuple(self.input_shape), *self.shapes[:-1]]
+        for layer, shape_in, shape in zip(self.layers, inputs, self.shapes):
             weights = " + ".join(str(s) for s in layer.param_shapes().values())
-            rows.append((str(layer.index), layer.name, str(shape), weights,
-                         f"{layer.n_params:,}"))
-        widths = [max(len(r[c]) for r in rows) for c in range(5)]
-        lines = ["  ".join(cell.rjust(w) if c in (0, 4) else cell.ljust(w)
+            rows.append((str(layer.index), layer.name, str(shape_in), str(shape),
+                         f"{int(np.prod(shape)):,}", weights, f"{layer.n_params:,}"))
+        widths = [max(len(r[c]) for r in rows) for c in range(7)]
+        lines = ["  ".join(cell.rjust(w) if c in (0, 4, 6) else cell.ljust(w)
                            for c, (cell, w) in enumerate(zip(row, widths))).rstrip()
                  for row in rows]
         rule = "-" * len(max(lines, key=len))

@@ -108,6 +108,17 @@ def test_summary_lists_layers_shapes_weights_and_total():
     assert lenet().n_params == total
 
 
+def test_summary_has_input_shape_and_neuron_columns():
+    lines = lenet().summary().splitlines()
+    assert lines[0].split() == ["#", "Layer", "Input", "shape", "Output", "shape", "Neurons",
+                                "Weights", "Params"]
+    assert lines[2].split() == ["Input", "(1,", "12,", "12)", "144"]
+    # conv 5x5 pad 2 keeps 12x12: 4 * 12 * 12 = 576 neurons; its pool halves it to 144
+    assert lines[4].split()[:9] == ["1", "Conv2D", "(1,", "12,", "12)", "(4,", "12,", "12)", "576"]
+    assert lines[6].split()[:9] == ["3", "MaxPool2D", "(4,", "12,", "12)", "(4,", "6,", "6)", "144"]
+    assert lines[-2].startswith("---") and lines[4].split()[-1] == "104"
+
+
 def test_config_round_trips_through_json():
     model = lenet(dropout=True)
     model.meta = {"name": "tiny", "classes": list("0123456789")}
