@@ -18,141 +18,38 @@ as ``*`` and ``/`` and groups left to right, so ``πy/2`` is ``(π·y)/2`` and `
 ``(1/2)·x``. A number never multiplies implicitly from the right (``x 2`` is an error).
 ``log`` is the natural logarithm. ``−`` (U+2212), ``×``, ``·`` and ``÷`` are read as ``-``,
 ``*``, ``*`` and ``/``.
+
+Limits, so that no typed text can exhaust the stack or the memory: an expression has at
+most :data:`MAX_LENGTH` characters and nests at most :data:`MAX_DEPTH` levels (each
+parenthesis, function call, sign and ``**`` exponent is a level); past either,
+``ExpressionError`` says so with the position. Evaluation, ``variables()`` and
+``backward()`` walk the graph without recursion, so a long flat sum is fine.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from cnnlab.autograd.tokenizer import (
+    CONSTANTS,
+    FUNCTIONS,
+    MAX_DEPTH,
+    MAX_LENGTH,
+    VARIABLES,
+    ExpressionError,
+    Token,
+    tokenize,
+)
 from cnnlab.autograd.value import Number, Value, as_value
 
 __all__ = ["ExpressionError", "Expression", "Node", "Token", "parse", "tokenize", "VARIABLES",
-           "FUNCTIONS"]
-
-VARIABLES = ("x", "y", "z")
-
-
-class ExpressionError(ValueError):
-    """A malformed expression. ``position`` is the 0-based index of the offending character
-    (``len(text)`` when the text ends too early); ``message`` is the reason alone."""
-
-    def __init__(self, message: str, position: int, text: str = ""):
-        self.message = message
-        self.position = position
-        self.text = text
-        super().__init__(f"{message} (at position {position})")
-
-    def pointer(self) -> str:
-        """Two lines: the expression and a caret under the error, for a monospace label."""
-        return f"{self.text}\n{' ' * self.position}^"
-
-
-
-# --------------------------------------------------------------------------- tokenizer
-
-FUNCTIONS = {"sin": "sin", "cos": "cos", "tanh": "tanh", "exp": "exp", "log": "log",
-             "sigmoid": "sigmoid", "σ": "sigmoid"}
-CONSTANTS = {"pi": math.pi, "π": math.pi}
-_NAMES = sorted([*FUNCTIONS, *CONSTANTS, *VARIABLES], key=len, reverse=True)
-_DIGITS = "0123456789"  # str.isdigit() would also accept "²"
-_SUPERSCRIPTS = {c: str(i) for i, c in enumerate("⁰¹²³⁴⁵⁶⁷⁸⁹")} | {"⁻": "-"}
-_OPERATORS = {"+": "+", "-": "-", "−": "-", "*": "*", "×": "*", "·": "*", "/": "/",
-              "÷": "/", "^": "**", "(": "(", ")": ")"}
-
-
-@dataclass(frozen=True)
-class Token:
-    kind: str        # "number", "name", "op", "super" (superscript exponent), "end"
-    text: str        # normalized: "**" for ^, "sigmoid" for σ
-    pos: int         # index of the first character in the source text
-    value: float = 0.0
-
-
-def tokenize(text: str) -> list[Token]:
-    """Split ``text`` into tokens, ending with an ``"end"`` token at ``len(text)``.
-
-    Raises ExpressionError at an unexpected character or an unknown name."""
-    tokens: list[Token] = []
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c.isspace():
-            i += 1
-        elif c in _DIGITS or (c == "." and i + 1 < n and text[i + 1] in _DIGITS):
-            j = _scan_number(text, i)
-            tokens.append(Token("number", text[i:j], i, float(text[i:j])))
-            i = j
-        elif c == "*" and text.startswith("**", i):
-            tokens.append(Token("op", "**", i))
-            i += 2
-        elif c in _OPERATORS:
-            tokens.append(Token("op", _OPERATORS[c], i))
-            i += 1
-        elif c in _SUPERSCRIPTS:
-            j = i
-            while j < n and text[j] in _SUPERSCRIPTS:
-                j += 1
-            digits = "".join(_SUPERSCRIPTS[ch] for ch in text[i:j])
-            if not any(ch.isdigit() for ch in digits) or "-" in digits[1:]:
-                raise ExpressionError(f"malformed superscript power {text[i:j]!r}", i, text)
-            tokens.append(Token("super", digits, i, float(digits)))
-            i = j
-        elif c.isalpha() or c == "_":
-            j = i
-            while j < n and (text[j].isalpha() or text[j] == "_") and text[j] not in _SUPERSCRIPTS:
-                j += 1
-            tokens.extend(_split_names(text, i, j))
-            i = j
-        else:
-            raise ExpressionError(f"unexpected character {c!r}", i, text)
-    tokens.append(Token("end", "", n))
-    return tokens
-
-
-def _scan_number(text: str, i: int) -> int:
-    """End index of the number starting at ``i``: digits, optional fraction, and an
-    exponent only when digits follow it (``2e3``, ``1e-3``; ``2e`` stops before the e)."""
-    n = len(text)
-
-    def digits_from(k: int) -> int:
-        while k < n and text[k] in _DIGITS:
-            k += 1
-        return k
-
-    i = digits_from(i)
-    if i < n and text[i] == ".":
-        i = digits_from(i + 1)
-    if i < n and text[i] in "eE":
-        j = i + 1
-        if j < n and text[j] in "+-":
-            j += 1
-        if j < n and text[j] in _DIGITS:
-            return digits_from(j)
-    return i
-
-
-def _split_names(text: str, start: int, end: int) -> Iterator[Token]:
-    """A run of letters as known names, longest match first: ``xy`` is x·y, ``pix`` is π·x,
-    ``πx`` is π·x. A run that does not split into known names is an unknown name."""
-    i = start
-    found = []
-    while i < end:
-        name = next((nm for nm in _NAMES if text.startswith(nm, i) and i + len(nm) <= end), None)
-        if name is None:
-            word = text[start:end]
-            raise ExpressionError(
-                f"unknown name {word!r}: use x, y, z, pi, π and the functions "
-                f"{', '.join(sorted(set(FUNCTIONS) - {'σ'}))}, σ", start, text)
-        found.append(Token("name", FUNCTIONS.get(name, name), i))
-        i += len(name)
-    return iter(found)
+           "FUNCTIONS", "MAX_LENGTH", "MAX_DEPTH"]
 
 
 # --------------------------------------------------------------------------- parser
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity equality: no recursion through deep trees
 class Node:
     """A parse-tree node. ``kind`` is ``"number"``, ``"const"``, ``"var"``, ``"neg"``,
     ``"binary"`` (``op`` one of + - * / **) or ``"call"`` (``op`` the function name);
@@ -164,9 +61,14 @@ class Node:
     value: float = 0.0
 
     def variables(self) -> set[str]:
-        if self.kind == "var":
-            return {self.op}
-        return set().union(*(a.variables() for a in self.args))
+        found: set[str] = set()
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            if node.kind == "var":
+                found.add(node.op)
+            stack.extend(node.args)
+        return found
 
 
 class _Parser:
@@ -174,6 +76,13 @@ class _Parser:
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
+        self.depth = 0  # current nesting; bounded by MAX_DEPTH so recursion is too
+
+    def enter(self, pos: int) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"the expression nests more than {MAX_DEPTH} levels deep "
+                             "(parentheses, functions, signs and powers)", pos)
 
     @property
     def tok(self) -> Token:
@@ -225,15 +134,19 @@ class _Parser:
     def unary(self) -> Node:
         if self.at("-", "+"):
             op = self.take()
+            self.enter(op.pos)
             operand = self.unary()
+            self.depth -= 1
             return Node("neg", "neg", op.pos, (operand,)) if op.text == "-" else operand
         return self.power()
 
     def power(self) -> Node:
         base = self.postfix()
         if self.at("**"):
-            self.take()
-            return Node("binary", "**", base.pos, (base, self.unary()))
+            self.enter(self.take().pos)
+            exponent = self.unary()
+            self.depth -= 1
+            return Node("binary", "**", base.pos, (base, exponent))
         return base
 
     def postfix(self) -> Node:
@@ -257,12 +170,12 @@ class _Parser:
                 return Node("const", "π", t.pos, (), CONSTANTS[t.text])
             if not self.at("("):
                 raise self.error(f"expected '(' after the function {t.text}")
-            self.take()
+            self.enter(self.take().pos)
             arg = self.expr()
             self.close_paren(t.pos + len(t.text))
             return Node("call", t.text, t.pos, (arg,))
         if self.at("("):
-            self.take()
+            self.enter(self.take().pos)
             node = self.expr()
             self.close_paren(t.pos)
             return node
@@ -279,6 +192,7 @@ class _Parser:
             raise self.error(f"expected ')' to close the '(' at position {open_pos}, "
                              f"found {found}")
         self.take()
+        self.depth -= 1
 
 
 class Expression:
@@ -328,28 +242,42 @@ def parse(text: str) -> Expression:
     :class:`Expression`. Raises :class:`ExpressionError` with ``position`` set."""
     if not isinstance(text, str):
         raise TypeError(f"parse() takes a string, got {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(f"the expression is longer than {MAX_LENGTH} characters "
+                              f"({len(text):,})", MAX_LENGTH, text[:MAX_LENGTH])
     return Expression(text, _Parser(text).parse())
 
 
-def _evaluate(node: Node, leaves: Mapping[str, Value]) -> Value:
+def _evaluate(root: Node, leaves: Mapping[str, Value]) -> Value:
+    """The Value of ``root``'s tree, children first, with an explicit stack (a long flat
+    sum is a deep left-leaning tree)."""
+    done: dict[int, Value] = {}
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, ready = stack.pop()
+        if not ready:
+            stack.append((node, True))
+            stack.extend((a, False) for a in reversed(node.args))
+            continue
+        done[id(node)] = _apply(node, [done.pop(id(a)) for a in node.args], leaves)
+    return done[id(root)]
+
+
+def _apply(node: Node, args: list[Value], leaves: Mapping[str, Value]) -> Value:
     kind = node.kind
-    if kind == "number":
-        return Value(node.value, label=node.op)
-    if kind == "const":
+    if kind in ("number", "const"):
         return Value(node.value, label=node.op)
     if kind == "var":
         return leaves[node.op]
-    args = node.args
     if kind == "neg":
-        return -_evaluate(args[0], leaves)
+        return -args[0]
     if kind == "call":
-        return getattr(_evaluate(args[0], leaves), node.op)()
-    left = _evaluate(args[0], leaves)
-    if node.op == "**" and not args[1].variables():
+        return getattr(args[0], node.op)()
+    left, right = args
+    if node.op == "**" and not node.args[1].variables():
         # A constant exponent becomes a plain number, so x**2 is one "**2" node and
         # (-2)**2 stays defined (a Value exponent would need log of the base).
-        return left ** _evaluate(args[1], leaves).data
-    right = _evaluate(args[1], leaves)
+        return left ** right.data
     if node.op == "+":
         return left + right
     if node.op == "-":

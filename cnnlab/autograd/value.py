@@ -18,7 +18,8 @@ Number = int | float
 
 class DomainError(ValueError):
     """An expression evaluated outside its domain: log of a non-positive number, division
-    by zero, overflow, a negative base to a variable or fractional power."""
+    by zero, overflow, a negative base to a variable or fractional power, sin or cos of
+    infinity. Every numeric failure of evaluation or ``backward()`` is one of these."""
 
 
 # --------------------------------------------------------------------------- Value
@@ -86,7 +87,7 @@ class Value:
 
         def backward():
             self.grad += out.grad / other.data
-            other.grad -= out.grad * self.data / other.data ** 2
+            other.grad -= out.grad * self.data / (other.data * other.data)  # inf, never raises
         out._backward = backward
         return out
 
@@ -154,10 +155,17 @@ class Value:
         return out
 
     def sin(self) -> Value:
+        self._require_finite("sin")
         return self._unary("sin", math.sin(self.data), math.cos(self.data))
 
     def cos(self) -> Value:
+        self._require_finite("cos")
         return self._unary("cos", math.cos(self.data), -math.sin(self.data))
+
+    def _require_finite(self, op: str) -> None:
+        if not math.isfinite(self.data):  # math.sin(inf) is a ValueError
+            raise DomainError(f"{op} of {self.data:g}: a number beyond float64 (about ±1.8e308) "
+                              "has no sine or cosine")
 
     def tanh(self) -> Value:
         t = math.tanh(self.data)
@@ -208,7 +216,13 @@ class Value:
             node.grad = 0.0
         self.grad = 1.0
         for node in reversed(order):
-            node._backward()
+            try:
+                node._backward()
+            except (ArithmeticError, ValueError) as exc:  # e.g. a power's derivative overflows
+                if isinstance(exc, DomainError):
+                    raise
+                raise DomainError(f"the derivative of {node.op or node.label} cannot be "
+                                  f"computed here ({exc})") from None
 
 
 def as_value(v: Value | Number) -> Value:
