@@ -51,6 +51,15 @@ def positive_int(value, what: str, owner: str, minimum: int = 1) -> int:
 
 
 class Layer:
+def _holds_array(value) -> bool:
+    """True for an array, or a tuple/list/dict with an array among its items."""
+    if isinstance(value, np.ndarray):
+        return True
+    if isinstance(value, dict):
+        value = list(value.values())
+    return isinstance(value, (tuple, list)) and any(isinstance(v, np.ndarray) for v in value)
+
+
     """Base class: ``params``/``grads`` dicts, a ``training`` flag, an ``index`` (its
     position in a ``Sequential``, or None) and the config / shape protocol."""
 
@@ -147,6 +156,17 @@ class Layer:
 
     def scratch(self, key: str, shape: tuple[int, ...], dtype) -> tuple[np.ndarray, bool]:
         """A reusable buffer of ``shape``/``dtype`` and whether it is freshly (re)made.
+
+    def clear_cache(self, buffers: bool = False) -> None:
+        """Forget what the last ``forward`` kept for ``backward`` (inputs, masks, im2col
+        columns: every private attribute holding arrays), and with ``buffers=True`` the
+        reusable scratch too, so an idle or eval-mode layer holds only its parameters."""
+        for key, value in list(vars(self).items()):
+            if key.startswith("_") and key not in ("_buffers", "_buffer_shapes") and _holds_array(value):
+                delattr(self, key)
+        if buffers:
+            self._buffers.clear()
+            self._buffer_shapes.clear()
 
         Big fresh allocations cost page faults on every step, so im2col columns and
         padded images live in buffers that grow only when a larger batch arrives.

@@ -160,6 +160,12 @@ class Sequential:
         and None is returned (what a training step needs)."""
         first = 0
         if not need_input_grad:
+                layer.clear_cache()
+
+    def clear_cache(self, buffers: bool = False) -> None:
+        """Drop every layer's forward cache (``buffers=True``: also the training scratch)."""
+        for layer in self.layers:
+            layer.clear_cache(buffers)
             first = next((i for i, layer in enumerate(self.layers) if layer.params),
                          len(self.layers))
         grad = grad_out
@@ -170,7 +176,8 @@ class Sequential:
     @contextmanager
     def inference_mode(self):
         """``with model.inference_mode():`` every layer in eval mode, then each layer's
-        previous mode restored (even after an error)."""
+        previous mode restored (even after an error); what the forwards kept for a backward
+        is dropped on the way out."""
         modes = [layer.training for layer in self.layers]
         self.eval()
         try:
