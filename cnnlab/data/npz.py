@@ -15,14 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnlab.engine.model import write_atomically
+from cnnlab.files import write_atomically
 
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip header can hold
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``
-    (creating the folder); see :func:`cnnlab.engine.model.write_atomically`."""
+    (creating the folder); see :func:`cnnlab.files.write_atomically`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, lambda f: f.write(data))

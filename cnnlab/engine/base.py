@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from cnnlab.engine import init as initializers
+from cnnlab.engine import limits
 from cnnlab.engine.functional import pair as pair_of_ints
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -50,7 +51,6 @@ def positive_int(value, what: str, owner: str, minimum: int = 1) -> int:
     return int(value)
 
 
-class Layer:
 def _holds_array(value) -> bool:
     """True for an array, or a tuple/list/dict with an array among its items."""
     if isinstance(value, np.ndarray):
@@ -60,6 +60,7 @@ def _holds_array(value) -> bool:
     return isinstance(value, (tuple, list)) and any(isinstance(v, np.ndarray) for v in value)
 
 
+class Layer:
     """Base class: ``params``/``grads`` dicts, a ``training`` flag, an ``index`` (its
     position in a ``Sequential``, or None) and the config / shape protocol."""
 
@@ -133,8 +134,9 @@ def _holds_array(value) -> bool:
 
     # ----------------------------------------------------------- helpers
     def size_pair(self, value, what: str, minimum: int = 1) -> tuple[int, int]:
-        """An int or ``(h, w)`` pair of ints ≥ ``minimum`` as a pair, or a ValueError
-        naming this layer."""
+        """An int or ``(h, w)`` pair of ints ≥ ``minimum`` (and within the layer's
+        :data:`~cnnlab.engine.limits.LAYER_LIMITS`) as a pair, or a ValueError naming
+        this layer."""
         try:
             pair = pair_of_ints(value, what)
         except ValueError as exc:
@@ -142,6 +144,7 @@ def _holds_array(value) -> bool:
         if min(pair) < minimum:
             bound = "positive" if minimum == 1 else f">= {minimum}"
             raise self.error(f"{what} must be {bound}, got {value!r}")
+        limits.check_range(self.label, self.name, what, pair)
         return pair
 
     def check_input(self, x, ndim: int, what: str) -> np.ndarray:
@@ -154,9 +157,6 @@ def _holds_array(value) -> bool:
             x = x.astype(getattr(self, "dtype", np.float32))
         return x
 
-    def scratch(self, key: str, shape: tuple[int, ...], dtype) -> tuple[np.ndarray, bool]:
-        """A reusable buffer of ``shape``/``dtype`` and whether it is freshly (re)made.
-
     def clear_cache(self, buffers: bool = False) -> None:
         """Forget what the last ``forward`` kept for ``backward`` (inputs, masks, im2col
         columns: every private attribute holding arrays), and with ``buffers=True`` the
@@ -167,6 +167,9 @@ def _holds_array(value) -> bool:
         if buffers:
             self._buffers.clear()
             self._buffer_shapes.clear()
+
+    def scratch(self, key: str, shape: tuple[int, ...], dtype) -> tuple[np.ndarray, bool]:
+        """A reusable buffer of ``shape``/``dtype`` and whether it is freshly (re)made.
 
         Big fresh allocations cost page faults on every step, so im2col columns and
         padded images live in buffers that grow only when a larger batch arrives.
@@ -193,6 +196,7 @@ class WeightedLayer(Layer):
         self.init = initializers.get_initializer(init)
         self.dtype = float_dtype(dtype, self.name)
         self.param_names = ("W", "b") if self.bias else ("W",)
+        limits.check_layer_memory(self.label, self.n_params, self.dtype.itemsize)
 
     def fans(self) -> tuple[int, int]:  # pragma: no cover - abstract
         raise NotImplementedError

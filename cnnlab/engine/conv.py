@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnlab.engine import functional as F
+from cnnlab.engine import limits
 from cnnlab.engine.base import WeightedLayer, compact_pair, positive_int, shape_str
 
 
@@ -30,6 +31,8 @@ class Conv2D(WeightedLayer):
         name = self.name
         self.in_channels = positive_int(in_channels, "in_channels", name)
         self.out_channels = positive_int(out_channels, "out_channels", name)
+        for option, value in (("in_channels", self.in_channels), ("out_channels", self.out_channels)):
+            limits.check_range(name, name, option, value)
         self.kernel_size = self.size_pair(kernel_size, "kernel_size", 1)
         self.stride = self.size_pair(stride, "stride", 1)
         self.padding = self.size_pair(padding, "padding", 0)

@@ -35,19 +35,27 @@ class Initializer:
 
     def __call__(self, shape: tuple[int, ...], fan_in: int, fan_out: int,
                  rng: np.random.Generator, dtype=np.float32) -> np.ndarray:
-        """A new array of ``shape`` and ``dtype`` drawn from ``rng``."""
+        """A new array of ``shape`` and ``dtype`` drawn from ``rng`` directly in ``dtype``
+        (no float64 intermediate: a big float32 layer costs its own size, not twice more)."""
+        dtype = np.dtype(dtype)
         if self.name == "zeros":
             return np.zeros(shape, dtype=dtype)
-        if self.name == "he_normal":
-            return (rng.standard_normal(shape) * math.sqrt(2.0 / fan_in)).astype(dtype)
+        if self.name in ("he_normal", "normal"):
+            scale = math.sqrt(2.0 / fan_in) if self.name == "he_normal" else self.args["sigma"]
+            out = rng.standard_normal(shape, dtype=dtype)
+            out *= dtype.type(scale)
+            return out
         if self.name == "glorot_uniform":
             limit = math.sqrt(6.0 / (fan_in + fan_out))
-            return rng.uniform(-limit, limit, size=shape).astype(dtype)
-        if self.name == "normal":
-            return (rng.standard_normal(shape) * self.args["sigma"]).astype(dtype)
-        if self.name == "uniform":
-            return rng.uniform(self.args["a"], self.args["b"], size=shape).astype(dtype)
-        raise AssertionError(self.name)  # get_initializer only builds the names above
+            low, high = -limit, limit
+        elif self.name == "uniform":
+            low, high = self.args["a"], self.args["b"]
+        else:
+            raise AssertionError(self.name)  # get_initializer only builds the names above
+        out = rng.random(shape, dtype=dtype)  # U[0, 1)
+        out *= dtype.type(high - low)
+        out += dtype.type(low)
+        return out
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Initializer) and self.spec == other.spec

@@ -14,6 +14,7 @@ from numbers import Real
 
 import numpy as np
 
+from cnnlab.engine import limits
 from cnnlab.engine.base import Layer, WeightedLayer, positive_int, shape_str
 from cnnlab.engine.conv import Conv2D
 from cnnlab.engine.pooling import AvgPool2D, MaxPool2D
@@ -38,6 +39,8 @@ class Dense(WeightedLayer):
                    dtype=np.float32) -> None:
         self.in_features = positive_int(in_features, "in_features", self.name)
         self.out_features = positive_int(out_features, "out_features", self.name)
+        limits.check_range(self.name, self.name, "in_features", self.in_features)
+        limits.check_range(self.name, self.name, "out_features", self.out_features)
         self._setup_weights(bias, init, dtype)
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
@@ -192,6 +195,9 @@ class Dropout(Layer):
         return grad_out if self._scale is None else grad_out * self._scale
 
 
+STD_RANGE = (1e-6, 1e6)  # Normalize's std: outside it float32 results overflow or vanish
+
+
 class Normalize(Layer):
     """``(x - mean) / std`` with no parameters. ``mean`` and ``std`` are numbers or one
     value per channel (axis 1). ``Normalize(0.5, 1.0)`` maps [0, 1] images to
@@ -201,18 +207,22 @@ class Normalize(Layer):
         super().__init__()
         self.mean = self._values(mean, "mean")
         self.std = self._values(std, "std")
-        if min(np.atleast_1d(self.std)) <= 0:
-            raise self.error(f"std must be positive, got {std!r}")
+        if not all(STD_RANGE[0] <= s <= STD_RANGE[1] for s in np.atleast_1d(self.std)):
+            # a tiny std overflows float32 (1 / 1e-300 is inf) and every output is NaN
+            raise self.error(f"std must be positive, between {STD_RANGE[0]:g} and "
+                             f"{STD_RANGE[1]:g}, got {std!r}")
         sizes = {len(v) for v in (self.mean, self.std) if isinstance(v, list)}
         if len(sizes) > 1:
             raise self.error(f"mean has {len(self.mean)} channels but std has {len(self.std)}")
         self.channels = sizes.pop() if sizes else None
 
     def _values(self, value, what: str):
-        if isinstance(value, Real) and math.isfinite(value):
+        if isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value) \
+                and abs(value) <= 1e6:
             return float(value)
-        if isinstance(value, (list, tuple, np.ndarray)) and len(value) > 0 and all(
-                isinstance(v, Real) and math.isfinite(v) for v in value):
+        if isinstance(value, (list, tuple, np.ndarray)) and 0 < len(value) <= 4096 and all(
+                isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(v)
+                and abs(v) <= 1e6 for v in value):
             return [float(v) for v in value]
         raise self.error(f"{what} must be a finite number or one per channel, got {value!r}")
 

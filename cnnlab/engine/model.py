@@ -12,19 +12,16 @@ A model file is one ``.npz`` (no pickles) holding:
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-import zipfile
-import zlib
 from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 
-from cnnlab.engine.base import FLOAT_DTYPES, Layer, WeightedLayer, float_dtype
+from cnnlab.engine import limits
+from cnnlab.engine.base import Layer, WeightedLayer, float_dtype
 from cnnlab.engine.layers import layer_from_config
 from cnnlab.engine.losses import softmax
 from cnnlab.engine.shapes import ShapeRow, at_position, infer_shapes
+from cnnlab.files import write_atomically
 
 __all__ = ["Sequential", "load", "ModelFileError", "ShapeRow", "infer_shapes", "as_input",
            "write_atomically", "FORMAT", "VERSION"]
@@ -48,27 +45,6 @@ def as_input(x, dtype) -> np.ndarray:
     return x if x.dtype == dtype else x.astype(dtype)
 
 
-def write_atomically(path, write) -> None:
-    """Call ``write(file)`` on a temp file beside ``path``, then ``os.replace`` it onto
-    ``path``: a crash mid-write leaves any old file untouched."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp makes the file private (0600); give it the old file's mode or the usual 0644
-        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 class Sequential:
     """``Sequential(layers, input_shape, dtype=None)``: layers applied in order.
 
@@ -87,10 +63,14 @@ class Sequential:
             if not isinstance(layer, Layer):
                 raise ValueError(f"Sequential: item #{i} is not a layer: {layer!r}")
         shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else (input_shape,)
-        if not shape or not all(isinstance(s, (int, np.integer)) and s > 0 for s in shape):
+        if not shape or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool)
+                                and s > 0 for s in shape):
             raise ValueError(f"Sequential: input_shape must be positive ints like (1, 28, 28) "
                              f"or (784,), got {input_shape!r}")
         self.input_shape = tuple(int(s) for s in shape)
+        limits.check_input_shape(self.input_shape)
+        if len(self.layers) > limits.MAX_LAYERS:
+            raise ValueError(f"Sequential: {len(self.layers)} layers, at most {limits.MAX_LAYERS}")
         self.dtype = self._common_dtype(dtype)
         self.meta = dict(meta or {})
         self.shapes = []  # output shape of every layer
@@ -99,6 +79,7 @@ class Sequential:
             shape = layer.output_shape(shape)
             self.shapes.append(shape)
         self.output_shape = self.shapes[-1]
+        limits.check_model_memory(self.layers, self.shapes, self.dtype.itemsize)
 
     def _common_dtype(self, dtype) -> np.dtype:
         weighted = [layer for layer in self.layers if isinstance(layer, WeightedLayer)]
@@ -160,12 +141,6 @@ class Sequential:
         and None is returned (what a training step needs)."""
         first = 0
         if not need_input_grad:
-                layer.clear_cache()
-
-    def clear_cache(self, buffers: bool = False) -> None:
-        """Drop every layer's forward cache (``buffers=True``: also the training scratch)."""
-        for layer in self.layers:
-            layer.clear_cache(buffers)
             first = next((i for i, layer in enumerate(self.layers) if layer.params),
                          len(self.layers))
         grad = grad_out
@@ -185,18 +160,41 @@ class Sequential:
         finally:
             for layer, mode in zip(self.layers, modes):
                 layer.training = mode
+                layer.clear_cache()
+
+    def clear_cache(self, buffers: bool = False) -> None:
+        """Drop every layer's forward cache (``buffers=True``: also the training scratch)."""
+        for layer in self.layers:
+            layer.clear_cache(buffers)
 
     def _inference(self, x, batch_size: int, fn):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+                or batch_size < 1:
+            raise ValueError(f"Sequential: batch_size must be a positive integer, got {batch_size!r}")
         x = np.asarray(x)
         single = x.ndim == len(self.input_shape)
         if single:
             x = x[None]
+        if x.dtype.kind == "f" and x.size and not np.isfinite(x).all():
+            raise ValueError("Sequential: the input contains NaN or Inf values")
+
+        def run(batch):
+            with np.errstate(over="ignore", invalid="ignore"):
+                logits = self.forward(batch)
+            if not np.isfinite(logits).all():
+                raise ValueError("Sequential: the model's outputs are NaN or Inf for this input "
+                                 "(its weights or a Normalize layer are broken); no class "
+                                 "can be predicted")
+            return fn(logits)
+
         with self.inference_mode():
-            if len(x) <= batch_size:
-                out = fn(self.forward(x))
+            if len(x) == 0:
+                self._batch(x)  # still checks the shape
+                out = fn(np.zeros((0, *self.output_shape), dtype=self.dtype))
+            elif len(x) <= batch_size:
+                out = run(x)
             else:
-                out = np.concatenate([fn(self.forward(x[i:i + batch_size]))
-                                      for i in range(0, len(x), batch_size)])
+                out = np.concatenate([run(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
         return out[0] if single else out
 
     def predict_proba(self, x, batch_size: int = 256) -> np.ndarray:
@@ -249,6 +247,8 @@ class Sequential:
                                   f"got {value.shape}")
             if value.dtype.kind not in "fiu":
                 raise layer.error(f"weight {name} must be numeric, got {value.dtype}")
+            if not np.isfinite(value).all():
+                raise layer.error(f"weight {name} contains NaN or Inf")
         for key, (layer, name) in expected.items():
             np.copyto(layer.params[name], weights[key], casting="unsafe")
 
@@ -272,15 +272,21 @@ class Sequential:
     @classmethod
     def from_config(cls, cfg: dict, *, seed=None) -> Sequential:
         """Build a model (fresh weights, drawn with ``seed``) from ``get_config()`` output."""
-        layers = cls._layers_from_config(cfg, allocate=True, seed=seed)
-        return cls(layers, cfg["input_shape"], dtype=cfg.get("dtype"), meta=cfg.get("meta"))
+        # Shapes and the memory budget are checked before any weight is drawn.
+        layers = cls._layers_from_config(cfg, allocate=False)
+        model = cls(layers, cfg["input_shape"], dtype=cfg.get("dtype"), meta=cfg.get("meta"))
+        rng = np.random.default_rng(seed)
+        for layer in model.layers:
+            if isinstance(layer, WeightedLayer):
+                layer.reset_parameters(rng)
+        return model
 
     @staticmethod
     def _layers_from_config(cfg, allocate: bool, seed=None) -> list[Layer]:
         if not isinstance(cfg, dict) or cfg.get("format", FORMAT) != FORMAT:
             raise ValueError(f"not a {FORMAT} config: {str(cfg)[:80]!r}")
         version = cfg.get("version", VERSION)
-        if not isinstance(version, int) or version > VERSION or version < 1:
+        if type(version) is not int or version > VERSION or version < 1:
             raise ValueError(f"{FORMAT} version {version!r} is not supported "
                              f"(this cnnlab reads version {VERSION})")
         if not isinstance(cfg.get("layers"), list) or "input_shape" not in cfg:
@@ -339,59 +345,10 @@ class Sequential:
 def load(path) -> Sequential:
     """Read a model saved with ``Sequential.save``; returned in eval mode.
 
-    Never runs code from the file (``allow_pickle=False``). Raises ``FileNotFoundError``
-    when ``path`` is missing and ``ModelFileError`` (a ``ValueError``) for a file that is
-    not a cnnlab model, is truncated, has an unsupported version or wrong weights."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no model file at {path}")
-    try:
-        npz = np.load(path, allow_pickle=False)
-        if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise ModelFileError(f"{path}: not a cnnlab model (a bare .npy array)")
-        with npz:
-            if "config" not in npz.files:
-                raise ModelFileError(f"{path}: not a cnnlab model (no 'config' entry; "
-                                     f"has {', '.join(npz.files[:5]) or 'nothing'})")
-            arrays = {name: npz[name] for name in npz.files}
-    except ModelFileError:
-        raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as exc:
-        raise ModelFileError(f"{path}: not a readable cnnlab model file "
-                             f"({type(exc).__name__}: {exc})") from None
-    try:
-        cfg = json.loads(str(arrays.pop("config")))
-    except (TypeError, ValueError) as exc:
-        raise ModelFileError(f"{path}: the model config is not valid JSON ({exc})") from None
-    if not isinstance(cfg, dict) or cfg.get("format") != FORMAT:
-        raise ModelFileError(f"{path}: not a cnnlab model (format "
-                             f"{cfg.get('format') if isinstance(cfg, dict) else None!r})")
-    version = cfg.get("version")
-    if version != VERSION:
-        raise ModelFileError(f"{path}: model format version {version!r} is not supported "
-                             f"(this cnnlab reads version {VERSION})")
-    arrays.pop("format_version", None)
-    try:
-        layers = Sequential._layers_from_config(cfg, allocate=False)
-        model = Sequential(layers, cfg["input_shape"], cfg.get("dtype"), cfg.get("meta"))
-        weights = {}
-        for layer in model.layers:
-            if isinstance(layer, WeightedLayer):
-                mine = {k: arrays.get(f"{layer.index}.{k}") for k in layer.param_shapes()}
-                absent = [f"{layer.index}.{k}" for k, v in mine.items() if v is None]
-                if absent:
-                    raise layer.error(f"weights {', '.join(absent)} are missing")
-                bad = [k for k, v in mine.items() if v.dtype not in FLOAT_DTYPES]
-                if bad:
-                    raise layer.error(f"weights {bad} are not float arrays")
-                layer.set_params(mine)
-                weights.update({f"{layer.index}.{k}": v for k, v in mine.items()})
-        extra = sorted(set(arrays) - set(weights))
-        if extra:
-            raise ValueError(f"unexpected entries {extra}")
-    except (ValueError, TypeError, KeyError) as exc:
-        raise ModelFileError(f"{path}: {exc}") from None
-    if not all(np.isfinite(p).all() for layer in model.layers for p in layer.params.values()):
-        raise ModelFileError(f"{path}: weights contain NaN or Inf")
-    return model.eval()
+    Never runs code from the file and checks every name, shape and size before reading
+    (see :mod:`cnnlab.engine.model_file`). Raises ``FileNotFoundError`` when ``path`` is
+    missing and ``ModelFileError`` (a ``ValueError``) naming the file for a file that is
+    not a cnnlab model, is truncated, has an unsupported version or bad weights."""
+    from cnnlab.engine.model_file import load_model
 
+    return load_model(path)

@@ -13,7 +13,8 @@ import json
 from pathlib import Path
 
 from cnnlab.engine.layers import layer_from_config
-from cnnlab.engine.model import FORMAT, VERSION, write_atomically
+from cnnlab.engine.model import FORMAT, VERSION
+from cnnlab.files import write_atomically
 from cnnlab.lab.presets import resolve_specs, strip_sizes
 
 #: Stand-in input sizes used to check one layer spec on its own.

@@ -252,9 +252,11 @@ def test_layer_from_config_rejects_bad_configs():
         L.layer_from_config({"type": "Dense", "in_features": 3})
     with pytest.raises(ValueError, match="unknown initializer"):
         L.layer_from_config({"type": "Dense", "in_features": 3, "out_features": 2, "init": "magic"})
-    unallocated = L.layer_from_config({"type": "Dense", "in_features": 10**6, "out_features": 10**6},
+    unallocated = L.layer_from_config({"type": "Dense", "in_features": 10**4, "out_features": 10**4},
                                       allocate=False)
-    assert unallocated.n_params == 10**12 + 10**6 and unallocated.params == {}
+    assert unallocated.n_params == 10**8 + 10**4 and unallocated.params == {}
+    with pytest.raises(ValueError, match="Dense: out_features 1,000,000 is outside the allowed 1..100,000"):
+        L.layer_from_config({"type": "Dense", "in_features": 10, "out_features": 10**6}, allocate=False)
 
 
 @pytest.mark.parametrize("build,message", [

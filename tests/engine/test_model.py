@@ -237,11 +237,11 @@ def saved_arrays(tmp_path):
 def test_bad_model_files_raise_model_file_error(tmp_path):
     text = tmp_path / "notes.npz"
     text.write_text("hello, not a model")
-    with pytest.raises(ModelFileError, match="not a readable cnnlab model"):
+    with pytest.raises(ModelFileError, match="notes.npz: not a readable .npz archive"):
         load(text)
-    with pytest.raises(ModelFileError, match="no 'config' entry"):
+    with pytest.raises(ModelFileError, match="not a cnnlab model: no config entry"):
         load(write_npz(tmp_path / "data.npz", x=np.zeros(3)))
-    with pytest.raises(ModelFileError, match="bare .npy"):
+    with pytest.raises(ModelFileError, match="a.npy: not a readable .npz archive"):
         np.save(tmp_path / "a.npy", np.zeros(3))
         load(tmp_path / "a.npy")
 
