@@ -163,6 +163,8 @@ class Adam(Optimizer):
                  eps: float = 1e-8, weight_decay: float = 0.0):
         super().__init__(layers, lr)
         _check_hyper("Adam", eps=eps, weight_decay=weight_decay)
+        if not eps >= 1e-12:  # eps = 0 divides 0 by 0 wherever a gradient is zero
+            raise ValueError(f"Adam: eps must be at least 1e-12, got {eps!r}")
         for name, beta in (("beta1", beta1), ("beta2", beta2)):
             if not isinstance(beta, (int, float)) or not 0 <= beta < 1:
                 raise ValueError(f"Adam: {name} must be in [0, 1), got {beta!r}")

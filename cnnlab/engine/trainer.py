@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from cnnlab.engine.losses import SoftmaxCrossEntropy, l1_penalty, l2_penalty
-from cnnlab.engine.model import as_input, write_atomically
+from cnnlab.engine.model import as_input
+from cnnlab.files import write_atomically
 
 
 @dataclass(frozen=True)

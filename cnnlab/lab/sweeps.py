@@ -21,9 +21,10 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from cnnlab.engine.layers import Dense, Flatten
-from cnnlab.engine.model import Sequential, write_atomically
+from cnnlab.engine.model import Sequential
 from cnnlab.engine.optim import SGD, Adam
 from cnnlab.engine.trainer import EpochReport, Trainer, TrainingDiverged, evaluate, stratified_split
+from cnnlab.files import write_atomically
 
 #: hyper-parameters a grid can vary
 SWEEP_PARAMS = ("lr", "l2", "l1", "batch_size", "momentum")

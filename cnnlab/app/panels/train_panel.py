@@ -29,7 +29,7 @@ from cnnlab.app.panels.train_plots import REDRAW_MS, TrainingPlots
 from cnnlab.app.panels.train_settings import FIELDS, TrainingSettings
 from cnnlab.app.session import TrainingConfig, load_dataset
 from cnnlab.app.widgets import ERROR_COLOR, format_count, format_duration, show_error
-from cnnlab.engine.model import write_atomically
+from cnnlab.files import write_atomically
 from cnnlab.lab.training_monitor import epoch_line, eta_seconds, run_fraction
 
 #: Datasets offered when no ``DatasetActions`` is given: (label, kind, source).
