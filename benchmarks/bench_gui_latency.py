@@ -138,7 +138,8 @@ def main() -> int:
     args = ap.parse_args()
 
     app = (TimedApplication if args.trace else QApplication)(sys.argv[:1])
-    from cnnlab.app.session import Session, TrainingConfig, load_dataset
+    from cnnlab.app.session import Session, load_dataset
+    from cnnlab.lab.training import TrainingConfig
     from cnnlab.lab.presets import build_preset
 
     cfg = TrainingConfig(epochs=args.epochs, batch_size=args.batch, lr=1e-3,

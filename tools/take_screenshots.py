@@ -22,7 +22,8 @@ from PyQt6.QtCore import QPointF, QSettings  # noqa: E402
 from PyQt6.QtWidgets import QApplication  # noqa: E402
 
 from cnnlab.app.main_window import MainWindow  # noqa: E402
-from cnnlab.app.session import Session, TrainingConfig  # noqa: E402
+from cnnlab.app.session import Session  # noqa: E402
+from cnnlab.lab.training import TrainingConfig  # noqa: E402
 from cnnlab.app.startup import load_startup_state  # noqa: E402
 from cnnlab.lab.presets import DEFAULT_PRESET, build_preset  # noqa: E402
 

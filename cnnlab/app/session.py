@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PyQt6.QtCore import QObject, QThread, pyqtSignal
 
-from cnnlab.app.jobs import Job, JobContext, JobWorker
-from cnnlab.engine import optim
+from cnnlab.app.jobs import Job, JobContext, JobKind, JobWorker
 from cnnlab.engine.model import Sequential
 from cnnlab.engine.model import load as load_model_file
 from cnnlab.lab.model_record import name_from_meta, record_training
+from cnnlab.lab.training import TrainingConfig
 
 #: Seconds between weight snapshots sent to the Draw / filter views during training.
 SNAPSHOT_INTERVAL_S = 0.5
@@ -47,7 +47,17 @@ class DatasetBundle:
         return len(self.class_names)
 
     def describe(self) -> str:
+        if self.source not in ("sample", "full"):  # the name already gives the counts
+            return self.name
         return f"{self.name} · {len(self.x_train):,} train / {len(self.x_test):,} test"
+
+
+def dataset_name(label: str, source: str, n_train: int, n_test: int) -> str:
+    """What the user reads: "MNIST sample", "MNIST full", or for files opened from disk
+    "MNIST (60,000 / 10,000, from …/mnist)" (the folder or file, not its whole path)."""
+    if source in ("sample", "full"):
+        return f"{label} {source}"
+    return f"{label} ({n_train:,} / {n_test:,}, from …/{Path(source).name or source})"
 
 
 def load_dataset(kind: str, source: str = "sample") -> DatasetBundle:
@@ -63,42 +73,8 @@ def load_dataset(kind: str, source: str = "sample") -> DatasetBundle:
         classes, label = tuple(data.CIFAR10_CLASSES), "CIFAR-10"
     else:
         raise ValueError(f"unknown dataset kind {kind!r} (expected 'mnist' or 'cifar10')")
-    where = {"sample": "sample", "full": "full"}.get(source, Path(source).name)
-    return DatasetBundle(f"{label} {where}", source, kind, xtr, ytr, xte, yte, classes)
-
-
-@dataclass(frozen=True)
-class TrainingConfig:
-    """Everything the Train tab sets. ``subset`` trains on N training images drawn at
-    random (fixed by ``seed``); None uses them all."""
-
-    epochs: int = 3
-    batch_size: int = 64
-    lr: float = 1e-3
-    optimizer: str = "adam"  # "adam" or "sgd"
-    momentum: float = 0.9
-    beta1: float = 0.9
-    beta2: float = 0.999
-    l2: float = 0.0
-    l1: float = 0.0
-    val_fraction: float = 0.1
-    seed: int = 0
-    augment: bool = False
-    subset: int | None = None
-    include_user_digits: bool = False  # add the Draw tab's corrected drawings (MNIST only)
-    user_digits_path: str | None = None  # None: the default per-user file
-
-    def with_(self, **changes: Any) -> TrainingConfig:
-        return replace(self, **changes)
-
-
-def build_optimizer(model: Sequential, cfg: TrainingConfig):
-    """The optimizer named by ``cfg`` over the model's layers."""
-    if cfg.optimizer == "sgd":
-        return optim.SGD(model.layers, lr=cfg.lr, momentum=cfg.momentum)
-    if cfg.optimizer == "adam":
-        return optim.Adam(model.layers, lr=cfg.lr, beta1=cfg.beta1, beta2=cfg.beta2)
-    raise ValueError(f"unknown optimizer {cfg.optimizer!r} (expected 'sgd' or 'adam')")
+    name = dataset_name(label, source, len(xtr), len(xte))
+    return DatasetBundle(name, source, kind, xtr, ytr, xte, yte, classes)
 
 
 @dataclass(frozen=True)
@@ -136,7 +112,6 @@ class Session(QObject):
         self.dataset: DatasetBundle | None = None
         self.state = "idle"
         self.history = None  # engine.trainer.History of the last run
-        self.last_config: TrainingConfig | None = None
         self._trainer = None
         self._training_job: Job | None = None
         self._threads: dict[Job, tuple[QThread, JobWorker]] = {}
@@ -184,14 +159,19 @@ class Session(QObject):
 
     # --------------------------------------------------------------- dataset
     def set_dataset(self, bundle: DatasetBundle) -> None:
+        """Make ``bundle`` the current dataset. The session is its one owner: jobs get
+        read-only views or index arrays, so replacing it releases the old arrays."""
         self._refuse_while_training("change the dataset")
+        for array in (bundle.x_train, bundle.y_train, bundle.x_test, bundle.y_test):
+            array.flags.writeable = False  # shared with jobs: nobody writes into it
         self.dataset = bundle
         self.dataset_changed.emit(bundle)
         self.status_message.emit(f"dataset: {bundle.describe()}")
 
     def load_dataset_async(self, kind: str, source: str) -> Job:
         """Load a dataset in a job (full sets parse for a second or more)."""
-        job = self.run_job(f"load {kind} {source}", lambda ctx: load_dataset(kind, source))
+        job = self.run_job(f"load {kind} {source}", lambda ctx: load_dataset(kind, source),
+                           JobKind.DATASET)
         job.finished.connect(self.set_dataset)
         return job
 
@@ -249,7 +229,7 @@ class Session(QObject):
 
         # Built here so Pause/Stop work from the first moment; fit() runs in the worker.
         trainer = Trainer(
-            model, build_optimizer(model, cfg), epochs=cfg.epochs, batch_size=cfg.batch_size,
+            model, cfg.make_optimizer(model), epochs=cfg.epochs, batch_size=cfg.batch_size,
             val_fraction=cfg.val_fraction, seed=cfg.seed, l2=cfg.l2, l1=cfg.l1,
             augment=augment, on_batch=on_batch,
             on_epoch=lambda r: holder["ctx"].report(r, force=True))
@@ -259,8 +239,7 @@ class Session(QObject):
             return trainer.fit(x, y)
 
         self._trainer = trainer
-        self.last_config = cfg
-        job = self.run_job("training", run)
+        job = self.run_job("training", run, JobKind.TRAINING)
         self._training_job = job
         job.progress.connect(self._on_training_progress)
         job.finished.connect(self._on_training_finished)
@@ -299,6 +278,11 @@ class Session(QObject):
         from cnnlab.engine.trainer import BatchReport, EpochReport
 
         if isinstance(report, BatchReport):
+            if self._training_job is not None:
+                r = report
+                done = ((r.epoch - 1) * r.batches + r.batch) / (r.epochs * r.batches)
+                eta = r.seconds * (1 - done) / done if done else None  # r.seconds: not paused
+                self._training_job.set_progress(done, f"epoch {r.epoch}/{r.epochs}", eta)
             self.batch_reported.emit(report)
         elif isinstance(report, EpochReport):
             self.epoch_reported.emit(report)
@@ -311,6 +295,7 @@ class Session(QObject):
         self._training_job = None
         if self.model is not None:
             self.model.eval()
+            self.model.clear_cache(buffers=True)  # an idle model holds only its weights
         self._snapshot = None
         self._set_state("idle")
 
@@ -345,29 +330,49 @@ class Session(QObject):
             raise RuntimeError(f"cannot {what} while training runs; stop it first")
 
     # ------------------------------------------------------------------ jobs
-    def run_job(self, name: str, fn: Callable[[JobContext], Any]) -> Job:
-        """Run ``fn(ctx)`` on a new worker thread; returns its GUI-side handle."""
+    def run_job(self, name: str, fn: Callable[[JobContext], Any],
+                kind: JobKind = JobKind.OTHER) -> Job:
+        """Run ``fn(ctx)`` on a new worker thread; returns its GUI-side handle. ``name``
+        is what the user reads ("sweep"); ``kind`` is what the app tells jobs apart by.
+
+        The job lives until its ``done`` signal has been delivered: then the thread is
+        joined and the job and its worker are deleted, releasing the result and whatever
+        ``fn`` captured. Slots copy what they need; nobody keeps the ``Job``."""
         thread = QThread()
-        thread.setObjectName(f"cnnlab-{name}")
+        thread.setObjectName(f"cnnlab-{kind.value}")
         worker = JobWorker(fn)
         worker.moveToThread(thread)
-        job = Job(name, worker, self)
+        job = Job(name, worker, self, kind)
         thread.started.connect(worker.run)
-        job.done.connect(lambda: self._reap(job))
+        thread.finished.connect(worker.deleteLater)  # deleted in its own thread, at its end
+        job.done.connect(self._reap_sender)
         self._threads[job] = (thread, worker)  # keep Python references while it runs
         thread.start()
         self.jobs_changed.emit()
         return job
 
+    @property
+    def training_job(self) -> Job | None:
+        """The running training job (None when idle)."""
+        return self._training_job
+
     def running_jobs(self) -> list[Job]:
         return [job for job in self._threads if job.running]
 
+    def _reap_sender(self) -> None:
+        job = self.sender()
+        if isinstance(job, Job):
+            self._reap(job)
+
     def _reap(self, job: Job) -> None:
+        """The job's ``done`` was delivered: join its thread and delete it (after the
+        remaining ``done`` slots have run: ``deleteLater``)."""
         pair = self._threads.pop(job, None)
         if pair is not None:
             thread, _worker = pair
             thread.quit()
             thread.wait()
+        job.deleteLater()
         self.jobs_changed.emit()
 
     def shutdown(self, timeout_ms: int = 3000) -> bool:

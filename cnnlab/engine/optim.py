@@ -28,10 +28,13 @@ class Hyper:
     log: bool = False  # spans decades (a learning rate): edit it on a log scale
 
     def check(self, owner: str, value) -> float:
+        """``value`` as a float; refuses non-numbers, NaN/inf and values below ``low``.
+        ``high`` is where the app's fields stop, not a law: an experiment may go beyond
+        (the optimizer's own constructor refuses what has no meaning, e.g. β ≥ 1)."""
         if (isinstance(value, bool) or not isinstance(value, (int, float))
-                or not math.isfinite(value) or not self.low <= value <= self.high):
-            raise ValueError(f"{owner}: {self.name} must be a number in "
-                             f"[{self.low:g}, {self.high:g}], got {value!r}")
+                or not math.isfinite(value) or value < self.low):
+            raise ValueError(f"{owner}: {self.name} must be a finite number ≥ {self.low:g}, "
+                             f"got {value!r}")
         return float(value)
 
 

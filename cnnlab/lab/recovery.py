@@ -25,12 +25,24 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnlab.engine import optim
 from cnnlab.engine.layers import Conv2D
 from cnnlab.engine.losses import MSELoss
-from cnnlab.engine.optim import SGD, Adam
 
-OPTIMIZERS = ("cg", "adam", "sgd")
+#: rates tuned for this problem; other registered optimizers start from their own default
 DEFAULT_LR = {"adam": 0.01, "sgd": 0.02}  # SGD with momentum 0.9; CG needs no rate
+
+
+def optimizer_names() -> tuple[str, ...]:
+    """``"cg"`` (this module's own) and every optimizer of the engine's registry."""
+    return ("cg", *optim.OPTIMIZERS)
+
+
+def default_lr(name: str) -> float | None:
+    """The learning rate a run with optimizer ``name`` starts from (None for CG)."""
+    if name == "cg":
+        return None
+    return DEFAULT_LR.get(name, optim.OPTIMIZERS[name].defaults()["lr"])
 
 
 @dataclass(frozen=True)
@@ -143,8 +155,9 @@ def recover_kernels(images, target, *, optimizer: str = "cg", lr: float | None =
     the update) returns True. ``on_step`` receives a :class:`RecoveryReport` after step 0
     and after every update. A NaN/Inf loss (too high a learning rate) raises ValueError.
     """
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+    if optimizer not in optimizer_names():
+        raise ValueError(f"unknown optimizer {optimizer!r}; choose one of "
+                         f"{', '.join(optimizer_names())}")
     if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 0:
         raise ValueError(f"max_steps must be an int >= 0, got {max_steps!r}")
     if weights_every < 1:
@@ -171,7 +184,7 @@ def recover_kernels(images, target, *, optimizer: str = "cg", lr: float | None =
         return loss
 
     if optimizer != "cg" and lr is None:
-        lr = DEFAULT_LR[optimizer]
+        lr = default_lr(optimizer)
     step_fn = (_conjugate_gradient(learner, x, y.size) if optimizer == "cg"
                else _first_order(learner, optimizer, lr))
     losses, errors = [], []
@@ -201,8 +214,7 @@ def recover_kernels(images, target, *, optimizer: str = "cg", lr: float | None =
 
 
 def _first_order(learner: Conv2D, name: str, lr: float) -> Callable[[], None]:
-    opt = Adam([learner], lr=lr) if name == "adam" else SGD([learner], lr=lr, momentum=0.9)
-    return opt.step
+    return optim.make_optimizer(name, [learner], lr=lr).step
 
 
 def _conjugate_gradient(learner: Conv2D, x: np.ndarray, size: int) -> Callable[[], None]:

@@ -22,32 +22,18 @@ import numpy as np
 
 from cnnlab.engine.layers import Dense, Flatten
 from cnnlab.engine.model import Sequential
-from cnnlab.engine.optim import SGD, Adam
+from cnnlab.engine.optim import make_optimizer
 from cnnlab.engine.trainer import EpochReport, Trainer, TrainingDiverged, evaluate, stratified_split
 from cnnlab.files import write_atomically
+from cnnlab.lab.training import TrainingConfig
 
 #: hyper-parameters a grid can vary
 SWEEP_PARAMS = ("lr", "l2", "l1", "batch_size", "momentum")
 
 
-@dataclass(frozen=True)
-class TrainSettings:
-    """What one training run uses; a sweep overrides one or two fields per cell.
-    ``optimizer`` is ``"sgd"`` (with ``momentum``) or ``"adam"``."""
-
-    epochs: int = 2
-    batch_size: int = 64
-    lr: float = 0.01
-    optimizer: str = "sgd"
-    momentum: float = 0.9
-    l2: float = 0.0
-    l1: float = 0.0
-    val_fraction: float = 0.2
-    seed: int = 0
-
-    def __post_init__(self):
-        if self.optimizer not in ("sgd", "adam"):
-            raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
+#: what a sweep trains with unless told otherwise: plain settings of the exercises
+SWEEP_DEFAULTS = TrainingConfig(epochs=2, batch_size=64, lr=0.01, optimizer="sgd",
+                                hyper={"momentum": 0.9}, val_fraction=0.2)
 
 
 @dataclass(frozen=True)
@@ -131,13 +117,12 @@ class _Run:
     """Trains one model with ``settings``, forwarding batch progress and stopping the trainer
     as soon as ``should_stop()`` says so."""
 
-    def __init__(self, build_model: Callable[[], Sequential], settings: TrainSettings,
+    def __init__(self, build_model: Callable[[], Sequential], settings: TrainingConfig,
                  run: int, runs: int, on_progress, should_stop, on_epoch=None):
         self.model = build_model()
         self.model.reset_parameters(settings.seed)
         s = settings
-        opt = (SGD(self.model, lr=s.lr, momentum=s.momentum) if s.optimizer == "sgd"
-               else Adam(self.model, lr=s.lr))
+        opt = s.make_optimizer(self.model)
         self.run, self.runs = run, runs
         self.on_progress, self.should_stop = on_progress, should_stop
         self.trainer = Trainer(self.model, opt, epochs=s.epochs, batch_size=s.batch_size,
@@ -178,7 +163,7 @@ def _check_param(param, what: str) -> tuple[str, list]:
 
 def grid_sweep(build_model: Callable[[], Sequential], x, y,
                param_a=("lr", (0.001, 0.01, 0.1)), param_b=("l2", (0.0, 1e-4, 1e-3)), *,
-               settings: TrainSettings | None = None, x_val=None, y_val=None,
+               settings: TrainingConfig | None = None, x_val=None, y_val=None,
                on_row: Callable[[SweepRow], None] | None = None,
                on_progress: Callable[[Progress], None] | None = None,
                should_stop: Callable[[], bool] | None = None, **overrides) -> SweepResult:
@@ -187,7 +172,7 @@ def grid_sweep(build_model: Callable[[], Sequential], x, y,
 
     x: ``(N, *input_shape)`` uint8 or float images; y: ``(N,)`` int labels. Each parameter
     is ``(name, values)`` with a name from ``SWEEP_PARAMS``. Everything else comes from
-    ``settings`` (default :class:`TrainSettings`), or keyword ``overrides`` of its fields
+    ``settings`` (default :data:`SWEEP_DEFAULTS`), or keyword ``overrides`` of its fields
     (``epochs=3, seed=1``). Validation: ``(x_val, y_val)`` or a stratified
     ``settings.val_fraction`` split. ``on_row`` gets each finished row; a cell whose loss
     diverges is recorded with ``diverged=True``. Stopping drops the unfinished cell.
@@ -223,18 +208,18 @@ def grid_sweep(build_model: Callable[[], Sequential], x, y,
     return SweepResult(tuple(rows), False)
 
 
-def _settings(settings: TrainSettings | None, overrides: dict) -> TrainSettings:
-    base = settings or TrainSettings()
-    unknown = set(overrides) - {f.name for f in fields(TrainSettings)}
+def _settings(settings: TrainingConfig | None, overrides: dict) -> TrainingConfig:
+    base = settings or SWEEP_DEFAULTS
+    known = {f.name for f in fields(TrainingConfig)} | set(base.optimizer_hyper())
+    unknown = set(overrides) - known
     if unknown:
         raise TypeError(f"unknown training setting(s): {', '.join(sorted(unknown))}")
     return _replace(base, **overrides)
 
 
-def _replace(settings: TrainSettings, **changes) -> TrainSettings:
-    values = {f.name: getattr(settings, f.name) for f in fields(TrainSettings)}
-    values.update(changes)
-    return TrainSettings(**values)
+def _replace(settings: TrainingConfig, **changes) -> TrainingConfig:
+    """``settings`` with fields or optimizer hyper-parameters (``momentum``) changed."""
+    return settings.with_(**changes)
 
 
 def rows_to_csv(rows: Sequence[SweepRow], path) -> None:
@@ -259,7 +244,7 @@ def rows_to_csv(rows: Sequence[SweepRow], path) -> None:
 
 def data_size_curve(build_model: Callable[[], Sequential], x, y, x_test, y_test,
                     fractions: Sequence[float] = (0.1, 0.2, 0.5, 1.0), *,
-                    settings: TrainSettings | None = None,
+                    settings: TrainingConfig | None = None,
                     on_point: Callable[[DataSizePoint], None] | None = None,
                     on_progress: Callable[[Progress], None] | None = None,
                     should_stop: Callable[[], bool] | None = None, **overrides) -> DataSizeResult:
@@ -355,7 +340,7 @@ def logistic_baseline(x, y, x_test, y_test, *, n_classes: int | None = None, l2:
         if _stop_requested(should_stop):
             trainer.stop()
 
-    trainer = Trainer(model, Adam(model, lr=lr), epochs=max_epochs,
+    trainer = Trainer(model, make_optimizer("adam", model, lr=lr), epochs=max_epochs,
                       batch_size=batch_size or len(y), val_fraction=0.0, seed=seed, l2=l2,
                       on_batch=batch_done, on_epoch=epoch_done)
     history = trainer.fit(x, y)

@@ -10,12 +10,13 @@ from PyQt6.QtGui import QKeySequence
 from cnnlab.app.panels import draw_panel as draw_module
 from cnnlab.app.panels.draw_panel import DrawPanel, format_percent
 from cnnlab.app.panels.feature_maps_view import grid_columns
-from cnnlab.app.session import Session, TrainingConfig, load_dataset
+from cnnlab.app.session import Session, load_dataset
 from cnnlab.data.preprocess import MNIST_CENTER, center_of_mass
 from cnnlab.data.user_digits import UserDigits
 from cnnlab.engine.model import load as load_model
 from cnnlab.lab.drawing import UNSURE_BELOW
 from cnnlab.lab.presets import build_preset
+from cnnlab.lab.training import TrainingConfig
 from cnnlab.resources import resource_path
 
 SMALL_PRESET = "Conv3x3×9 → MaxPool2 → Softmax"

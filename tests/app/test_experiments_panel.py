@@ -5,8 +5,9 @@ import pytest
 from PyQt6.QtCore import Qt
 
 from cnnlab.app.panels.experiments_panel import ExperimentsPanel
-from cnnlab.app.session import Session, TrainingConfig, load_dataset
+from cnnlab.app.session import Session, load_dataset
 from cnnlab.lab.presets import build_preset
+from cnnlab.lab.training import TrainingConfig
 
 LINEAR = "Linear softmax (784→10)"
 
@@ -154,6 +155,10 @@ def test_sweep_batch_size_grid_and_bad_values(qtbot, small_session):
     view.b_values.setText("32, abc")
     assert view.run_sweep() is False
     assert "'abc' is not a number" in view.jobs.status.text()
+    view.b_values.setText("32, x64")  # the message follows the input…
+    assert "'x64' is not a number" in view.jobs.status.text()
+    view.b_values.setText("32, 64")  # …and goes with its cause
+    assert view.jobs.status.text() == ""
     view.lr_values.setText("0.05")
     view.b_values.setText("100, 300")
     result = _sweep(qtbot, view)
@@ -232,7 +237,7 @@ def test_settings_round_trip(qtbot, session, tmp_path):
     panel.sweeps.lr_values.setText("0.2, 0.4")
     panel.sweeps.form.epochs.setValue(3)
     panel.data_size.fractions.setText("0.25, 1")
-    panel.data_size.form.optimizer.setCurrentText("adam")
+    panel.data_size.form.optimizer_fields.set_name("adam")
     panel.analysis.mode.setCurrentIndex(1)
     panel.save_settings(settings)
     other = ExperimentsPanel(session)
@@ -242,7 +247,7 @@ def test_settings_round_trip(qtbot, session, tmp_path):
     assert other.sweeps.grid.currentIndex() == 1 and other.sweeps.lr_values.text() == "0.2, 0.4"
     assert other.sweeps.form.epochs.value() == 3 and not other.sweeps.form.batch_size.isEnabled()
     assert other.data_size.fractions.text() == "0.25, 1"
-    assert other.data_size.form.optimizer.currentText() == "adam"
+    assert other.data_size.form.optimizer_fields.name == "adam"
     assert other.analysis.mode.currentIndex() == 1
 
 

@@ -6,12 +6,13 @@ from PyQt6.QtCore import QPoint, QSettings, Qt
 from PyQt6.QtGui import QImage
 
 from cnnlab.app.panels.kernels_panel import KernelsPanel
-from cnnlab.app.session import Session, TrainingConfig, WeightsSnapshot, load_dataset
+from cnnlab.app.session import Session, WeightsSnapshot, load_dataset
 from cnnlab.lab import kernels as K
 from cnnlab.lab import recovery as R
 from cnnlab.lab.filter_views import filter_strips, kernel_tiles
 from cnnlab.lab.image_source import load_cifar_images
 from cnnlab.lab.presets import build_preset
+from cnnlab.lab.training import TrainingConfig
 
 CIFAR_NET = "CIFAR-10 net (32-64 conv, 128 dense)"
 SMALL_NET = "Conv3x3×9 → MaxPool2 → Softmax"

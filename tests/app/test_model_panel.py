@@ -9,9 +9,10 @@ from PyQt6.QtCore import QSettings, Qt
 
 from cnnlab.app.panels.model_panel import SYNC_BUILD_PARAMS, ModelPanel
 from cnnlab.app.panels.train_panel import TrainPanel
-from cnnlab.app.session import TrainingConfig, load_dataset
+from cnnlab.app.session import load_dataset
 from cnnlab.lab.architecture_file import read_architecture
 from cnnlab.lab.presets import build, build_preset, strip_sizes
+from cnnlab.lab.training import TrainingConfig
 
 
 @pytest.fixture

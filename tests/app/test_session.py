@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from cnnlab.app.session import Session, TrainingConfig, build_optimizer, load_dataset
+from cnnlab.app.session import Session, load_dataset
 from cnnlab.lab.presets import build_preset
+from cnnlab.lab.training import TrainingConfig
 from tests.app.conftest import SMALL
 
 
@@ -104,10 +105,14 @@ def test_shutdown_mid_training_is_quick(qtbot):
 
 def test_optimizer_choice():
     model = build_preset(SMALL)
-    assert type(build_optimizer(model, TrainingConfig(optimizer="sgd"))).__name__ == "SGD"
-    assert type(build_optimizer(model, TrainingConfig(optimizer="adam"))).__name__ == "Adam"
+    sgd = TrainingConfig(optimizer="sgd", lr=0.05, hyper={"momentum": 0.0}).make_optimizer(model)
+    assert type(sgd).__name__ == "SGD" and sgd.lr == 0.05 and sgd.momentum == 0.0
+    adam = TrainingConfig(optimizer="Adam").make_optimizer(model)
+    assert type(adam).__name__ == "Adam" and adam.beta2 == 0.999
     with pytest.raises(ValueError, match="unknown optimizer"):
-        build_optimizer(model, TrainingConfig(optimizer="lbfgs"))
+        TrainingConfig(optimizer="lbfgs")
+    with pytest.raises(ValueError, match="no hyper-parameter 'momentum'"):
+        TrainingConfig(optimizer="adam", hyper={"momentum": 0.9})
 
 
 def test_save_and_load_model_round_trip(qtbot, session, tmp_path):

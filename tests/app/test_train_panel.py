@@ -31,13 +31,14 @@ def panel(qtbot, session):
 
 def test_config_follows_the_widgets(panel):
     panel.optimizer.setCurrentIndex(panel.optimizer.findData("sgd"))
-    panel.momentum.setValue(0.5)
+    panel.settings_form.hyper_box("momentum").setValue(0.5)
     panel.l2.setValue(0.001)
     panel.augment.setChecked(True)
     panel.val_fraction.setValue(0.2)
     panel.seed.setValue(7)
     cfg = panel.config()
-    assert (cfg.epochs, cfg.batch_size, cfg.lr, cfg.optimizer, cfg.momentum) == (1, 32, 0.01, "sgd", 0.5)
+    assert (cfg.epochs, cfg.batch_size, cfg.lr, cfg.optimizer) == (1, 32, 0.01, "sgd")
+    assert cfg.momentum == 0.5 and dict(cfg.hyper) == {"momentum": 0.5}
     assert (cfg.l2, cfg.l1, cfg.augment, cfg.val_fraction, cfg.seed, cfg.subset) == \
         (0.001, 0.0, True, 0.2, 7, 256)
     panel.subset.setValue(0)
@@ -45,10 +46,40 @@ def test_config_follows_the_widgets(panel):
 
 
 def test_optimizer_shows_its_own_settings(panel):
+    boxes = panel.settings_form.optimizer_fields.boxes
     panel.optimizer.setCurrentIndex(panel.optimizer.findData("adam"))
-    assert panel.beta1.isVisibleTo(panel) and not panel.momentum.isVisibleTo(panel)
+    assert boxes["adam", "beta1"].isVisibleTo(panel) and not boxes["sgd", "momentum"].isVisibleTo(panel)
+    assert panel.config().beta2 == 0.999
     panel.optimizer.setCurrentIndex(panel.optimizer.findData("sgd"))
-    assert panel.momentum.isVisibleTo(panel) and not panel.beta2.isVisibleTo(panel)
+    assert boxes["sgd", "momentum"].isVisibleTo(panel) and not boxes["adam", "beta2"].isVisibleTo(panel)
+
+
+def test_a_registered_optimizer_appears_in_the_train_tab(qtbot, session, monkeypatch):
+    """Adding an optimizer touches optim.py only: the registry feeds the Train tab's list,
+    its fields, the config and the optimizer the session builds."""
+    from cnnlab.engine import optim
+
+    @optim.register("signsgd", "Sign SGD", optim.Hyper("lr", 0.01, 1e-7, 1.0, log=True),
+                    optim.Hyper("scale", 1.0, 0.0, 10.0, "multiplies the sign step"))
+    class SignSGD(optim.Optimizer):
+        def __init__(self, layers, lr, scale=1.0):
+            super().__init__(layers, lr)
+            self.scale = scale
+
+        def _update(self, param, grad, state):
+            param -= self.lr * self.scale * (grad > 0) - self.lr * self.scale * (grad < 0)
+
+    monkeypatch.setitem(optim.OPTIMIZERS, "signsgd", optim.OPTIMIZERS.pop("signsgd"))
+    fresh = TrainPanel(session)
+    qtbot.addWidget(fresh)
+    index = fresh.optimizer.findData("signsgd")
+    assert index >= 0 and fresh.optimizer.itemText(index) == "Sign SGD"
+    fresh.optimizer.setCurrentIndex(index)
+    fresh.settings_form.hyper_box("scale").setValue(2.0)
+    cfg = fresh.config()
+    assert cfg.optimizer == "signsgd" and cfg.hyper == {"scale": 2.0}
+    opt = cfg.make_optimizer(session.model)
+    assert isinstance(opt, SignSGD) and opt.scale == 2.0
 
 
 def test_one_short_epoch_fills_plots_progress_and_log(qtbot, panel, session):
@@ -185,7 +216,7 @@ def test_settings_round_trip(qtbot, panel, session, tmp_path):
     panel.epochs.setValue(7)
     panel.lr.setValue(0.02)
     panel.optimizer.setCurrentIndex(panel.optimizer.findData("sgd"))
-    panel.momentum.setValue(0.8)
+    panel.settings_form.hyper_box("momentum").setValue(0.8)
     panel.l1.setValue(0.0005)
     panel.augment.setChecked(True)
     panel.subset.setValue(512)

@@ -10,7 +10,6 @@ from cnnlab.engine.layers import Dense, Flatten, ReLU
 from cnnlab.engine.model import Sequential
 from cnnlab.lab.sweeps import (
     SweepRow,
-    TrainSettings,
     _nested_subset,
     data_size_curve,
     grid_sweep,
@@ -18,6 +17,7 @@ from cnnlab.lab.sweeps import (
     logistic_baseline,
     rows_to_csv,
 )
+from cnnlab.lab.training import TrainingConfig
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +66,9 @@ def test_grid_has_one_row_per_cell_and_is_reproducible(mnist):
 
 def test_l2_and_settings_object(mnist):
     x, y, _, _, tr, _ = mnist
-    settings = TrainSettings(epochs=1, batch_size=50, optimizer="adam", lr=0.01, seed=1)
-    result = grid_sweep(_mlp, x[tr], y[tr], ("l2", [0.0, 0.5]), ("momentum", [0.0]),
+    settings = TrainingConfig(epochs=1, batch_size=50, optimizer="adam", lr=0.01, seed=1,
+                              val_fraction=0.2)
+    result = grid_sweep(_mlp, x[tr], y[tr], ("l2", [0.0, 0.5]), ("batch_size", [50]),
                         settings=settings)
     weak, strong = result.rows
     assert (weak.a, strong.a) == (0.0, 0.5)
@@ -79,7 +80,9 @@ def test_l2_and_settings_object(mnist):
     with pytest.raises(TypeError, match="unknown training setting"):
         grid_sweep(_mlp, x[tr], y[tr], ("lr", [0.1]), ("l2", [0.0]), epoch=1)
     with pytest.raises(ValueError, match="optimizer"):
-        TrainSettings(optimizer="rmsprop")
+        TrainingConfig(optimizer="rmsprop")
+    with pytest.raises(ValueError, match="momentum"):  # Adam has no momentum to sweep
+        grid_sweep(_mlp, x[tr], y[tr], ("lr", [0.1]), ("momentum", [0.0]), settings=settings)
 
 
 def test_cancel_stops_within_one_batch(mnist):

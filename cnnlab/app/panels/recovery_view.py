@@ -35,12 +35,13 @@ from cnnlab.app.widgets import (
     TileGrid,
     big_label_font,
 )
+from cnnlab.engine.optim import OPTIMIZERS
 from cnnlab.lab import recovery as R
 from cnnlab.lab.filter_views import filter_strips
 from cnnlab.lab.image_source import CifarImages
 
 MAX_IMAGES = 100
-OPTIMIZERS = [("cg", "conjugate gradient"), ("adam", "Adam"), ("sgd", "SGD, momentum 0.9")]
+CG_LABEL = "conjugate gradient"
 TINY = 1e-300  # a loss of exactly 0 still has a place on the log axis
 
 
@@ -118,7 +119,8 @@ class KernelRecoveryView(QWidget):
         images_row.addWidget(self.images_label, 1)
         rform.addRow("photos", images_row)
         self.optimizer_combo = QComboBox()
-        for key, text in OPTIMIZERS:
+        for key in R.optimizer_names():
+            text = CG_LABEL if key == "cg" else OPTIMIZERS[key].label
             self.optimizer_combo.addItem(text, key)
         self.optimizer_combo.setToolTip(
             "Conjugate gradient with an exact line search (the loss is quadratic).\n"
@@ -211,8 +213,8 @@ class KernelRecoveryView(QWidget):
     def _on_optimizer(self) -> None:
         key = self.optimizer_combo.currentData()
         self.lr_spin.setEnabled(key != "cg")
-        if key in R.DEFAULT_LR:
-            self.lr_spin.setValue(R.DEFAULT_LR[key])
+        if key != "cg":
+            self.lr_spin.setValue(R.default_lr(key))
 
     def current_target(self) -> np.ndarray:
         """The target C0 the next run uses: float64 ``(F, 3, kh, kw)``."""

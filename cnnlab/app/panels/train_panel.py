@@ -27,9 +27,10 @@ from PyQt6.QtWidgets import (
 
 from cnnlab.app.panels.train_plots import REDRAW_MS, TrainingPlots
 from cnnlab.app.panels.train_settings import FIELDS, TrainingSettings
-from cnnlab.app.session import TrainingConfig, load_dataset
+from cnnlab.app.session import load_dataset
 from cnnlab.app.widgets import ERROR_COLOR, format_count, format_duration, show_error
 from cnnlab.files import write_atomically
+from cnnlab.lab.training import TrainingConfig
 from cnnlab.lab.training_monitor import epoch_line, eta_seconds, run_fraction
 
 #: Datasets offered when no ``DatasetActions`` is given: (label, kind, source).
@@ -98,9 +99,7 @@ class TrainPanel(QWidget):
         self.reason_label = QLabel()
         self.reason_label.setWordWrap(True)
         self.reason_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.config_widgets = [self.dataset_combo, self.epochs, self.batch_size, self.lr,
-                               self.optimizer, self.momentum, self.beta1, self.beta2, self.l2,
-                               self.l1, self.val_fraction, self.seed, self.augment, self.subset]
+        self.config_widgets = [self.dataset_combo, *self.settings_form.config_widgets()]
 
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
@@ -263,8 +262,7 @@ class TrainPanel(QWidget):
         self.plots.start_run(cfg.epochs)
         ds = self.session.dataset
         n = min(cfg.subset or len(ds.x_train), len(ds.x_train)) if ds is not None else 0
-        opt = (f"SGD lr {cfg.lr:g} momentum {cfg.momentum:g}" if cfg.optimizer == "sgd"
-               else f"Adam lr {cfg.lr:g}")
+        opt = cfg.describe_optimizer()
         extras = "".join([f", L2 {cfg.l2:g}" if cfg.l2 else "", f", L1 {cfg.l1:g}" if cfg.l1 else "",
                           ", shifts" if cfg.augment else ""])
         self._log(f"training {self.session.model_name} on {format_count(n)} "

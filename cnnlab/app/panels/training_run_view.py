@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 
 from PyQt6.QtWidgets import (
-    QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
@@ -21,8 +20,10 @@ from PyQt6.QtWidgets import (
 from cnnlab.app import settings as stored
 from cnnlab.app.jobs import Job
 from cnnlab.app.panels.experiment_widgets import JobControls, model_problem
+from cnnlab.app.panels.optimizer_fields import OptimizerFields
 from cnnlab.app.widgets import LogSpinBox
-from cnnlab.lab.sweeps import Progress, TrainSettings
+from cnnlab.lab.sweeps import SWEEP_DEFAULTS, Progress
+from cnnlab.lab.training import TrainingConfig
 
 
 def parse_values(text: str, what: str, integer: bool = False, positive: bool = True) -> list:
@@ -50,19 +51,22 @@ def parse_values(text: str, what: str, integer: bool = False, positive: bool = T
 
 
 class TrainSettingsForm(QWidget):
-    """Optimizer, learning rate, batch size, L2 λ, epochs, validation fraction and seed,
-    as a :class:`cnnlab.lab.sweeps.TrainSettings`. ``set_swept(names)`` disables the
+    """Optimizer (and its hyper-parameters), learning rate, batch size, L2 λ, epochs,
+    validation fraction and seed, as a :class:`cnnlab.lab.training.TrainingConfig`
+    (defaults: :data:`cnnlab.lab.sweeps.SWEEP_DEFAULTS`). ``set_swept(names)`` disables the
     fields a sweep sets itself."""
 
     def __init__(self, epochs: int = 1, validation: bool = True, parent: QWidget | None = None):
         super().__init__(parent)
-        self.optimizer = QComboBox()
-        self.optimizer.addItems(["sgd", "adam"])
-        self.optimizer.setToolTip("SGD with momentum 0.9, or Adam")
-        self.lr = LogSpinBox(1e-6, 10.0, 0.01)
+        d = SWEEP_DEFAULTS
+        self.form = QFormLayout(self)
+        self.form.setContentsMargins(0, 0, 0, 0)
+        self.optimizer_fields = OptimizerFields(self.form, d.optimizer, dict(d.hyper))
+        self.optimizer = self.optimizer_fields.combo
+        self.lr = LogSpinBox(1e-6, 10.0, d.lr)
         self.batch_size = QSpinBox()
         self.batch_size.setRange(1, 4096)
-        self.batch_size.setValue(64)
+        self.batch_size.setValue(d.batch_size)
         self.l2 = QDoubleSpinBox()
         self.l2.setDecimals(6)
         self.l2.setRange(0.0, 10.0)
@@ -73,12 +77,9 @@ class TrainSettingsForm(QWidget):
         self.val_fraction = QDoubleSpinBox()
         self.val_fraction.setRange(0.05, 0.5)
         self.val_fraction.setSingleStep(0.05)
-        self.val_fraction.setValue(0.2)
+        self.val_fraction.setValue(d.val_fraction)
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
-        self.form = QFormLayout(self)
-        self.form.setContentsMargins(0, 0, 0, 0)
-        self.form.addRow("optimizer", self.optimizer)
         self.form.addRow("learning rate", self.lr)
         self.form.addRow("batch size", self.batch_size)
         self.form.addRow("L2 λ", self.l2)
@@ -88,7 +89,8 @@ class TrainSettingsForm(QWidget):
         else:
             self.val_fraction.hide()
         self.form.addRow("seed", self.seed)
-        self._fields = {"lr": self.lr, "batch_size": self.batch_size, "l2": self.l2}
+        self._fields = {"lr": self.lr, "batch_size": self.batch_size, "l2": self.l2,
+                        **{h: box for (_o, h), box in self.optimizer_fields.boxes.items()}}
 
     def set_swept(self, names) -> None:
         for name, widget in self._fields.items():
@@ -96,23 +98,21 @@ class TrainSettingsForm(QWidget):
             widget.setEnabled(not swept)
             widget.setToolTip("set by the sweep" if swept else "")
 
-    def settings(self) -> TrainSettings:
-        return TrainSettings(epochs=self.epochs.value(), batch_size=self.batch_size.value(),
-                             lr=self.lr.value(), optimizer=self.optimizer.currentText(),
-                             l2=self.l2.value(), val_fraction=self.val_fraction.value(),
-                             seed=self.seed.value())
+    def settings(self) -> TrainingConfig:
+        return SWEEP_DEFAULTS.with_(
+            epochs=self.epochs.value(), batch_size=self.batch_size.value(), lr=self.lr.value(),
+            optimizer=self.optimizer_fields.name, hyper=self.optimizer_fields.hyper(),
+            l2=self.l2.value(), val_fraction=self.val_fraction.value(), seed=self.seed.value())
 
     def save(self, settings, prefix: str) -> None:
-        for key, value in (("optimizer", self.optimizer.currentText()), ("lr", self.lr.value()),
-                           ("batch_size", self.batch_size.value()), ("l2", self.l2.value()),
-                           ("epochs", self.epochs.value()), ("seed", self.seed.value()),
-                           ("val_fraction", self.val_fraction.value())):
+        self.optimizer_fields.save(settings, prefix)
+        for key, value in (("lr", self.lr.value()), ("batch_size", self.batch_size.value()),
+                           ("l2", self.l2.value()), ("epochs", self.epochs.value()),
+                           ("seed", self.seed.value()), ("val_fraction", self.val_fraction.value())):
             settings.setValue(f"{prefix}/{key}", value)
 
     def restore(self, settings, prefix: str) -> None:
-        opt = stored.read(settings, f"{prefix}/optimizer", self.optimizer.currentText(), "str",
-                          choices=("sgd", "adam"))
-        self.optimizer.setCurrentText(opt)
+        self.optimizer_fields.restore(settings, prefix)
         for key, widget in (("lr", self.lr), ("batch_size", self.batch_size), ("l2", self.l2),
                             ("epochs", self.epochs), ("seed", self.seed),
                             ("val_fraction", self.val_fraction)):
@@ -152,6 +152,7 @@ class TrainingRunView(QWidget):
         self.jobs = JobControls()
         self.run_button = QPushButton("Run")
         self._job: Job | None = None
+        self._failed_read = None  # the read() a refused start failed on
 
     @property
     def running(self) -> bool:
@@ -186,8 +187,35 @@ class TrainingRunView(QWidget):
             problem = problem or str(exc)
         if problem:
             self.jobs.set_status(problem, error=True)
+            self._failed_read = read
             return None
+        self._failed_read = None
         return values
+
+    def watch_inputs(self, *widgets: QWidget) -> None:
+        """Re-check the inputs when one of ``widgets`` changes after a refused start, so
+        the message goes as soon as its cause does (or names the next problem)."""
+        for widget in widgets:
+            for name in ("textChanged", "valueChanged", "currentIndexChanged", "toggled"):
+                signal = getattr(widget, name, None)
+                if signal is not None:
+                    signal.connect(self._recheck_inputs)
+                    break
+
+    def _recheck_inputs(self, *_args) -> None:
+        read = self._failed_read
+        if read is None or self.running:
+            return
+        problem = model_problem(self.session.model, self.session.dataset)
+        try:
+            read()
+        except ValueError as exc:
+            problem = problem or str(exc)
+        if problem:
+            self.jobs.set_status(problem, error=True)
+        else:
+            self._failed_read = None
+            self.jobs.set_status("")
 
     def start(self, name: str, fn, status: str) -> Job:
         """Run ``fn(ctx)`` through the session and route its signals to this view."""
