@@ -3,6 +3,10 @@
 Only :class:`cnnlab.app.session.Session` creates the threads these run on.
 A job is a plain function ``fn(ctx) -> result`` that calls ``ctx.report(obj)``
 to publish progress and checks ``ctx.should_stop()`` between steps.
+
+Lifetime: a job ends when its result has been handed to the views (its ``done`` signal);
+the session then joins the thread and deletes the job, so nothing it computed or captured
+stays reachable unless a view kept it on purpose. Views must not keep the ``Job`` itself.
 """
 
 from __future__ import annotations
@@ -12,12 +16,27 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from PyQt6.QtCore import QObject, pyqtSignal, pyqtSlot
 
 #: At most this many progress signals per second reach the GUI (STYLE.md: ~20/s).
 MAX_REPORTS_PER_S = 20.0
+
+
+class JobKind(Enum):
+    """What a job does; the app tells jobs apart by kind (or by the ``Job`` object),
+    never by their display name."""
+
+    TRAINING = "training"
+    DATASET = "dataset"  # downloading or parsing a dataset
+    ANALYSIS = "analysis"
+    SWEEP = "sweep"
+    DATA_SIZE = "data size"
+    RECOVERY = "kernel recovery"
+    MODEL = "model"  # building a network
+    OTHER = "job"
 
 
 @dataclass(frozen=True)
@@ -97,8 +116,9 @@ class JobWorker(QObject):
 
     @pyqtSlot()
     def run(self) -> None:
+        fn, self._fn = self._fn, None  # the closure (data, models) dies with this frame
         try:
-            result = self._fn(self.context)
+            result = fn(self.context)
         except JobCancelled:
             self.context.flush()
             self.cancelled.emit(None)
@@ -124,35 +144,74 @@ def _describe(exc: BaseException) -> str:
 class Job(QObject):
     """GUI-side handle of a running job. Connect to its signals; call ``cancel()``.
 
-    Exactly one of ``finished``, ``failed`` or ``cancelled`` fires, then ``done``.
+    Exactly one of ``finished``, ``failed`` or ``cancelled`` fires, then ``done``; after
+    ``done`` the session deletes the job (``deleteLater``), so slots must copy what they
+    need from the result and never keep the job.
+
+    Progress: ``fraction`` (0…1, None until known), ``detail`` (the latest text) and
+    ``eta_s`` (seconds left, None until it can be estimated); ``progress_changed`` fires
+    when they change. ``JobProgress`` reports update them by themselves; other reports
+    (training batches, recovery steps) are turned into ``set_progress`` calls by whoever
+    understands them. A job that finishes ends at 100 %.
     """
 
     progress = pyqtSignal(object)
+    progress_changed = pyqtSignal()
     finished = pyqtSignal(object)
     failed = pyqtSignal(str)
     cancelled = pyqtSignal(object)
     done = pyqtSignal()
 
-    def __init__(self, name: str, worker: JobWorker, parent: QObject | None = None):
+    def __init__(self, name: str, worker: JobWorker, parent: QObject | None = None,
+                 kind: JobKind = JobKind.OTHER):
         super().__init__(parent)
         self.name = name
-        self._worker = worker
+        self.kind = kind
+        self._cancel_event = worker.cancel_event
         self.running = True
         self.error: str | None = None
         self.traceback: str | None = None
         self.result: object = None
+        self.started = time.perf_counter()
+        self.fraction: float | None = None
+        self.detail = ""
+        self.eta_s: float | None = None
         worker.progress.connect(self.progress)
+        worker.progress.connect(self._on_report)
         worker.finished.connect(self._on_finished)
         worker.failed.connect(self._on_failed)
         worker.cancelled.connect(self._on_cancelled)
 
     def cancel(self) -> None:
         """Ask the job to stop at its next check (thread-safe, idempotent)."""
-        self._worker.cancel_event.set()
+        self._cancel_event.set()
 
     @property
     def cancel_requested(self) -> bool:
-        return self._worker.cancel_event.is_set()
+        return self._cancel_event.is_set()
+
+    def set_progress(self, fraction: float | None, detail: str | None = None,
+                     eta_s: float | None = None) -> None:
+        """Record progress (GUI thread). Without ``eta_s`` the time left is extrapolated
+        from the time so far, once 1 % is done and a second has passed."""
+        if fraction is not None:
+            fraction = min(max(float(fraction), 0.0), 1.0)
+        self.fraction = fraction
+        if detail is not None:
+            self.detail = detail
+        if eta_s is None and fraction:
+            elapsed = time.perf_counter() - self.started
+            if fraction >= 1.0:
+                eta_s = 0.0
+            elif fraction >= 0.01 and elapsed >= 1.0:
+                eta_s = elapsed * (1.0 - fraction) / fraction
+        self.eta_s = eta_s
+        self.progress_changed.emit()
+
+    def _on_report(self, report: object) -> None:
+        if isinstance(report, JobProgress):
+            self.set_progress(report.fraction if report.total > 0 else self.fraction,
+                              report.text or None)
 
     def _end(self) -> None:
         self.running = False
@@ -160,6 +219,7 @@ class Job(QObject):
 
     def _on_finished(self, result: object) -> None:
         self.result = result
+        self.set_progress(1.0, eta_s=0.0)  # every finished job ends at 100 %
         self.finished.emit(result)
         self._end()
 

@@ -11,10 +11,8 @@ from PyQt6.QtWidgets import (
     QApplication,
     QFileDialog,
     QFrame,
-    QLabel,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QStyle,
     QTabWidget,
@@ -24,6 +22,7 @@ from PyQt6.QtWidgets import (
 from cnnlab import __version__
 from cnnlab.app import settings as stored
 from cnnlab.app.data_actions import DatasetActions
+from cnnlab.app.jobs import JobKind
 from cnnlab.app.panels.backprop_panel import BackpropPanel
 from cnnlab.app.panels.draw_panel import DrawPanel
 from cnnlab.app.panels.experiments_panel import ExperimentsPanel
@@ -32,7 +31,8 @@ from cnnlab.app.panels.model_panel import ModelPanel
 from cnnlab.app.panels.train_panel import TrainPanel
 from cnnlab.app.session import Session
 from cnnlab.app.startup import load_startup_state
-from cnnlab.app.widgets import format_count, format_duration, show_error
+from cnnlab.app.widgets import ElidedLabel, describe_job, format_count, format_duration, show_error
+from cnnlab.lab.training import TrainingState
 
 SHORTCUTS = [
     ("Ctrl+Enter", "start training"),
@@ -146,11 +146,10 @@ class MainWindow(QMainWindow):
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
-        self.dataset_label = QLabel()
-        self.model_label = QLabel()
-        self.training_label = QLabel("idle")
-        self.job_progress = QProgressBar()
-        self.job_progress.setMaximumWidth(180)
+        self.dataset_label = ElidedLabel()  # a long folder name must not widen the window
+        self.model_label = ElidedLabel()
+        self.training_label = ElidedLabel("idle", min_width=120)  # training and every job
+        self._training_text = ""
         self.job_cancel = QPushButton("Cancel")
         self.job_cancel.setToolTip("cancel the running background job")
         self.job_cancel.clicked.connect(self._cancel_jobs)
@@ -162,9 +161,7 @@ class MainWindow(QMainWindow):
                 bar.addPermanentWidget(sep)
             w.setContentsMargins(6, 0, 6, 0)
             bar.addPermanentWidget(w)
-        bar.addPermanentWidget(self.job_progress)
         bar.addPermanentWidget(self.job_cancel)
-        self.job_progress.hide()
         self.job_cancel.hide()
 
     def _connect_session(self) -> None:
@@ -182,60 +179,59 @@ class MainWindow(QMainWindow):
         self.model_label.setText(f"model: {s.model_name}")
 
     # -------------------------------------------------------------- status
-    def _on_training_state(self, state: str) -> None:
-        if state == "idle":
-            self.training_label.setText("idle")
-        elif state == "paused":
-            self.training_label.setText("paused")
-        elif state == "stopping":
-            self.training_label.setText("stopping…")
+    def _on_training_state(self, state: TrainingState) -> None:
+        if state == TrainingState.IDLE:
+            self._training_text = ""
+        elif state == TrainingState.PAUSED:
+            self._training_text = "training paused"
+        elif state == TrainingState.STOPPING:
+            self._training_text = "stopping…"
+        self._show_activity()
         self._update_training_actions()
 
     def _on_batch(self, r) -> None:
         remaining = (r.epochs - r.epoch) * r.batches + (r.batches - r.batch)
         done = (r.epoch - 1) * r.batches + r.batch
         eta = r.seconds / done * remaining if done else 0.0
-        self.training_label.setText(
-            f"epoch {r.epoch}/{r.epochs} · {format_count(r.samples_per_s)} img/s · "
-            f"ETA {format_duration(eta)}")
+        self._training_text = (f"epoch {r.epoch}/{r.epochs} · {format_count(r.samples_per_s)} img/s"
+                               f" · ETA {format_duration(eta)}")
+        self._show_activity()
 
     def _update_training_actions(self) -> None:
         s = self.session
         can_start = not s.is_training and not s.architecture_error
         self.start_action.setEnabled(can_start)
         self.start_action.setToolTip(s.architecture_error or "start training (Ctrl+Enter)")
-        self.pause_action.setEnabled(s.state in ("running", "paused"))
-        paused = s.state == "paused"
+        self.pause_action.setEnabled(s.state in (TrainingState.RUNNING, TrainingState.PAUSED))
+        paused = s.state == TrainingState.PAUSED
         self.pause_action.setText("Resume" if paused else "Pause")
         self.pause_action.setIcon(self.style().standardIcon(
             QStyle.StandardPixmap.SP_MediaPlay if paused else QStyle.StandardPixmap.SP_MediaPause))
-        self.stop_action.setEnabled(s.state in ("running", "paused"))
+        self.stop_action.setEnabled(s.state in (TrainingState.RUNNING, TrainingState.PAUSED))
+
+    def _background_jobs(self) -> list:
+        return [j for j in self.session.running_jobs() if j.kind is not JobKind.TRAINING]
 
     def _on_jobs_changed(self) -> None:
-        jobs = [j for j in self.session.running_jobs() if j.name != "training"]
+        jobs = self._background_jobs()
         for job in jobs:
             try:
-                job.progress.connect(self._on_job_progress, Qt.ConnectionType.UniqueConnection)
+                job.progress_changed.connect(self._show_activity, Qt.ConnectionType.UniqueConnection)
             except TypeError:
                 pass  # already connected
-        self.job_progress.setVisible(bool(jobs))
         self.job_cancel.setVisible(bool(jobs))
-        if jobs:
-            self.job_progress.setRange(0, 0)  # busy until the first progress report
-            self.job_progress.setFormat(jobs[0].name)
+        self._show_activity()
 
-    def _on_job_progress(self, report) -> None:
-        total = getattr(report, "total", 0)
-        if total:
-            self.job_progress.setRange(0, 1000)
-            self.job_progress.setValue(int(1000 * report.done / total))
-            text = getattr(report, "text", "")
-            self.job_progress.setFormat(text or "%p%")
+    def _show_activity(self) -> None:
+        """Training (epoch, speed, ETA) and every other running job by name with its
+        progress and ETA — a job's own tab shows its details; "idle" when nothing runs."""
+        parts = [self._training_text] if self._training_text else []
+        parts += [describe_job(job) for job in self._background_jobs()]
+        self.training_label.setText("  |  ".join(parts) or "idle")
 
     def _cancel_jobs(self) -> None:
-        for job in self.session.running_jobs():
-            if job.name != "training":
-                job.cancel()
+        for job in self._background_jobs():
+            job.cancel()
 
     # ------------------------------------------------------------- file ops
     def _ask_open(self, title: str, filters: str, key: str) -> Path | None:

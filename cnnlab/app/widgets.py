@@ -11,9 +11,17 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import QSize, Qt
 from PyQt6.QtGui import QColor, QFont
-from PyQt6.QtWidgets import QDoubleSpinBox, QFrame, QMessageBox, QScrollArea, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import (
+    QDoubleSpinBox,
+    QFrame,
+    QLabel,
+    QMessageBox,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
@@ -243,3 +251,51 @@ def format_duration(seconds: float) -> str:
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def describe_job(job) -> str:
+    """``"sweep · 42 % · ETA 0:31"`` for a running ``cnnlab.app.jobs.Job``."""
+    parts = [job.name]
+    if job.fraction is not None:
+        parts.append(f"{100 * job.fraction:.0f} %")
+        if job.eta_s is not None and job.fraction < 1:
+            parts.append(f"ETA {format_duration(job.eta_s)}")
+    return " · ".join(parts)
+
+
+class ElidedLabel(QLabel):
+    """A one-line plain-text label that ends in "…" instead of widening its window when
+    the text is longer than the room it gets; the full text is then its tooltip.
+    ``text()`` returns the full text."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None, min_width: int = 40):
+        super().__init__(parent)
+        self._full = ""
+        self._min_width = min_width
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt override)
+        self._full = text or ""
+        self._elide()
+        self.updateGeometry()
+
+    def text(self) -> str:
+        return self._full
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        hint = super().sizeHint()
+        return QSize(self.fontMetrics().horizontalAdvance(self._full) + 8, hint.height())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        return QSize(self._min_width, super().minimumSizeHint().height())
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        room = max(0, self.contentsRect().width())
+        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, room)
+        super().setText(shown)
+        self.setToolTip(self._full if shown != self._full else "")

@@ -104,3 +104,86 @@ def test_shutdown_joins_running_jobs(qtbot):
     assert started.wait(5)
     assert s.shutdown(timeout_ms=5000)
     assert s.running_jobs() == []
+
+
+class _Result:
+    """A stand-in for a big result (weak-referenceable)."""
+
+
+def _flush_deletes(qtbot) -> None:
+    """Run the event loop and the deferred deletions it would run, then the GC."""
+    import gc
+
+    from PyQt6.QtCore import QCoreApplication, QEvent
+
+    qtbot.wait(20)
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+    QCoreApplication.processEvents()
+    gc.collect()
+
+
+def test_finished_job_is_collected_with_its_result_and_closure(qtbot, session):
+    import weakref
+
+    import numpy as np
+
+    captured = np.ones(1000)
+    results = []
+    def make_work(data):  # the closure captures the array, as a view's job function does
+        return lambda ctx: (data.sum(), _Result())[1]
+
+    job = session.run_job("count", make_work(captured))
+    job.finished.connect(lambda r: results.append(weakref.ref(r)))  # the view takes what it needs
+    with qtbot.waitSignal(job.done, timeout=5000):
+        pass
+    job_ref, data_ref = weakref.ref(job), weakref.ref(captured)
+    del job, captured
+    _flush_deletes(qtbot)
+    assert session.running_jobs() == [] and not session._threads
+    assert job_ref() is None, "the finished Job is still alive"
+    assert results and results[0]() is None, "the job's result is still reachable"
+    assert data_ref() is None, "the job function's closure is still alive"
+
+
+def test_cancelled_and_failed_jobs_are_collected(qtbot, session):
+    import weakref
+
+    def broken(ctx):
+        raise ValueError("no")
+
+    def cancelled(ctx):
+        raise JobCancelled
+
+    refs = []
+    for fn in (broken, cancelled):
+        job = session.run_job(fn.__name__, fn)
+        with qtbot.waitSignal(job.done, timeout=5000):
+            pass
+        refs.append(weakref.ref(job))
+        del job
+    _flush_deletes(qtbot)
+    assert [r() for r in refs] == [None, None]
+
+
+def test_finished_job_ends_at_100_percent_with_an_eta_on_the_way(qtbot, session, monkeypatch):
+    from cnnlab.app import jobs
+    from cnnlab.app.jobs import JobKind
+
+    clock = [100.0]
+    monkeypatch.setattr(jobs.time, "perf_counter", lambda: clock[0])
+    gate = threading.Event()
+
+    def work(ctx):
+        gate.wait(5)
+        return 1
+
+    job = session.run_job("sweep", work, JobKind.SWEEP)
+    assert job.kind is JobKind.SWEEP and job.fraction is None and job.eta_s is None
+    clock[0] += 10.0
+    job.set_progress(0.25, "cell 3/12")
+    assert job.eta_s == pytest.approx(30.0) and job.detail == "cell 3/12"
+    seen = []
+    job.progress_changed.connect(lambda: seen.append(job.fraction))
+    with qtbot.waitSignal(job.done, timeout=5000):
+        gate.set()
+    assert seen[-1] == 1.0 and job.eta_s == 0.0

@@ -20,9 +20,13 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from cnnlab.app.jobs import Job, JobProgress
+from cnnlab.app.jobs import Job
 from cnnlab.app.panels.image_views import rgb_qimage
-from cnnlab.app.widgets import TRAIN_COLOR  # also sets pyqtgraph's row-major image order
+from cnnlab.app.widgets import (  # also sets pyqtgraph's row-major image order
+    TRAIN_COLOR,
+    ElidedLabel,
+    format_duration,
+)
 
 #: Heatmaps run from white (0) to a dark version of the train blue (1).
 _HEAT = pg.ColorMap([0.0, 1.0], [(255, 255, 255), TRAIN_COLOR.darker(160).getRgb()[:3]])
@@ -172,21 +176,31 @@ class BarChart(QWidget):
 
 
 class JobControls(QWidget):
-    """A status line, a progress bar and a Cancel button for one job at a time."""
+    """A status line, the job's latest step text, a progress bar ("42 % · ETA 0:31") and
+    a Cancel button for one job at a time. The bar's text stays short, so it never clips
+    or wraps; the longer step text is elided. The job is forgotten when it ends."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.status = QLabel()
         self.status.setWordWrap(True)
+        self.detail = ElidedLabel()
+        self.detail.setStyleSheet("color: grey")
         self.bar = QProgressBar()
-        self.bar.setMaximumWidth(260)
         self.bar.setTextVisible(True)
+        self.bar.setMinimumWidth(self.bar.fontMetrics().horizontalAdvance("100 % · ETA 0:00:00") + 24)
+        self.bar.setMaximumWidth(260)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("stop after the current batch")
         self.job: Job | None = None
+        texts = QVBoxLayout()
+        texts.setContentsMargins(0, 0, 0, 0)
+        texts.setSpacing(0)
+        texts.addWidget(self.status)
+        texts.addWidget(self.detail)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.status, 1)
+        layout.addLayout(texts, 1)
         layout.addWidget(self.bar)
         layout.addWidget(self.cancel_button)
         self.cancel_button.clicked.connect(self.cancel)
@@ -197,36 +211,48 @@ class JobControls(QWidget):
         return self.job is not None and self.job.running
 
     def track(self, job: Job, text: str = "") -> None:
+        """Show ``job``'s progress until it ends (``text``: the first step text)."""
         self.job = job
         self.bar.setRange(0, 0)  # busy until the first report with a total
-        self.bar.setFormat(text)
-        job.progress.connect(self._on_progress)
-        job.done.connect(lambda j=job: self._on_done(j))
+        self.bar.setFormat("")
+        self.detail.setText(text)
+        job.progress_changed.connect(self._on_progress)
+        job.done.connect(self._on_done)
         self._show_running(True)
 
     def cancel(self) -> None:
         if self.running:
             self.job.cancel()
             self.cancel_button.setEnabled(False)
-            self.bar.setFormat("cancelling…")
+            self.detail.setText("cancelling…")
 
     def set_status(self, text: str, error: bool = False) -> None:
         self.status.setText(text)
         self.status.setStyleSheet("color: rgb(200, 40, 40);" if error else "")
 
-    def _on_progress(self, report) -> None:
-        if isinstance(report, JobProgress) and report.total > 0:
+    def _on_progress(self) -> None:
+        job = self.job
+        if job is None or job is not self.sender():
+            return
+        if job.fraction is not None:
             self.bar.setRange(0, 1000)
-            self.bar.setValue(int(1000 * report.fraction))
-            if report.text and not (self.job and self.job.cancel_requested):
-                self.bar.setFormat(report.text)
+            self.bar.setValue(round(1000 * job.fraction))
+            text = f"{100 * job.fraction:.0f} %"
+            if job.eta_s is not None and job.fraction < 1:
+                text += f" · ETA {format_duration(job.eta_s)}"
+            self.bar.setFormat(text)
+        if job.detail and not job.cancel_requested:
+            self.detail.setText(job.detail)
 
-    def _on_done(self, job: Job) -> None:
-        if job is self.job:
+    def _on_done(self) -> None:
+        if self.sender() is self.job:
+            self.job = None  # the session deletes it; keep nothing of it
+            self.detail.setText("")
             self._show_running(False)
 
     def _show_running(self, running: bool) -> None:
         self.bar.setVisible(running)
+        self.detail.setVisible(running)
         self.cancel_button.setVisible(running)
         self.cancel_button.setEnabled(running)
 
