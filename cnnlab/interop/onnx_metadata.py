@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 from cnnlab.engine.base import WeightedLayer
 from cnnlab.engine.model import Sequential
 
@@ -22,13 +24,23 @@ def add_config(proto, model) -> None:
     entry.key, entry.value = KEY, json.dumps(model.get_config())
 
 
+def _as_float32(value):
+    """Numbers as ONNX stores them (float32), so a config compares with its graph."""
+    if isinstance(value, list):
+        return [_as_float32(v) for v in value]
+    if isinstance(value, float):
+        return float(np.float32(value))
+    return value
+
+
 def _without_init(cfg: dict) -> dict:
-    return {k: v for k, v in cfg.items() if k != "init"}
+    return {k: _as_float32(v) for k, v in cfg.items() if k != "init"}
 
 
 def restore_config(proto, model: Sequential) -> Sequential:
     """``model`` rebuilt from the stored cnnlab config when that config, without its
-    Dropout layers and initializer names, is exactly ``model``'s; otherwise ``model``."""
+    Dropout layers and initializer names and with its numbers rounded to float32, is
+    exactly ``model``'s; otherwise ``model``. The weights always come from the graph."""
     stored = next((p.value for p in proto.metadata_props if p.key == KEY), None)
     if stored is None:
         return model
