@@ -154,13 +154,15 @@ class Trainer:
     ``loss`` defaults to ``SoftmaxCrossEntropy``; ``l2``/``l1`` add ``λΣW²``/``λΣ|W|``
     penalties to the gradient; ``augment(x_batch, rng) -> x_batch`` transforms float
     training batches; ``on_batch(BatchReport)`` and ``on_epoch(EpochReport)`` are called
-    on the training thread. The same ``seed`` (and the same initial weights) gives the
-    same result: it drives the validation split, shuffling, Dropout and ``augment``.
+    on the training thread; ``on_gradients(epoch, batch)`` after each backward pass, before
+    the optimizer step (for gradient diagnostics). The same ``seed`` (and the same initial
+    weights) gives the same result: it drives the validation split, shuffling, Dropout and
+    ``augment``.
     """
 
     def __init__(self, model, optimizer, loss=None, *, epochs: int = 5, batch_size: int = 64,
                  val_fraction: float = 0.1, seed: int = 0, l2: float = 0.0, l1: float = 0.0,
-                 augment=None, on_batch=None, on_epoch=None):
+                 augment=None, on_batch=None, on_epoch=None, on_gradients=None):
         for name, value in (("epochs", epochs), ("batch_size", batch_size)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"Trainer: {name} must be a positive integer, got {value!r}")
@@ -175,6 +177,7 @@ class Trainer:
         self.val_fraction, self.seed = float(val_fraction), seed
         self.l2, self.l1 = float(l2), float(l1)
         self.augment, self.on_batch, self.on_epoch = augment, on_batch, on_epoch
+        self.on_gradients = on_gradients
         self._running = threading.Event()  # set = may run; cleared by pause()
         self._running.set()
         self._stop = False
@@ -305,6 +308,8 @@ class Trainer:
             if not (math.isfinite(loss) and math.isfinite(penalty)):
                 bad = loss if not math.isfinite(loss) else penalty
                 raise TrainingDiverged(epoch, batch, getattr(self.optimizer, "lr", None), bad)
+            if self.on_gradients is not None:
+                self.on_gradients(epoch, batch)
             self.optimizer.step()
         acc = float((logits.argmax(axis=1) == yb).mean())
         return loss, acc
