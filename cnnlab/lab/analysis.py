@@ -66,6 +66,27 @@ class Analysis:
         conf = self.proba[idx, self.y_pred[idx]]
         return idx[np.argsort(-conf, kind="stable")]
 
+    def per_class_loss(self) -> np.ndarray:
+        """``(K,)`` float64: mean cross-entropy ``-log p(true class)`` (nats) over each
+        class's test images; NaN for a class with none. A class can have a high accuracy
+        and still a high loss: right, but barely."""
+        p_true = np.maximum(self.proba[np.arange(len(self.y_true)), self.y_true].astype(np.float64),
+                            np.finfo(np.float32).tiny)
+        sums = np.bincount(self.y_true, weights=-np.log(p_true), minlength=self.n_classes)
+        counts = self.support.astype(np.float64)
+        out = np.full(self.n_classes, np.nan)
+        np.divide(sums, counts, out=out, where=counts > 0)
+        return out
+
+    def best_and_worst_loss(self) -> tuple[int, int]:
+        """Classes with the lowest and the highest mean loss (classes with no test images
+        ignored; ties go to the lower class index)."""
+        loss = self.per_class_loss()
+        present = np.flatnonzero(~np.isnan(loss))
+        if present.size == 0:
+            raise ValueError("no class has test images")
+        return int(present[np.argmin(loss[present])]), int(present[np.argmax(loss[present])])
+
     def best_and_worst(self) -> tuple[int, int]:
         """Classes with the highest and lowest per-class accuracy (ignoring classes with
         no test images; ties go to the lower class index)."""

@@ -76,6 +76,34 @@ def test_analysis_confusion_matrix_and_cell_gallery(qtbot, panel, session, mnist
     assert texts[str(t)] == f"{100 * a.per_class[t]:.1f} %"
 
 
+def test_analysis_per_class_loss_and_a_test_subset(qtbot, panel, session, mnist):
+    view = panel.analysis
+    assert all(note.isVisibleTo(view) for note in view.notes)  # empty views say what will come
+    with qtbot.waitSignal(view.computed, timeout=10000) as blocker:
+        panel.show()
+    a = blocker.args[0]
+    assert not any(note.isVisibleTo(view) for note in view.notes)
+    loss = a.per_class_loss()
+    texts = {view.table.item(r, 0).text(): view.table.item(r, 4).text() for r in range(10)}
+    assert all(texts[str(k)] == f"{loss[k]:.3f}" for k in range(10))
+    low, high = a.best_and_worst_loss()
+    assert f"by loss lowest <b>{low}</b>" in view.summary.text()
+    assert f"highest <b>{high}</b>" in view.summary.text()
+    view.bars_of.setCurrentIndex(1)  # bars of the mean loss, lowest green
+    np.testing.assert_allclose(view.per_class.heights, loss)
+    assert "mean loss per class" in view.per_class.title.text()
+    with qtbot.waitSignal(view.computed, timeout=10000) as blocker:
+        view.test_subset.setCurrentText("200")  # a balanced 200 of the sorted sample's 1,000
+    small = blocker.args[0]
+    assert len(small.y_true) == 200 and small.support.min() >= 18
+    shown = view.gallery_indices
+    if len(shown):  # tooltips name the image's index in the whole test set
+        i = int(shown[0])
+        original = int(view._test_index[i])
+        assert np.array_equal(mnist.x_test[original], view._x_test[i])
+        assert f"#{original}:" in view.gallery.item(0).toolTip()
+
+
 def test_analysis_refuses_a_model_that_does_not_fit(qtbot, panel, session):
     session.set_model(build_preset("CIFAR-10 net (32-64 conv, 128 dense)"), "cifar")
     assert panel.analysis.recompute() is False

@@ -50,6 +50,24 @@ def test_counts_and_scores_match_plain_loops():
     assert a.class_names == tuple(names)
 
 
+def test_per_class_loss_matches_a_plain_loop():
+    model, x, y = _problem()
+    a = analyze(model, x, y, "abcd")
+    for k in range(K):
+        members = [i for i in range(len(x)) if y[i] == k]
+        logits = model.forward(x[members]).astype(np.float64)  # (M, K)
+        logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        assert a.per_class_loss()[k] == pytest.approx(-logp[np.arange(len(members)), k].mean(), rel=1e-5)
+    # the classes' losses average (weighted by their sizes) to the overall loss
+    assert np.average(a.per_class_loss(), weights=a.support) == pytest.approx(a.loss, rel=1e-6)
+    low, high = a.best_and_worst_loss()
+    assert a.per_class_loss()[low] == np.nanmin(a.per_class_loss())
+    assert a.per_class_loss()[high] == np.nanmax(a.per_class_loss())
+    keep = y != 0
+    b = analyze(model, x[keep], y[keep], "abcd")
+    assert np.isnan(b.per_class_loss()[0]) and 0 not in b.best_and_worst_loss()
+
+
 def test_cells_and_mistakes():
     model, x, y = _problem()
     a = analyze(model, x, y, "abcd")

@@ -6,17 +6,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PyQt6.QtCore import QSize, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QIcon, QPixmap
+from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QListView,
-    QListWidget,
-    QListWidgetItem,
     QPushButton,
     QSplitter,
     QTableWidget,
@@ -27,25 +23,23 @@ from PyQt6.QtWidgets import (
 from cnnlab.app import settings as stored
 from cnnlab.app.jobs import JobCancelled
 from cnnlab.app.panels.experiment_widgets import (
+from cnnlab.app.panels.empty_note import EmptyNote
     BarChart,
     JobControls,
     LabelledHeatmap,
     NumericItem,
-    image_to_qimage,
     model_problem,
     percent,
 )
-from cnnlab.app.widgets import ERROR_COLOR, PREVIOUS_COLOR, TRAIN_COLOR, format_count
+from cnnlab.app.panels.mistakes_gallery import GOOD_COLOR, MistakesGallery, short_name
+from cnnlab.app.widgets import ERROR_COLOR, TRAIN_COLOR, format_count
+from cnnlab.data.subsets import TEST_SUBSET_CHOICES, subset_indices
 from cnnlab.lab.analysis import Analysis, analyze
 
 #: The gallery shows at most this many images (the most confident mistakes first).
 GALLERY_LIMIT = 200
 GOOD_COLOR = QColor(44, 160, 44)
 
-
-def short_name(name: str, n: int = 5) -> str:
-    """Column labels of a 10-class matrix have ~40 px: ``automobile`` → ``autom``."""
-    return name if len(name) <= n else name[:n]
 
 
 class AnalysisView(QWidget):
@@ -59,9 +53,8 @@ class AnalysisView(QWidget):
         super().__init__(parent)
         self.session = session
         self.analysis: Analysis | None = None
-        self.gallery_indices = np.zeros(0, dtype=np.int64)  # test-set index of each item
-        self.selected_image: int | None = None
         self._x_test: np.ndarray | None = None  # the images the analysis was computed on
+        self._test_index = np.zeros(0, dtype=np.int64)  # their indices in the whole test set
         self._stale = True
         self._job = None
 
@@ -71,40 +64,46 @@ class AnalysisView(QWidget):
         self.mode.addItems(["counts", "row-normalized"])
         self.mode.setToolTip("row-normalized: each row divided by the class's test images, "
                              "so the diagonal is the per-class accuracy")
+        self.test_subset = QComboBox()
+        self.test_subset.addItems(["all" if n is None else f"{n:,}" for n in TEST_SUBSET_CHOICES])
+        self.test_subset.setToolTip("evaluate on the whole test set, or on a class-balanced "
+                                    "subset of it (the exercises use 200 or 1,000 test images)")
+        self.bars_of = QComboBox()
+        self.bars_of.addItems(["accuracy", "loss"])
+        self.bars_of.setToolTip("per-class bars: accuracy, or mean cross-entropy loss "
+                                "(a class can be right often and still barely)")
         self.summary = QLabel("no analysis yet")
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.jobs = JobControls()
 
         self.confusion = LabelledHeatmap("guessed class", "true class")
         self.per_class = BarChart("per-class accuracy", "accuracy (%)")
-        self.table = QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels(["class", "test images", "precision", "recall"])
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels(["class", "test images", "precision", "recall",
+                                              "mean loss"])
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSortingEnabled(True)
         self.table.setToolTip("precision: of the images guessed as this class, the fraction "
                               "that are; recall: of this class's images, the fraction found "
-                              "(the per-class accuracy)")
-
-        self.gallery_title = QLabel("misclassified test images")
-        self.gallery = QListWidget()
-        self.gallery.setViewMode(QListView.ViewMode.IconMode)
-        self.gallery.setResizeMode(QListView.ResizeMode.Adjust)
-        self.gallery.setMovement(QListView.Movement.Static)
-        self.gallery.setIconSize(QSize(56, 56))
-        self.gallery.setGridSize(QSize(92, 96))
-        self.gallery.setUniformItemSizes(True)
-        self.gallery.setWordWrap(True)
-        self.show_all = QPushButton("All mistakes")
-        self.show_all.setToolTip("show every misclassified image again (after clicking a cell)")
-        self.probabilities = BarChart("click an image to see its probabilities", "probability")
+                              "(the per-class accuracy); mean loss: −log p(true class), averaged")
+        self.mistakes = MistakesGallery()
+        # the gallery's parts, under the names the tests and the window use
+        self.gallery, self.gallery_title = self.mistakes.list, self.mistakes.title
+        self.show_all, self.probabilities = self.mistakes.show_all, self.mistakes.probabilities
+        self.mistakes.changed.connect(self.gallery_changed)
+        waiting = "appears here once the model has been evaluated on the test set"
+        self.notes = [EmptyNote(self.confusion.view, f"the confusion matrix {waiting}"),
+                      EmptyNote(self.per_class.plot_widget, f"accuracy per class {waiting}"),
+                      EmptyNote(self.table, f"precision, recall and loss per class {waiting}")]
 
         self._build_layout()
         self.recompute_button.clicked.connect(self.recompute)
         self.mode.currentIndexChanged.connect(lambda _i: self._show_confusion())
+        self.bars_of.currentIndexChanged.connect(lambda _i: self._show_per_class())
+        self.test_subset.currentIndexChanged.connect(lambda _i: self.mark_stale("the test subset changed"))
         self.confusion.cell_clicked.connect(self.show_cell)
-        self.gallery.currentRowChanged.connect(self._on_gallery_row)
         self.show_all.clicked.connect(self.show_mistakes)
         session.model_changed.connect(lambda _m: self.mark_stale("the model changed"))
         session.dataset_changed.connect(lambda _d: self.mark_stale("the dataset changed"))
@@ -115,6 +114,10 @@ class AnalysisView(QWidget):
         top.addWidget(self.recompute_button)
         top.addWidget(QLabel("confusion matrix:"))
         top.addWidget(self.mode)
+        top.addWidget(QLabel("bars:"))
+        top.addWidget(self.bars_of)
+        top.addWidget(QLabel("test images:"))
+        top.addWidget(self.test_subset)
         top.addWidget(self.jobs, 1)
 
         middle = QSplitter(Qt.Orientation.Vertical)
@@ -122,23 +125,10 @@ class AnalysisView(QWidget):
         middle.addWidget(self.table)
         middle.setSizes([300, 260])
 
-        gallery_box = QWidget()
-        gl = QVBoxLayout(gallery_box)
-        gl.setContentsMargins(0, 0, 0, 0)
-        head = QHBoxLayout()
-        head.addWidget(self.gallery_title, 1)
-        head.addWidget(self.show_all)
-        gl.addLayout(head)
-        gl.addWidget(self.gallery, 1)
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(gallery_box)
-        right.addWidget(self.probabilities)
-        right.setSizes([400, 260])
-
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.confusion)
         split.addWidget(middle)
-        split.addWidget(right)
+        split.addWidget(self.mistakes)
         split.setSizes([460, 360, 440])
 
         layout = QVBoxLayout(self)
@@ -177,7 +167,8 @@ class AnalysisView(QWidget):
         if self._job is not None and self._job.running:
             self._job.cancel()  # its result is ignored; this one replaces it
         model = model.copy()  # the session's model may start training while this runs
-        x, y, names = ds.x_test, ds.y_test, ds.class_names
+        keep = subset_indices(ds.y_test, TEST_SUBSET_CHOICES[self.test_subset.currentIndex()])
+        x, y, names = ds.x_test[keep], ds.y_test[keep], ds.class_names
 
         def run(ctx):
             result = analyze(model, x, y, names, progress=lambda d, t: ctx.progress(
@@ -191,26 +182,32 @@ class AnalysisView(QWidget):
         self._job = job
         self.jobs.track(job, "evaluating…")
         self.jobs.set_status(f"evaluating {s.model_name} on {len(x):,} test images of {ds.name}…")
-        job.finished.connect(lambda a, j=job, xs=x, m=s.model_name, d=ds.name: self._on_done(j, a, xs, m, d))
+        job.finished.connect(lambda a, j=job, xs=(x, keep), m=s.model_name, d=ds.name:
+                             self._on_done(j, a, *xs, m, d))
         job.failed.connect(lambda msg, j=job: self._on_failed(j, msg))
         job.cancelled.connect(lambda _r, j=job: self._on_cancelled(j))
         return True
 
-    def _on_done(self, job, analysis: Analysis, x_test, model_name: str, ds_name: str) -> None:
+    def _on_done(self, job, analysis: Analysis, x_test, test_index, model_name: str,
+                 ds_name: str) -> None:
         if job is not self._job:
             return
-        self.analysis, self._x_test = analysis, x_test
+        self.analysis, self._x_test, self._test_index = analysis, x_test, test_index
         best, worst = analysis.best_and_worst()
-        names = analysis.class_names
+        low, high = analysis.best_and_worst_loss()
+        names, loss = analysis.class_names, analysis.per_class_loss()
         self.summary.setText(
             f"<b>{model_name}</b> on the {ds_name} test set ({format_count(len(analysis.y_true))} "
             f"images): accuracy <b>{percent(analysis.accuracy)}</b>, loss {analysis.loss:.3f} · "
-            f"{format_count(len(analysis.misclassified()))} mistakes · best class "
+            f"{format_count(len(analysis.misclassified()))} mistakes · by accuracy best "
             f"<b>{names[best]}</b> ({percent(analysis.per_class[best])}), worst "
-            f"<b>{names[worst]}</b> ({percent(analysis.per_class[worst])})")
+            f"<b>{names[worst]}</b> ({percent(analysis.per_class[worst])}) · by loss lowest "
+            f"<b>{names[low]}</b> ({loss[low]:.3f}), highest <b>{names[high]}</b> ({loss[high]:.3f})")
         self.jobs.set_status("click a cell of the matrix to see its images")
+        for note in self.notes:
+            note.set_empty(False)
         self._show_confusion()
-        self._show_per_class(best, worst)
+        self._show_per_class()
         self._fill_table()
         self.show_mistakes()
         self.computed.emit(analysis)
@@ -245,19 +242,36 @@ class AnalysisView(QWidget):
         self.confusion.set_data(values, names, [short_name(n) for n in names], texts, levels,
                                 gamma=0.4)
 
-    def _show_per_class(self, best: int, worst: int) -> None:
+    def _show_per_class(self) -> None:
+        """Bars of per-class accuracy or mean loss; the best class green, the worst red."""
         a = self.analysis
+        if a is None:
+            return
+        by_loss = self.bars_of.currentIndex() == 1
+        best, worst = a.best_and_worst_loss() if by_loss else a.best_and_worst()
         colors = [TRAIN_COLOR] * a.n_classes
         colors[worst] = ERROR_COLOR
         colors[best] = GOOD_COLOR
-        # The axis starts 5–15 points below the worst class, so 95 % and 99 % look different.
-        low = max(0.0, 10 * math.floor((100 * a.per_class[worst] - 5) / 10))
-        self.per_class.set_bars(100 * a.per_class, [short_name(n) for n in a.class_names],
-                                colors, y_range=(low, 100))
+        labels = [short_name(n) for n in a.class_names]
+        if by_loss:
+            values = a.per_class_loss()
+            self.per_class.set_bars(values, labels, colors,
+                                    y_range=(0, max(1e-3, float(np.nanmax(values)) * 1.1)))
+            self.per_class.plot.setLabel("left", "mean loss (nats)")
+            shown = [f"{values[k]:.3f}" for k in (best, worst)]
+            what = "mean loss per class · lowest"
+        else:
+            # The axis starts 5–15 points below the worst class, so 95 % and 99 % look different.
+            low = max(0.0, 10 * math.floor((100 * a.per_class[worst] - 5) / 10))
+            self.per_class.set_bars(100 * a.per_class, labels, colors, y_range=(low, 100))
+            self.per_class.plot.setLabel("left", "accuracy (%)")
+            shown = [percent(a.per_class[k]) for k in (best, worst)]
+            what = "per-class accuracy · best"
+        worst_word = "highest" if by_loss else "worst"
         self.per_class.set_title(
-            f"per-class accuracy · best <b style='color:{GOOD_COLOR.name()}'>{a.class_names[best]}"
-            f"</b> ({percent(a.per_class[best])}), worst <b style='color:{ERROR_COLOR.name()}'>"
-            f"{a.class_names[worst]}</b> ({percent(a.per_class[worst])})")
+            f"{what} <b style='color:{GOOD_COLOR.name()}'>{a.class_names[best]}</b> ({shown[0]}), "
+            f"{worst_word} <b style='color:{ERROR_COLOR.name()}'>{a.class_names[worst]}</b> "
+            f"({shown[1]})")
 
     def _fill_table(self) -> None:
         a = self.analysis
@@ -270,6 +284,8 @@ class AnalysisView(QWidget):
             self.table.setItem(k, 1, NumericItem(a.support[k], format_count(a.support[k])))
             self.table.setItem(k, 2, NumericItem(a.precision[k], percent(a.precision[k])))
             self.table.setItem(k, 3, NumericItem(a.recall[k], percent(a.recall[k])))
+            loss = a.per_class_loss()[k]
+            self.table.setItem(k, 4, NumericItem(loss, "—" if np.isnan(loss) else f"{loss:.3f}"))
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
 
@@ -291,54 +307,27 @@ class AnalysisView(QWidget):
         self._fill_gallery(idx, f"true {names[true_class]}, {what} ({format_count(len(idx))})")
 
     def _fill_gallery(self, idx: np.ndarray, title: str) -> None:
-        a = self.analysis
-        shown = idx[:GALLERY_LIMIT]
-        if len(idx) > len(shown):
-            title += f" — the {len(shown)} most confident"
-        self.gallery_title.setText(title)
-        self.gallery_indices = shown
-        self.gallery.clear()
-        scale = max(1, 56 // self._x_test.shape[-1])
-        for i in shown:
-            t, p = int(a.y_true[i]), int(a.y_pred[i])
-            item = QListWidgetItem(
-                QIcon(QPixmap.fromImage(image_to_qimage(self._x_test[i], scale))),
-                f"{short_name(a.class_names[t], 6)} → {short_name(a.class_names[p], 6)}\n"
-                f"{percent(a.proba[i, p], 0)}")
-            item.setToolTip(f"test image #{i}: true {a.class_names[t]}, guessed "
-                            f"{a.class_names[p]} with p = {a.proba[i, p]:.3f}")
-            item.setData(Qt.ItemDataRole.UserRole, int(i))
-            self.gallery.addItem(item)
-        self.selected_image = None
-        if len(shown):
-            self.gallery.setCurrentRow(0)
-        else:
-            self.probabilities.set_bars(np.zeros(a.n_classes), [short_name(n) for n in a.class_names])
-            self.probabilities.set_title("no images in this cell")
-        self.gallery_changed.emit()
+        self.mistakes.fill(self.analysis, self._x_test, self._test_index, idx, title)
 
-    def _on_gallery_row(self, row: int) -> None:
-        if self.analysis is None or not 0 <= row < len(self.gallery_indices):
-            return
-        self.show_probabilities(int(self.gallery_indices[row]))
+    @property
+    def gallery_indices(self) -> np.ndarray:
+        return self.mistakes.indices
+
+    @property
+    def selected_image(self) -> int | None:
+        return self.mistakes.selected_image
 
     def show_probabilities(self, index: int) -> None:
-        """Probability bars of test image ``index``: true class green, a wrong guess red."""
-        a = self.analysis
-        self.selected_image = index
-        t, p = int(a.y_true[index]), int(a.y_pred[index])
-        colors = [PREVIOUS_COLOR] * a.n_classes
-        colors[p] = ERROR_COLOR if p != t else GOOD_COLOR
-        colors[t] = GOOD_COLOR
-        self.probabilities.set_bars(a.proba[index], [short_name(n) for n in a.class_names],
-                                    colors, y_range=(0, 1))
-        self.probabilities.set_title(
-            f"test image #{index}: true {a.class_names[t]} (p = {a.proba[index, t]:.2f}), "
-            f"guess {a.class_names[p]} (p = {a.proba[index, p]:.2f})")
+        self.mistakes.show_probabilities(index)
 
     def save_settings(self, settings) -> None:
         settings.setValue("experiments/confusion_mode", self.mode.currentIndex())
+        settings.setValue("experiments/bars_of", self.bars_of.currentIndex())
+        settings.setValue("experiments/test_subset", self.test_subset.currentIndex())
 
     def restore_settings(self, settings) -> None:
         self.mode.setCurrentIndex(stored.read(settings, "experiments/confusion_mode", 0, "int",
                                               lo=0, hi=self.mode.count() - 1))
+        for key, box in (("bars_of", self.bars_of), ("test_subset", self.test_subset)):
+            box.setCurrentIndex(stored.read(settings, f"experiments/{key}", 0, "int",
+                                            lo=0, hi=box.count() - 1))

@@ -23,6 +23,7 @@ from PyQt6.QtWidgets import (
 
 from cnnlab.app import settings as stored
 from cnnlab.app.panels.experiment_widgets import NumericItem, percent
+from cnnlab.app.panels.empty_note import EmptyNote
 from cnnlab.app.panels.training_run_view import (
     TrainingRunView,
     TrainSettingsForm,
@@ -115,9 +116,16 @@ class DataSizeView(TrainingRunView):
         self.run_button.clicked.connect(self.run_curve)
         self.with_baseline.toggled.connect(self.baseline_l2.setEnabled)
 
+        self.plot_note = EmptyNote(self.plot_widget, (
+            "Press Run: the network is trained once per fraction of the training data, and its "
+            "test accuracy appears here point by point, with the baseline as a dashed line."))
+        self.table_note = EmptyNote(self.table, "one row per run appears here")
+
     def _build_layout(self) -> None:
+        self._redraw()
         results = QSplitter(Qt.Orientation.Vertical)
         results.addWidget(self.plot_widget)
+        self.watch_inputs(self.fractions)
         results.addWidget(self.table)
         results.setSizes([480, 180])
         self.arrange([group("data", ("fractions", self.fractions)), group("every run", self.form),
@@ -229,7 +237,11 @@ class DataSizeView(TrainingRunView):
         self._fill_table()
 
     def _fill_table(self) -> None:
+        else:  # the axes the results will use, not pyqtgraph's "-400 … 400 (x0.001)"
+            self.plot.setYRange(0, 100, padding=0)
         rows = [(f"network, {100 * p.fraction:g} %", p.n, p.test_acc, p.test_loss, p.train_acc,
+        self.plot_note.set_empty(not values)
+        self.table_note.set_empty(not values)
                  p.seconds) for p in self.points]
         if self.baseline is not None:
             b = self.baseline

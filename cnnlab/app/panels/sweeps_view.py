@@ -25,6 +25,7 @@ from PyQt6.QtWidgets import (
 
 from cnnlab.app import settings as stored
 from cnnlab.app.panels.experiment_widgets import LabelledHeatmap, NumericItem, percent
+from cnnlab.app.panels.empty_note import EmptyNote
 from cnnlab.app.panels.training_run_view import (
     TrainingRunView,
     TrainSettingsForm,
@@ -92,12 +93,17 @@ class SweepsView(TrainingRunView):
         self._build_layout()
         self._on_grid(0)
         self.grid.currentIndexChanged.connect(self._on_grid)
+        self.table_note = EmptyNote(self.table, "Press Run sweep: one row per cell of the grid "
+                                                "appears here as it finishes; click a header to sort.")
+        self.heatmap_note = EmptyNote(self.heatmap.view, "the grid of validation accuracies, "
+                                                         "one coloured cell per setting")
         self.run_button.clicked.connect(self.run_sweep)
         self.export_button.clicked.connect(self._ask_export)
 
     def _build_layout(self) -> None:
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
+        self.watch_inputs(self.lr_values, self.b_values, self.grid)
         buttons.addWidget(self.export_button)
         results = QSplitter(Qt.Orientation.Horizontal)
         results.addWidget(self.table)
@@ -116,6 +122,12 @@ class SweepsView(TrainingRunView):
     # ------------------------------------------------------------------ running
     def grid_values(self) -> tuple[tuple[str, list], tuple[str, list]]:
         """The two swept parameters as ``(name, values)``; raises ValueError for bad text."""
+        if not self.rows:  # name the columns before the first run, not "1 … 7"
+            self.table.setHorizontalHeaderLabels([PARAM_SHORT["lr"], PARAM_SHORT[name]] + COLUMNS[2:])
+
+    def _update_notes(self) -> None:
+        self.table_note.set_empty(not self.rows)
+        self.heatmap_note.set_empty(not self.rows)
         _label, name, _default, integer, zero_ok = GRIDS[self.grid.currentIndex()]
         lrs = parse_values(self.lr_values.text(), "learning rates")
         bs = parse_values(self.b_values.text(), f"{PARAM_TITLES[name]} values", integer=integer,
@@ -159,6 +171,7 @@ class SweepsView(TrainingRunView):
 
     def _on_finished(self, result: SweepResult | None) -> None:
         if result is not None and len(result.rows) >= len(self.rows):
+            self._update_notes()
             if list(result.rows) != self.rows:  # the result is authoritative
                 self.rows = list(result.rows)
                 self._reset_results()
@@ -206,6 +219,7 @@ class SweepsView(TrainingRunView):
     def _add_table_row(self, r: SweepRow) -> None:
         self.table.setSortingEnabled(False)  # rows must not move while they are filled
         i = self.table.rowCount()
+        self._update_notes()
         self.table.insertRow(i)
         cells = [NumericItem(r.a, f"{r.a:g}"), NumericItem(r.b, f"{r.b:g}"),
                  _loss_item(r.train_loss, r.diverged), NumericItem(r.train_acc, percent(r.train_acc)),
