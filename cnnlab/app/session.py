@@ -19,7 +19,8 @@ from cnnlab.app.jobs import Job, JobContext, JobKind, JobWorker
 from cnnlab.engine.model import Sequential
 from cnnlab.engine.model import load as load_model_file
 from cnnlab.lab.model_record import name_from_meta, record_training
-from cnnlab.lab.training import TrainingConfig
+from cnnlab.lab.training import TrainingConfig, TrainingState
+from cnnlab.lab.training_diagnostics import GradientReport, HistogramReport, TrainingDiagnostics
 
 #: Seconds between weight snapshots sent to the Draw / filter views during training.
 SNAPSHOT_INTERVAL_S = 0.5
@@ -94,10 +95,11 @@ class Session(QObject):
     dataset_changed = pyqtSignal(object)  # DatasetBundle
     about_to_train = pyqtSignal()  # start_training was called: editors apply pending edits now
     training_started = pyqtSignal(object)  # TrainingConfig
-    training_state_changed = pyqtSignal(str)  # "idle" | "running" | "paused" | "stopping"
+    training_state_changed = pyqtSignal(object)  # TrainingState
     batch_reported = pyqtSignal(object)  # engine.trainer.BatchReport
     epoch_reported = pyqtSignal(object)  # engine.trainer.EpochReport
     weights_updated = pyqtSignal(object)  # WeightsSnapshot
+    diagnostics_reported = pyqtSignal(object)  # lab.training_diagnostics Gradient/HistogramReport
     training_finished = pyqtSignal(object)  # engine.trainer.History
     training_failed = pyqtSignal(str)
     status_message = pyqtSignal(str)
@@ -110,7 +112,7 @@ class Session(QObject):
         self.model_path: Path | None = None
         self.architecture_error: str | None = None
         self.dataset: DatasetBundle | None = None
-        self.state = "idle"
+        self.state = TrainingState.IDLE
         self.history = None  # engine.trainer.History of the last run
         self._trainer = None
         self._training_job: Job | None = None
@@ -153,7 +155,7 @@ class Session(QObject):
     def snapshot(self) -> Sequential | None:
         """A model safe to run on the GUI thread: the model itself when idle,
         the latest between-batch copy while training."""
-        if self.state == "idle":
+        if self.state == TrainingState.IDLE:
             return self.model
         return self._snapshot
 
@@ -178,7 +180,7 @@ class Session(QObject):
     # -------------------------------------------------------------- training
     @property
     def is_training(self) -> bool:
-        return self.state != "idle"
+        return self.state != TrainingState.IDLE
 
     def start_training(self, cfg: TrainingConfig) -> Job:
         """Train the current model on the current dataset in a worker thread."""
@@ -218,10 +220,16 @@ class Session(QObject):
             augment = random_shift
         last_snapshot = [0.0]
         holder: dict[str, JobContext] = {}
+        # gradient norms every 0.2 s, histograms of a fixed probe batch every epoch
+        probe = x[np.random.default_rng(cfg.seed).permutation(len(x))[:64]]
+        diagnostics = TrainingDiagnostics(model, probe=probe)
 
         def on_batch(report) -> None:
             ctx = holder["ctx"]
             ctx.report(report)
+            measured = diagnostics.after_step()
+            if measured is not None:
+                ctx.report(measured, force=True)
             now = time.perf_counter()
             if now - last_snapshot[0] >= SNAPSHOT_INTERVAL_S:
                 last_snapshot[0] = now
@@ -231,11 +239,13 @@ class Session(QObject):
         trainer = Trainer(
             model, cfg.make_optimizer(model), epochs=cfg.epochs, batch_size=cfg.batch_size,
             val_fraction=cfg.val_fraction, seed=cfg.seed, l2=cfg.l2, l1=cfg.l1,
-            augment=augment, on_batch=on_batch,
-            on_epoch=lambda r: holder["ctx"].report(r, force=True))
+            augment=augment, on_batch=on_batch, on_gradients=diagnostics.before_step,
+            on_epoch=lambda r: (holder["ctx"].report(r, force=True),
+                                holder["ctx"].report(diagnostics.epoch_end(r.epoch), force=True)))
 
         def run(ctx: JobContext):
             holder["ctx"] = ctx
+            ctx.report(diagnostics.epoch_end(0), force=True)
             return trainer.fit(x, y)
 
         self._trainer = trainer
@@ -245,24 +255,24 @@ class Session(QObject):
         job.finished.connect(self._on_training_finished)
         job.cancelled.connect(self._on_training_finished)
         job.failed.connect(self._on_training_failed)
-        self._set_state("running")
+        self._set_state(TrainingState.RUNNING)
         self.training_started.emit(cfg)
         return job
 
     def pause(self) -> None:
-        if self.state == "running" and self._trainer is not None:
+        if self.state == TrainingState.RUNNING and self._trainer is not None:
             self._trainer.pause()
-            self._set_state("paused")
+            self._set_state(TrainingState.PAUSED)
 
     def resume(self) -> None:
-        if self.state == "paused" and self._trainer is not None:
+        if self.state == TrainingState.PAUSED and self._trainer is not None:
             self._trainer.resume()
-            self._set_state("running")
+            self._set_state(TrainingState.RUNNING)
 
     def toggle_pause(self) -> None:
-        if self.state == "running":
+        if self.state == TrainingState.RUNNING:
             self.pause()
-        elif self.state == "paused":
+        elif self.state == TrainingState.PAUSED:
             self.resume()
 
     def stop(self) -> None:
@@ -272,7 +282,7 @@ class Session(QObject):
         if self._trainer is not None:
             self._trainer.stop()  # also releases a pause
         self._training_job.cancel()
-        self._set_state("stopping")
+        self._set_state(TrainingState.STOPPING)
 
     def _on_training_progress(self, report: object) -> None:
         from cnnlab.engine.trainer import BatchReport, EpochReport
@@ -289,6 +299,8 @@ class Session(QObject):
         elif isinstance(report, WeightsSnapshot):
             self._snapshot = report.model
             self.weights_updated.emit(report)
+        elif isinstance(report, (GradientReport, HistogramReport)):
+            self.diagnostics_reported.emit(report)
 
     def _end_training(self) -> None:
         self._trainer = None
@@ -297,7 +309,7 @@ class Session(QObject):
             self.model.eval()
             self.model.clear_cache(buffers=True)  # an idle model holds only its weights
         self._snapshot = None
-        self._set_state("idle")
+        self._set_state(TrainingState.IDLE)
 
     def _on_training_finished(self, history: object) -> None:
         self.history = history
@@ -320,7 +332,7 @@ class Session(QObject):
         self.training_failed.emit(message)
         self.status_message.emit(f"training failed: {message}")
 
-    def _set_state(self, state: str) -> None:
+    def _set_state(self, state: TrainingState) -> None:
         if state != self.state:
             self.state = state
             self.training_state_changed.emit(state)

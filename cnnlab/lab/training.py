@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields, replace
+from enum import Enum
 from types import MappingProxyType
 from typing import Any
 
@@ -102,3 +103,15 @@ class TrainingConfig:
         if name in values:
             return values[name]
         raise AttributeError(f"TrainingConfig has no field {name!r}")
+
+
+class TrainingState(str, Enum):
+    """Where the one training run stands. Compares equal to its value (``"idle"``...)."""
+
+    IDLE = "idle"
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPING = "stopping"
+
+    def __str__(self) -> str:
+        return self.value

@@ -4,6 +4,7 @@ per-class accuracy, precision/recall, and a gallery of the mistakes."""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PyQt6.QtCore import Qt, pyqtSignal
@@ -22,8 +23,8 @@ from PyQt6.QtWidgets import (
 
 from cnnlab.app import settings as stored
 from cnnlab.app.jobs import JobCancelled
-from cnnlab.app.panels.experiment_widgets import (
 from cnnlab.app.panels.empty_note import EmptyNote
+from cnnlab.app.panels.experiment_widgets import (
     BarChart,
     JobControls,
     LabelledHeatmap,
@@ -36,9 +37,8 @@ from cnnlab.app.widgets import ERROR_COLOR, TRAIN_COLOR, format_count
 from cnnlab.data.subsets import TEST_SUBSET_CHOICES, subset_indices
 from cnnlab.lab.analysis import Analysis, analyze
 
-#: The gallery shows at most this many images (the most confident mistakes first).
-GALLERY_LIMIT = 200
-GOOD_COLOR = QColor(44, 160, 44)
+if TYPE_CHECKING:
+    from cnnlab.app.session import Session
 
 
 
@@ -49,7 +49,7 @@ class AnalysisView(QWidget):
     computed = pyqtSignal(object)  # Analysis, after it is shown
     gallery_changed = pyqtSignal()
 
-    def __init__(self, session, parent: QWidget | None = None):
+    def __init__(self, session: Session, parent: QWidget | None = None):
         super().__init__(parent)
         self.session = session
         self.analysis: Analysis | None = None

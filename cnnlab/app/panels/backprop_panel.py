@@ -4,6 +4,7 @@ node's value and gradient, and the gradients checked against central differences
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import QSettings, Qt, QTimer
 from PyQt6.QtGui import QBrush, QColor, QFontDatabase
@@ -23,6 +24,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from cnnlab.app import settings as stored
 from cnnlab.app.panels.graph_view import (
     COL_STEP,
     CONST_FILL,
@@ -40,18 +42,25 @@ from cnnlab.app.panels.graph_view import (
 from cnnlab.app.widgets import ERROR_COLOR
 from cnnlab.autograd import DomainError, ExpressionError, graph, parse
 from cnnlab.autograd.gradient_check import check_gradients
-from cnnlab.autograd.graph_layout import layered_layout
-from cnnlab.autograd.parser import VARIABLES
+from cnnlab.autograd.graph_layout import layered_layout, waypoint_count
+from cnnlab.autograd.parser import MAX_LENGTH, VARIABLES
+
+if TYPE_CHECKING:
+    from cnnlab.app.session import Session
 
 DEFAULT_EXPRESSION = "log(σ((cos(πx) + sin(πy/2)) / tanh(z²)))"
 DEFAULT_POINT = {"x": 2.0, "y": 4.0, "z": 1.0}
 #: Typing pauses this long before the graph is rebuilt (keystrokes are coalesced).
 LIVE_DELAY_MS = 250
+#: Larger graphs are computed and checked but not drawn: their layout would take seconds
+#: (a chain like x+x+…+x needs a lane in every column for each use of x).
+MAX_DRAWN_NODES = 150
+MAX_DRAWN_WAYPOINTS = 1500
 
 class BackpropPanel(QWidget):
     """Expression box, x/y/z inputs, the computation graph, and the gradient check."""
 
-    def __init__(self, session=None, parent: QWidget | None = None):
+    def __init__(self, session: Session | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.session = session  # unused: the explorer needs no model or dataset
         self.expression = None  # last good autograd.Expression
@@ -60,6 +69,7 @@ class BackpropPanel(QWidget):
         self.rows: list = []  # GradientCheck rows of the drawn point
         self.boxes: list[NodeBox] = []
         self._structure: tuple | None = None  # (text, ops) of the drawn graph
+        self.stale = False  # the graph and table show an older expression or point
         self._mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
 
         self.edit = QLineEdit(DEFAULT_EXPRESSION)
@@ -87,6 +97,9 @@ class BackpropPanel(QWidget):
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message.setWordWrap(False)
         self.message.hide()
+        self.stale_label = QLabel()
+        self.stale_label.setStyleSheet("color: #7a5a00; background: #fff4cc; padding: 2px 6px;")
+        self.stale_label.hide()
 
         self.scene = QGraphicsScene(self)
         self.view = GraphView(self.scene)
@@ -113,10 +126,10 @@ class BackpropPanel(QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(LIVE_DELAY_MS)
         self._timer.timeout.connect(self.evaluate)
-        self.edit.textEdited.connect(lambda _t: self._timer.start())
+        self.edit.textEdited.connect(self._on_edit)
         self.edit.returnPressed.connect(self.evaluate)
         for box in self.inputs.values():
-            box.valueChanged.connect(lambda _v: self._timer.start())
+            box.valueChanged.connect(self._on_edit)
         self.evaluate_button.clicked.connect(self.evaluate)
         self.reset_button.clicked.connect(self.reset)
         self.fit_button.clicked.connect(self.view.fit)
@@ -139,6 +152,7 @@ class BackpropPanel(QWidget):
         graph_box = QWidget()
         gl = QVBoxLayout(graph_box)
         gl.setContentsMargins(0, 0, 0, 0)
+        gl.addWidget(self.stale_label)
         gl.addWidget(self.view)
         check_box = QWidget()
         cl = QVBoxLayout(check_box)
@@ -170,31 +184,45 @@ class BackpropPanel(QWidget):
             box.blockSignals(False)
         self.evaluate()
 
+    def _on_edit(self, *_args) -> None:
+        """Typing or a new point: the shown results belong to the old input until the
+        (debounced) evaluation, so they are marked stale at once."""
+        self._timer.start()
+        self._set_stale("the expression or the point changed; evaluating…")
+
     def evaluate(self) -> bool:
         """Parse, evaluate, backpropagate and redraw. Returns False (and shows why) for a
-        malformed expression or a point outside the domain; the last good graph stays."""
+        malformed expression or a point outside the domain; the last good graph stays,
+        marked stale."""
         self._timer.stop()
         text = self.edit.text()
         try:
             expression = parse(text)
         except ExpressionError as exc:
             self._show_parse_error(exc)
+            self._set_stale("the graph below is the last expression that could be evaluated, "
+                            "not the one typed above (it has an error)")
             return False
         point = self.point()
         try:
             root, rows = check_gradients(expression, point)
-        except DomainError as exc:
+        except (DomainError, ArithmeticError) as exc:  # every numeric failure: DomainError
             where = ", ".join(f"{k} = {format_number(v)}" for k, v in point.items())
-            shown = self._structure[0] if self._structure else ""
+            shown = self.expression.text if self.expression is not None else ""
             still = ("the last point where it was defined" if shown == text
-                     else f"the last expression that could be evaluated, {shown}")
+                     else "the last expression that could be evaluated, "
+                     + (shown if len(shown) <= 60 else shown[:59] + "…"))
             self._show_message(f"f is undefined at {where}: {exc}.\n"
                                f"The graph below still shows {still}.")
             self.result_label.setText("   f undefined")
+            self._set_stale("f is undefined here; the graph below shows "
+                            + ("the last point where it was defined" if shown == text
+                               else "the last expression that could be evaluated"))
             return False
         self.expression = expression
         nodes, edges = graph(root)
         self.nodes, self.edges, self.rows = nodes, edges, rows
+        self._set_stale(None)
         self._draw(text, nodes, edges)
         self._fill_table(rows)
         self.result_label.setText(f"   f = {format_number(root.data)}")
@@ -215,6 +243,17 @@ class BackpropPanel(QWidget):
         self.edit.setStyleSheet(f"QLineEdit {{ border: 2px solid {ERROR_COLOR.name()}; }}")
         self.edit.setCursorPosition(pos)
 
+    def _set_stale(self, why: str | None) -> None:
+        """Grey out the graph and table (or restore them) with a banner saying why."""
+        self.stale = why is not None and bool(self.boxes or self.rows)
+        if self.stale:
+            self.stale_label.setText(f"⚠ Stale: {why}.")
+        self.stale_label.setVisible(self.stale)
+        for item in self.scene.items():
+            if item.parentItem() is None:
+                item.setOpacity(0.35 if self.stale else 1.0)
+        self.table.setEnabled(not self.stale)
+
     def _show_message(self, text: str) -> None:
         self.message.setText(text)
         self.message.setStyleSheet(f"color: {ERROR_COLOR.name()};")
@@ -223,6 +262,15 @@ class BackpropPanel(QWidget):
     # ----------------------------------------------------------------- drawing
     def _draw(self, text: str, nodes, edges) -> None:
         structure = (text, tuple((n.op, n.label) for n in nodes))
+        inputs = [n.id for n in nodes if not n.op and n.label in VARIABLES]
+        if len(nodes) > MAX_DRAWN_NODES or waypoint_count(len(nodes), edges, inputs) > MAX_DRAWN_WAYPOINTS:
+            self._structure = None
+            self.view.focus_item = None
+            self.scene.clear()
+            self.boxes = []
+            self.scene.addText(f"{len(nodes)} boxes: too many to draw clearly.\n"
+                               "f and its gradients are in the table below.").setFont(self._mono)
+            return
         if structure != self._structure:  # a new graph: new boxes and arrows
             self._build_scene(nodes, edges)
             self._structure = structure
@@ -284,15 +332,11 @@ class BackpropPanel(QWidget):
             settings.setValue(f"backprop/{name}", box.value())
 
     def restore_settings(self, settings: QSettings) -> None:
-        text = settings.value("backprop/expression")
-        if isinstance(text, str) and text.strip():
-            self.edit.setText(text)
+        text = stored.read(settings, "backprop/expression", "", "str", max_len=MAX_LENGTH)
+        if text.strip():
+            self.edit.setText(text)  # evaluate() below reports any error in it on screen
         for name, box in self.inputs.items():
-            try:
-                value = float(settings.value(f"backprop/{name}", box.value()))
-            except (TypeError, ValueError):
-                continue
             box.blockSignals(True)
-            box.setValue(value)
+            stored.read_spin(settings, f"backprop/{name}", box)
             box.blockSignals(False)
         self.evaluate()

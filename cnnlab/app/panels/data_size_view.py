@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -22,8 +23,8 @@ from PyQt6.QtWidgets import (
 )
 
 from cnnlab.app import settings as stored
-from cnnlab.app.panels.experiment_widgets import NumericItem, percent
 from cnnlab.app.panels.empty_note import EmptyNote
+from cnnlab.app.panels.experiment_widgets import NumericItem, percent
 from cnnlab.app.panels.training_run_view import (
     TrainingRunView,
     TrainSettingsForm,
@@ -41,6 +42,9 @@ from cnnlab.lab.sweeps import (
     logistic_baseline,
 )
 
+if TYPE_CHECKING:
+    from cnnlab.app.session import Session
+
 #: The baseline uses full batches up to this many images, mini-batches of 1,024 beyond
 #: (a full batch of 60,000 MNIST images would be a 190 MB float copy per step).
 FULL_BATCH_LIMIT = 8192
@@ -55,7 +59,7 @@ class DataSizeView(TrainingRunView):
     curve_done = pyqtSignal(object)  # (DataSizeResult, BaselineResult | None)
     title = "the data-size run"
 
-    def __init__(self, session, parent: QWidget | None = None):
+    def __init__(self, session: Session, parent: QWidget | None = None):
         super().__init__(session, parent)
         self.points: list[DataSizePoint] = []
         self.baseline: BaselineResult | None = None
@@ -112,20 +116,20 @@ class DataSizeView(TrainingRunView):
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
 
-        self._build_layout()
-        self.run_button.clicked.connect(self.run_curve)
-        self.with_baseline.toggled.connect(self.baseline_l2.setEnabled)
-
         self.plot_note = EmptyNote(self.plot_widget, (
             "Press Run: the network is trained once per fraction of the training data, and its "
             "test accuracy appears here point by point, with the baseline as a dashed line."))
         self.table_note = EmptyNote(self.table, "one row per run appears here")
 
-    def _build_layout(self) -> None:
+        self._build_layout()
         self._redraw()
+        self.run_button.clicked.connect(self.run_curve)
+        self.with_baseline.toggled.connect(self.baseline_l2.setEnabled)
+        self.watch_inputs(self.fractions)
+
+    def _build_layout(self) -> None:
         results = QSplitter(Qt.Orientation.Vertical)
         results.addWidget(self.plot_widget)
-        self.watch_inputs(self.fractions)
         results.addWidget(self.table)
         results.setSizes([480, 180])
         self.arrange([group("data", ("fractions", self.fractions)), group("every run", self.form),
@@ -233,15 +237,15 @@ class DataSizeView(TrainingRunView):
         if values:
             lo, hi = min(values), max(values)
             self.plot.setYRange(max(0.0, lo - 8), min(100.0, hi + 5), padding=0)
+        else:  # the axes the results will use, not pyqtgraph's "-400 … 400 (x0.001)"
+            self.plot.setYRange(0, 100, padding=0)
         self.plot.setXRange(0, 105, padding=0)
+        self.plot_note.set_empty(not values)
+        self.table_note.set_empty(not values)
         self._fill_table()
 
     def _fill_table(self) -> None:
-        else:  # the axes the results will use, not pyqtgraph's "-400 … 400 (x0.001)"
-            self.plot.setYRange(0, 100, padding=0)
         rows = [(f"network, {100 * p.fraction:g} %", p.n, p.test_acc, p.test_loss, p.train_acc,
-        self.plot_note.set_empty(not values)
-        self.table_note.set_empty(not values)
                  p.seconds) for p in self.points]
         if self.baseline is not None:
             b = self.baseline

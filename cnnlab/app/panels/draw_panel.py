@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -39,6 +40,9 @@ from cnnlab.lab.drawing import (
     model_state_line,
 )
 
+if TYPE_CHECKING:
+    from cnnlab.app.session import Session
+
 #: Coalesce canvas changes: at most one prediction per this many milliseconds while drawing.
 UPDATE_INTERVAL_MS = 50
 PREVIEW_SCALE = 6  # 28 px shown as 168 px, nearest neighbour
@@ -62,7 +66,7 @@ class DrawPanel(QWidget):
     """``DrawPanel(session, parent=None, user_digits_path=None)``; ``user_digits_path``
     is where corrected drawings are kept (default: the user dataset's own default)."""
 
-    def __init__(self, session, parent: QWidget | None = None,
+    def __init__(self, session: Session, parent: QWidget | None = None,
                  user_digits_path: str | Path | None = None):
         super().__init__(parent)
         self.session = session

@@ -3,6 +3,8 @@ accuracy grows with the amount of training data (with the logistic-regression ba
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PyQt6.QtCore import QSettings
 from PyQt6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
@@ -11,11 +13,14 @@ from cnnlab.app.panels.analysis_view import AnalysisView
 from cnnlab.app.panels.data_size_view import DataSizeView
 from cnnlab.app.panels.sweeps_view import SweepsView
 
+if TYPE_CHECKING:
+    from cnnlab.app.session import Session
+
 
 class ExperimentsPanel(QWidget):
     """Sub-tabs: Analysis, Sweeps, Data size."""
 
-    def __init__(self, session, parent: QWidget | None = None):
+    def __init__(self, session: Session, parent: QWidget | None = None):
         super().__init__(parent)
         self.session = session
         self.analysis = AnalysisView(session)

@@ -34,6 +34,7 @@ from cnnlab.app.panels.window_diagram import WindowDiagram
 from cnnlab.lab import presets
 from cnnlab.lab.architecture_file import read_architecture, write_architecture
 from cnnlab.lab.network_design import DataTarget, NetworkDesign, shape_text
+from cnnlab.lab.training import TrainingState
 
 if TYPE_CHECKING:
     from cnnlab.app.session import Session
@@ -279,8 +280,8 @@ class ModelPanel(QWidget):
             return
         self._set_design(self.specs, shape, self.design.name, build=True)
 
-    def _on_training_state(self, state: str) -> None:
-        editable = state == "idle"
+    def _on_training_state(self, state: TrainingState) -> None:
+        editable = state == TrainingState.IDLE
         for w in self._editing_widgets:
             w.setEnabled(editable)
         if not editable:

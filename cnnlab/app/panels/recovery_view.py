@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -40,6 +41,9 @@ from cnnlab.lab import recovery as R
 from cnnlab.lab.filter_views import filter_strips
 from cnnlab.lab.image_source import CifarImages
 
+if TYPE_CHECKING:
+    from cnnlab.app.session import Session
+
 MAX_IMAGES = 100
 CG_LABEL = "conjugate gradient"
 TINY = 1e-300  # a loss of exactly 0 still has a place on the log axis
@@ -53,7 +57,7 @@ class KernelRecoveryView(QWidget):
     Cancel), ``job`` the running job or None.
     """
 
-    def __init__(self, session, parent: QWidget | None = None):
+    def __init__(self, session: Session, parent: QWidget | None = None):
         super().__init__(parent)
         self.session = session
         self.images: CifarImages | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PyQt6.QtCore import Qt, pyqtSignal
@@ -24,8 +25,9 @@ from PyQt6.QtWidgets import (
 )
 
 from cnnlab.app import settings as stored
-from cnnlab.app.panels.experiment_widgets import LabelledHeatmap, NumericItem, percent
+from cnnlab.app.jobs import JobKind
 from cnnlab.app.panels.empty_note import EmptyNote
+from cnnlab.app.panels.experiment_widgets import LabelledHeatmap, NumericItem, percent
 from cnnlab.app.panels.training_run_view import (
     TrainingRunView,
     TrainSettingsForm,
@@ -36,6 +38,9 @@ from cnnlab.app.panels.training_run_view import (
 from cnnlab.app.widgets import format_duration
 from cnnlab.engine.model import Sequential
 from cnnlab.lab.sweeps import SweepResult, SweepRow, grid_sweep, rows_to_csv, stratified_subset
+
+if TYPE_CHECKING:
+    from cnnlab.app.session import Session
 
 #: (label, second parameter, its default values, integer?, zero allowed?)
 GRIDS = [
@@ -54,7 +59,7 @@ class SweepsView(TrainingRunView):
     sweep_done = pyqtSignal(object)  # SweepResult (also after a cancel: stopped=True)
     title = "the sweep"
 
-    def __init__(self, session, parent: QWidget | None = None):
+    def __init__(self, session: Session, parent: QWidget | None = None):
         super().__init__(session, parent)
         self.rows: list[SweepRow] = []
         self.params: tuple[str, str] = ("lr", "l2")
@@ -89,21 +94,21 @@ class SweepsView(TrainingRunView):
         self.table.setSortingEnabled(True)
         self.heatmap = LabelledHeatmap()
         self.heatmap.set_title("validation accuracy per setting")
-
-        self._build_layout()
-        self._on_grid(0)
-        self.grid.currentIndexChanged.connect(self._on_grid)
         self.table_note = EmptyNote(self.table, "Press Run sweep: one row per cell of the grid "
                                                 "appears here as it finishes; click a header to sort.")
         self.heatmap_note = EmptyNote(self.heatmap.view, "the grid of validation accuracies, "
                                                          "one coloured cell per setting")
+
+        self._build_layout()
+        self._on_grid(0)
+        self.grid.currentIndexChanged.connect(self._on_grid)
         self.run_button.clicked.connect(self.run_sweep)
         self.export_button.clicked.connect(self._ask_export)
+        self.watch_inputs(self.lr_values, self.b_values, self.grid)
 
     def _build_layout(self) -> None:
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
-        self.watch_inputs(self.lr_values, self.b_values, self.grid)
         buttons.addWidget(self.export_button)
         results = QSplitter(Qt.Orientation.Horizontal)
         results.addWidget(self.table)
@@ -118,16 +123,16 @@ class SweepsView(TrainingRunView):
         self.b_label.setText(f"{PARAM_TITLES[name]} values")
         self.b_values.setText(default)
         self.form.set_swept({"lr", name})
-
-    # ------------------------------------------------------------------ running
-    def grid_values(self) -> tuple[tuple[str, list], tuple[str, list]]:
-        """The two swept parameters as ``(name, values)``; raises ValueError for bad text."""
         if not self.rows:  # name the columns before the first run, not "1 … 7"
             self.table.setHorizontalHeaderLabels([PARAM_SHORT["lr"], PARAM_SHORT[name]] + COLUMNS[2:])
 
     def _update_notes(self) -> None:
         self.table_note.set_empty(not self.rows)
         self.heatmap_note.set_empty(not self.rows)
+
+    # ------------------------------------------------------------------ running
+    def grid_values(self) -> tuple[tuple[str, list], tuple[str, list]]:
+        """The two swept parameters as ``(name, values)``; raises ValueError for bad text."""
         _label, name, _default, integer, zero_ok = GRIDS[self.grid.currentIndex()]
         lrs = parse_values(self.lr_values.text(), "learning rates")
         bs = parse_values(self.b_values.text(), f"{PARAM_TITLES[name]} values", integer=integer,
@@ -143,10 +148,13 @@ class SweepsView(TrainingRunView):
         s = self.session
         cfg = s.model.get_config()  # the architecture only; weights are drawn per cell
         ds = s.dataset
-        idx = stratified_subset(ds.y_train, self.subset.value(), settings.seed)
-        x, y = ds.x_train[idx], ds.y_train[idx]
+        # The job draws the subset: nothing proportional to the dataset on the GUI thread.
+        x_all, y_all, wanted = ds.x_train, ds.y_train, self.subset.value()
+        n_images = min(wanted, len(y_all))
 
         def run(ctx) -> SweepResult:
+            ctx.progress(0, 1, "drawing the training images…")
+            x, y = training_subset(x_all, y_all, wanted, settings.seed)
             return grid_sweep(lambda: Sequential.from_config(cfg), x, y, param_a, param_b,
                               settings=settings, on_row=lambda r: ctx.report(r, force=True),
                               on_progress=lambda p: report_progress(ctx, p, "cell"),
@@ -158,8 +166,9 @@ class SweepsView(TrainingRunView):
         self._reset_results()
         cells = len(param_a[1]) * len(param_b[1])
         self.export_button.setEnabled(False)
-        self.start("sweep", run, f"training {cells} networks ({s.model_name}) on {len(y):,} "
-                                 f"images, {settings.epochs} epoch{'s' * (settings.epochs > 1)} each…")
+        self.start("sweep", run, f"training {cells} networks ({s.model_name}) on {n_images:,} "
+                                 f"images, {settings.epochs} epoch{'s' * (settings.epochs > 1)} each…",
+                   JobKind.SWEEP)
         return True
 
     def _on_report(self, report) -> None:
@@ -167,11 +176,11 @@ class SweepsView(TrainingRunView):
             self.rows.append(report)
             self._add_table_row(report)
             self._update_heatmap()
+            self._update_notes()
             self.row_added.emit(report)
 
     def _on_finished(self, result: SweepResult | None) -> None:
         if result is not None and len(result.rows) >= len(self.rows):
-            self._update_notes()
             if list(result.rows) != self.rows:  # the result is authoritative
                 self.rows = list(result.rows)
                 self._reset_results()
@@ -215,11 +224,11 @@ class SweepsView(TrainingRunView):
         self.heatmap.plot.setLabel("left", a)
         self.heatmap.plot.setLabel("bottom", b)
         self._update_heatmap()
+        self._update_notes()
 
     def _add_table_row(self, r: SweepRow) -> None:
         self.table.setSortingEnabled(False)  # rows must not move while they are filled
         i = self.table.rowCount()
-        self._update_notes()
         self.table.insertRow(i)
         cells = [NumericItem(r.a, f"{r.a:g}"), NumericItem(r.b, f"{r.b:g}"),
                  _loss_item(r.train_loss, r.diverged), NumericItem(r.train_acc, percent(r.train_acc)),
@@ -285,6 +294,16 @@ class SweepsView(TrainingRunView):
                 edit.setText(text)
         self.form.restore(settings, "experiments/sweep")
         self.form.set_swept({"lr", GRIDS[self.grid.currentIndex()][1]})
+
+
+def training_subset(x: np.ndarray, y: np.ndarray, n: int, seed: int):
+    """About ``n`` stratified training images drawn by ``seed`` (run it in the job): the
+    dataset's own read-only arrays when ``n`` covers them all (no copy), else a copy of
+    just the subset, which lives as long as the job."""
+    if n >= len(y):
+        return x, y
+    idx = stratified_subset(y, n, seed)
+    return x[idx], y[idx]
 
 
 def _nan(v: float | None) -> float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import time
+from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import QBuffer, QByteArray, QIODevice, QSettings, Qt, QTimer
 from PyQt6.QtWidgets import (
@@ -30,8 +31,11 @@ from cnnlab.app.panels.train_settings import FIELDS, TrainingSettings
 from cnnlab.app.session import load_dataset
 from cnnlab.app.widgets import ERROR_COLOR, format_count, format_duration, show_error
 from cnnlab.files import write_atomically
-from cnnlab.lab.training import TrainingConfig
+from cnnlab.lab.training import TrainingConfig, TrainingState
 from cnnlab.lab.training_monitor import epoch_line, eta_seconds, run_fraction
+
+if TYPE_CHECKING:
+    from cnnlab.app.session import Session
 
 #: Datasets offered when no ``DatasetActions`` is given: (label, kind, source).
 FALLBACK_OPTIONS = [("MNIST sample", "mnist", "sample"), ("CIFAR-10 sample", "cifar10", "sample"),
@@ -42,7 +46,7 @@ class TrainPanel(QWidget):
     """Train tab. ``data_actions`` (a ``DatasetActions``) fills the dataset combo; without
     one, the combo loads the bundled samples / cached full sets through the session."""
 
-    def __init__(self, session, data_actions=None, parent: QWidget | None = None):
+    def __init__(self, session: Session, data_actions=None, parent: QWidget | None = None):
         super().__init__(parent)
         self.session = session
         self.data_actions = data_actions
@@ -218,14 +222,14 @@ class TrainPanel(QWidget):
         if self.plots.current.empty and self.plots.previous is None:
             self.plots.set_span(epochs)  # before any run: show the frame it will fill
 
-    def _on_state(self, state: str) -> None:
-        idle = state == "idle"
+    def _on_state(self, state: TrainingState) -> None:
+        idle = state == TrainingState.IDLE
         for w in self.config_widgets:
             w.setEnabled(idle)
-        self.pause_button.setText("Resume" if state == "paused" else "Pause")
-        if state == "paused":
+        self.pause_button.setText("Resume" if state == TrainingState.PAUSED else "Pause")
+        if state == TrainingState.PAUSED:
             self._show_progress()
-        elif state == "stopping":
+        elif state == TrainingState.STOPPING:
             self.progress.setFormat("stopping after this batch…")
         self._update_buttons()
 
@@ -242,8 +246,8 @@ class TrainPanel(QWidget):
             reason = "No dataset loaded."
         self.start_button.setEnabled(not reason)
         self.start_button.setToolTip(reason or "start training the current model (Ctrl+Enter)")
-        self.pause_button.setEnabled(s.state in ("running", "paused"))
-        self.stop_button.setEnabled(s.state in ("running", "paused"))
+        self.pause_button.setEnabled(s.state in (TrainingState.RUNNING, TrainingState.PAUSED))
+        self.stop_button.setEnabled(s.state in (TrainingState.RUNNING, TrainingState.PAUSED))
         if s.is_training:
             self.reason_label.setText("")
         else:
@@ -279,13 +283,13 @@ class TrainPanel(QWidget):
 
     def _show_progress(self) -> None:
         r = self._last_batch
-        if r is None or self.session.state not in ("running", "paused"):
+        if r is None or self.session.state not in (TrainingState.RUNNING, TrainingState.PAUSED):
             return
         self.progress.setValue(int(1000 * run_fraction(r.epoch, r.epochs, r.batch, r.batches)))
         eta = eta_seconds(r.epoch, r.epochs, r.batch, r.batches, r.seconds)
         self.progress.setFormat(f"epoch {r.epoch}/{r.epochs} · batch {r.batch}/{r.batches} · "
                                 f"{format_count(r.samples_per_s)} img/s · ETA {format_duration(eta)}"
-                                + (" — paused" if self.session.state == "paused" else ""))
+                                + (" — paused" if self.session.state == TrainingState.PAUSED else ""))
 
     def _on_weights(self, snapshot) -> None:
         self.plots.show_weights(snapshot.model)

@@ -4,6 +4,7 @@ typed by the user, and a base view that runs one training job at a time."""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from PyQt6.QtWidgets import (
     QDoubleSpinBox,
@@ -18,12 +19,15 @@ from PyQt6.QtWidgets import (
 )
 
 from cnnlab.app import settings as stored
-from cnnlab.app.jobs import Job
+from cnnlab.app.jobs import Job, JobKind
 from cnnlab.app.panels.experiment_widgets import JobControls, model_problem
 from cnnlab.app.panels.optimizer_fields import OptimizerFields
 from cnnlab.app.widgets import LogSpinBox
 from cnnlab.lab.sweeps import SWEEP_DEFAULTS, Progress
 from cnnlab.lab.training import TrainingConfig
+
+if TYPE_CHECKING:
+    from cnnlab.app.session import Session
 
 
 def parse_values(text: str, what: str, integer: bool = False, positive: bool = True) -> list:
@@ -146,7 +150,7 @@ class TrainingRunView(QWidget):
     #: what the status line calls a failed job: "the sweep failed: …"
     title = "the run"
 
-    def __init__(self, session, parent: QWidget | None = None):
+    def __init__(self, session: Session, parent: QWidget | None = None):
         super().__init__(parent)
         self.session = session
         self.jobs = JobControls()
@@ -217,10 +221,12 @@ class TrainingRunView(QWidget):
             self._failed_read = None
             self.jobs.set_status("")
 
-    def start(self, name: str, fn, status: str) -> Job:
-        """Run ``fn(ctx)`` through the session and route its signals to this view."""
-        job = self.session.run_job(name, fn)
+    def start(self, name: str, fn, status: str, kind: JobKind = JobKind.OTHER) -> Job:
+        """Run ``fn(ctx)`` through the session and route its signals to this view (which
+        forgets the job once it is done: the session deletes it)."""
+        job = self.session.run_job(name, fn, kind)
         self._job = job
+        job.done.connect(self._forget_job)
         self.jobs.track(job, "starting…")
         self.jobs.set_status(status)
         self.run_button.setEnabled(False)
@@ -229,6 +235,10 @@ class TrainingRunView(QWidget):
         job.cancelled.connect(self._finished)
         job.failed.connect(self._on_failed)
         return job
+
+    def _forget_job(self) -> None:
+        if self.sender() is self._job:
+            self._job = None
 
     def _finished(self, result) -> None:
         self.run_button.setEnabled(True)
