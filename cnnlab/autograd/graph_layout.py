@@ -50,56 +50,9 @@ def layered_layout(n_nodes: int, edges: Sequence[tuple[int, int]],
     whole drawing. Every edge goes from a lower column to a higher one.
     Raises ``ValueError`` for an edge naming a node out of range or a cycle.
     """
-    if n_nodes < 0:
-        raise ValueError(f"n_nodes must be ≥ 0, got {n_nodes}")
-    for c, p in edges:
-        if not (0 <= c < n_nodes and 0 <= p < n_nodes):
-            raise ValueError(f"edge ({c}, {p}) names a node outside 0…{n_nodes - 1}")
-    children: list[list[int]] = [[] for _ in range(n_nodes)]
-    parents: list[list[int]] = [[] for _ in range(n_nodes)]
-    for c, p in edges:
-        children[p].append(c)
-        parents[c].append(p)
-    order = _topological(n_nodes, children)
-    inputs_set = set(inputs)
+    column, order, children, parents = _columns(n_nodes, edges, inputs)
 
-    # Longest path from the leaves fixes the number of columns; then every node except
-    # the inputs moves as far right as its consumers allow, so the long arrows are the
-    # ones leaving the inputs column rather than ones crossing the middle of the drawing.
-    column = [0] * n_nodes
-    for v in order:
-        if children[v]:
-            column[v] = 1 + max(column[c] for c in children[v])
-    for v in reversed(order):  # parents are final before their children move
-        if v not in inputs_set and parents[v]:
-            column[v] = min(column[p] for p in parents[v]) - 1
-
-    # Long edges get a waypoint in every column they cross; waypoints take part in the
-    # ordering and reserve a lane (thinner than a box), so arrows pass between boxes.
-    size = [1.0] * n_nodes
-    kids: list[list[int]] = [list(cs) for cs in children]
-    pars: list[list[int]] = [list(ps) for ps in parents]
-    chains: list[list[int]] = []
-    col = list(column)
-    for c, p in edges:
-        chain = []
-        prev = c
-        for k in range(column[c] + 1, column[p]):
-            d = len(col)
-            col.append(k)
-            size.append(WAYPOINT_SIZE)
-            kids.append([prev])
-            pars.append([])
-            pars[prev].append(d)
-            chain.append(d)
-            prev = d
-        if chain:  # replace the direct link c -> p by c -> d1 … dk -> p
-            pars[c].remove(p)
-            kids[p].remove(c)
-            pars[chain[-1]].append(p)
-            kids[p].append(chain[-1])
-        chains.append(chain)
-
+    kids, pars, col, size, chains = _waypoints(column, edges, children, parents)
     layers: list[list[int]] = [[] for _ in range(max(column, default=-1) + 1)]
     for v in order:
         layers[column[v]].append(v)
@@ -141,6 +94,73 @@ def layered_layout(n_nodes: int, edges: Sequence[tuple[int, int]],
     return GraphLayout(
         tuple(column), tuple(row[v] - low for v in range(n_nodes)),
         tuple(tuple((col[d], row[d] - low) for d in chain) for chain in chains))
+
+
+def _waypoints(column: list[int], edges, children, parents):
+    """Long edges get a waypoint in every column they cross; waypoints take part in the
+    ordering and reserve a lane (thinner than a box), so arrows pass between boxes.
+    Returns ``(kids, pars, col, size, chains)`` over nodes and waypoints together."""
+    size = [1.0] * len(column)
+    kids: list[list[int]] = [list(cs) for cs in children]
+    pars: list[list[int]] = [list(ps) for ps in parents]
+    chains: list[list[int]] = []
+    col = list(column)
+    for c, p in edges:
+        chain = []
+        prev = c
+        for k in range(column[c] + 1, column[p]):
+            d = len(col)
+            col.append(k)
+            size.append(WAYPOINT_SIZE)
+            kids.append([prev])
+            pars.append([])
+            pars[prev].append(d)
+            chain.append(d)
+            prev = d
+        if chain:  # replace the direct link c -> p by c -> d1 … dk -> p
+            pars[c].remove(p)
+            kids[p].remove(c)
+            pars[chain[-1]].append(p)
+            kids[p].append(chain[-1])
+        chains.append(chain)
+    return kids, pars, col, size, chains
+
+
+def waypoint_count(n_nodes: int, edges: Sequence[tuple[int, int]],
+                   inputs: Sequence[int] = ()) -> int:
+    """How many waypoints :func:`layered_layout` would create: the cost of the layout
+    (it grows with the square of the length of a chain like ``x+x+…+x``), known cheaply
+    before deciding to draw. Raises like :func:`layered_layout`."""
+    column = _columns(n_nodes, edges, inputs)[0]
+    return sum(max(0, column[p] - column[c] - 1) for c, p in edges)
+
+
+def _columns(n_nodes: int, edges: Sequence[tuple[int, int]], inputs: Sequence[int]):
+    """``(column, order, children, parents)``: each node's column, a topological order and
+    the adjacency lists; checks the edges."""
+    if n_nodes < 0:
+        raise ValueError(f"n_nodes must be ≥ 0, got {n_nodes}")
+    for c, p in edges:
+        if not (0 <= c < n_nodes and 0 <= p < n_nodes):
+            raise ValueError(f"edge ({c}, {p}) names a node outside 0…{n_nodes - 1}")
+    children: list[list[int]] = [[] for _ in range(n_nodes)]
+    parents: list[list[int]] = [[] for _ in range(n_nodes)]
+    for c, p in edges:
+        children[p].append(c)
+        parents[c].append(p)
+    order = _topological(n_nodes, children)
+    inputs_set = set(inputs)
+    # Longest path from the leaves fixes the number of columns; then every node except
+    # the inputs moves as far right as its consumers allow, so the long arrows are the
+    # ones leaving the inputs column rather than ones crossing the middle of the drawing.
+    column = [0] * n_nodes
+    for v in order:
+        if children[v]:
+            column[v] = 1 + max(column[c] for c in children[v])
+    for v in reversed(order):  # parents are final before their children move
+        if v not in inputs_set and parents[v]:
+            column[v] = min(column[p] for p in parents[v]) - 1
+    return column, order, children, parents
 
 
 def _pull(layer: list[int], neighbours: list[list[int]], row: list[float],

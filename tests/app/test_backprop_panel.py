@@ -148,3 +148,67 @@ def test_too_big_graph_starts_at_an_input_box(panel, qtbot):
     focus = panel.view.focus_item
     assert isinstance(focus, NodeBox) and focus.title.text() == "x"
     assert shown.contains(focus.sceneBoundingRect())
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("sin(1e308*10)", "sin of inf"),
+    ("x**400 + 10**400", "overflows"),
+    ("1/(x-2)", "division by zero"),
+    ("(" * 300 + "x" + ")" * 300, "more than 100 levels deep"),
+    ("x+" * 600 + "x", "longer than 1000 characters"),
+])
+def test_numeric_and_size_failures_are_messages_and_the_old_graph_is_marked_stale(panel, text, reason):
+    assert panel.evaluate() and not panel.stale and panel.stale_label.isHidden()
+    drawn = len(_boxes(panel))
+    panel.edit.setText(text)
+    assert panel.evaluate() is False  # no exception escapes the slot
+    assert reason in panel.message.text()
+    assert panel.stale and panel.stale_label.isVisible() and "Stale" in panel.stale_label.text()
+    assert not panel.table.isEnabled()
+    assert len(_boxes(panel)) == drawn and all(b.opacity() < 1 for b in _boxes(panel))
+    panel.edit.setText("x*y")
+    assert panel.evaluate() and not panel.stale and panel.table.isEnabled()
+    assert all(b.opacity() == 1.0 for b in _boxes(panel))
+
+
+def test_typing_marks_the_shown_results_stale_until_evaluated(panel, qtbot):
+    qtbot.keyClicks(panel.edit, " +")  # the default expression, now unfinished
+    assert panel.stale and panel.stale_label.isVisible()
+    qtbot.waitUntil(lambda: panel.message.isVisible(), timeout=2000)  # the parse error
+    assert panel.stale
+    qtbot.keyClicks(panel.edit, " x")
+    qtbot.waitUntil(lambda: not panel.stale, timeout=2000)
+    assert panel.stale_label.isHidden() and panel.message.isHidden()
+
+
+def test_a_graph_too_big_to_draw_is_still_computed_quickly(panel):
+    import time
+
+    from cnnlab.app.panels.backprop_panel import MAX_DRAWN_NODES
+
+    panel.edit.setText("+".join(["x"] * 400))
+    start = time.perf_counter()
+    assert panel.evaluate()
+    assert time.perf_counter() - start < 1.0  # laying it out took ~9 s
+    assert len(panel.nodes) == 400 > MAX_DRAWN_NODES and not _boxes(panel)
+    assert panel.rows[0].backward == 400.0 and panel.rows[0].ok
+    assert "too many to draw" in " ".join(i.toPlainText() for i in panel.scene.items())
+
+
+def test_bad_saved_expression_and_point_do_not_stop_the_panel(qtbot, tmp_path):
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    settings.setValue("backprop/expression", "sin(1e308*10)")
+    settings.setValue("backprop/x", "1e12")
+    settings.setValue("backprop/y", "abc")
+    settings.setValue("backprop/z", "nan")
+    settings.sync()
+    other = BackpropPanel(Session())
+    qtbot.addWidget(other)
+    other.restore_settings(settings)
+    assert other.edit.text() == "sin(1e308*10)"
+    assert "sin of inf" in other.message.text()
+    assert other.point() == {"x": 2.0, "y": 4.0, "z": 1.0}  # the defaults
+    from cnnlab.app.settings import take_notes
+
+    assert [n.split(" =")[0] for n in take_notes(settings)] == [
+        "backprop/x", "backprop/y", "backprop/z"]
