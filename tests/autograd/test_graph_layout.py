@@ -85,3 +85,16 @@ def test_bad_graphs_are_refused():
     with pytest.raises(ValueError, match="cycle"):
         layered_layout(2, [(0, 1), (1, 0)])
     assert layered_layout(0, []).n_columns == 0
+
+
+def test_waypoint_count_predicts_the_layout_cost():
+    from cnnlab.autograd.graph_layout import waypoint_count
+
+    for text in ("+".join(["x"] * 30), "sin(x)*y + x/2", "x"):
+        root, _ = parse(text).gradient(x=1.0, y=2.0)
+        nodes, edges = graph(root)
+        inputs = [n.id for n in nodes if not n.op and n.label in "xyz"]
+        layout = layered_layout(len(nodes), edges, inputs)
+        assert waypoint_count(len(nodes), edges, inputs) == sum(map(len, layout.waypoints))
+    assert waypoint_count(30, [(0, k) for k in range(1, 30)] + [(k - 1, k) for k in range(2, 30)],
+                          [0]) == sum(range(29))  # node k is column k; 0 → k crosses k - 1
