@@ -1,4 +1,6 @@
-"""The engine and data layers must stay free of Qt (STYLE.md: app -> data -> engine)."""
+"""Only the app imports Qt, and dependencies point down: app -> lab/interop -> data -> engine;
+autograd stands alone (docs/ARCHITECTURE.md). `lint-imports` checks the same contracts in
+CI; this test keeps them in the test suite too."""
 
 import ast
 from pathlib import Path
@@ -6,9 +8,16 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "cnnlab"
+QT = ("PyQt6", "pyqtgraph", "PySide6")
+FRAMEWORKS = ("torch", "tensorflow", "sklearn")
 FORBIDDEN = {
-    "engine": ("PyQt6", "pyqtgraph", "PySide6", "cnnlab.app", "cnnlab.data", "torch", "tensorflow", "sklearn"),
-    "data": ("PyQt6", "pyqtgraph", "PySide6", "cnnlab.app", "torch", "tensorflow", "sklearn"),
+    "engine": (*QT, *FRAMEWORKS, "cnnlab.app", "cnnlab.lab", "cnnlab.interop", "cnnlab.data",
+               "cnnlab.autograd"),
+    "data": (*QT, *FRAMEWORKS, "cnnlab.app", "cnnlab.lab", "cnnlab.interop", "cnnlab.autograd"),
+    "lab": (*QT, *FRAMEWORKS, "cnnlab.app"),
+    "interop": (*QT, "cnnlab.app", "cnnlab.lab"),
+    "autograd": (*QT, "numpy", "cnnlab.engine", "cnnlab.data", "cnnlab.lab", "cnnlab.interop",
+                 "cnnlab.app"),
 }
 
 

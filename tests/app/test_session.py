@@ -21,7 +21,10 @@ def test_training_reports_batches_epochs_and_weights(qtbot, session):
     batches, epochs, snapshots = [], [], []
     session.batch_reported.connect(batches.append)
     session.epoch_reported.connect(epochs.append)
-    session.weights_updated.connect(snapshots.append)
+    # what each snapshot held when it arrived (copied now, compared after training)
+    seen = []
+    session.weights_updated.connect(lambda snap: (snapshots.append(snap),
+                                                  seen.append(snap.model.get_weights())))
     before = session.model.get_weights()
     cfg = TrainingConfig(epochs=2, batch_size=32, lr=0.01, subset=320, val_fraction=0.25)
     with qtbot.waitSignal(session.training_finished, timeout=60000) as done:
@@ -35,8 +38,16 @@ def test_training_reports_batches_epochs_and_weights(qtbot, session):
     assert snapshots, "the canvas and filter views need weight snapshots"
     after = session.model.get_weights()
     assert any(not np.array_equal(before[k], after[k]) for k in before)
-    # A snapshot is a copy: later training must not change it.
-    assert snapshots[-1].model is not None
+    # A snapshot is a copy: the training that went on after it was taken did not change it,
+    # and it shares no memory with the live model.
+    first = snapshots[0]
+    assert (first.epoch, first.batch) < (2, batches[-1].batch)
+    now = first.model.get_weights()
+    assert all(np.array_equal(now[k], seen[0][k]) for k in now)
+    assert any(not np.array_equal(now[k], after[k]) for k in now)
+    live = [p for layer in session.model.layers for p in layer.params.values()]
+    held = [p for layer in first.model.layers for p in layer.params.values()]
+    assert not any(np.shares_memory(a, b) for a in live for b in held)
 
 
 def test_second_training_is_refused_while_one_runs(qtbot, session):

@@ -32,10 +32,6 @@ from cnnlab.app.widgets import (  # also sets pyqtgraph's row-major image order
 _HEAT = pg.ColorMap([0.0, 1.0], [(255, 255, 255), TRAIN_COLOR.darker(160).getRgb()[:3]])
 
 
-def heat_colormap() -> pg.ColorMap:
-    return _HEAT
-
-
 class LabelledHeatmap(QWidget):
     """A ``(R, C)`` heatmap with row/column labels, a number in every cell, and clicks.
 

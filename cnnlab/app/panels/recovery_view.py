@@ -62,7 +62,6 @@ class KernelRecoveryView(QWidget):
         self.session = session
         self.images: CifarImages | None = None
         self.loaded_target: np.ndarray | None = None
-        self.target_path = ""
         self.target: np.ndarray | None = None  # (F, 3, kh, kw) of the current/last run
         self.job = None
         self.result = None
@@ -242,7 +241,7 @@ class KernelRecoveryView(QWidget):
         except (OSError, ValueError) as exc:
             self.message.setText(f"Could not use that file: {exc}")
             return False
-        self.loaded_target, self.target_path = target, path
+        self.loaded_target = target
         f, c, kh, kw = target.shape
         self.file_label.setText(f"{path.rsplit('/', 1)[-1]}: {f} filters {kh}×{kw}×{c}")
         self.message.setText("")
