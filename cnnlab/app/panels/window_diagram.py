@@ -17,6 +17,7 @@ from cnnlab.lab.receptive_field import WindowGeometry
 
 #: Cells drawn at most per row; longer rows end in "…".
 MAX_CELLS = 40
+_X0, _Y_IN, _Y_OUT = 10.0, 8.0, 62.0  # left margin, input row top, output row top
 _PAD_COLOR = QColor(215, 215, 215)
 _CELL_COLOR = QColor(250, 250, 250)
 _LINE_COLOR = QColor(90, 90, 90)
@@ -35,79 +36,80 @@ class WindowStrip(QWidget):
         self.geometry_info = info
         self.update()
 
-    def paintEvent(self, _event) -> None:  # noqa: N802 (Qt override)
+    def paintEvent(self, _event) -> None:
         info = self.geometry_info
         if info is None:
             return
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        h, k, s, p, d = (info.input_hw[0], info.kernel[0], info.stride[0], info.padding[0],
-                         info.dilation[0])
-        n_in = h + 2 * p
-        n_out = max(info.output_hw[0], 0)
-        shown_in = min(n_in, MAX_CELLS)
-        cell = max(4.0, min(16.0, (self.width() - 20) / max(shown_in, 1)))
-        x0, y_in, y_out = 10.0, 8.0, 62.0
         font = painter.font()
         font.setPointSizeF(max(6.0, font.pointSizeF() - 1))
         painter.setFont(font)
+        h, k, s, p, d = (info.input_hw[0], info.kernel[0], info.stride[0], info.padding[0],
+                         info.dilation[0])
+        n_in, n_out = h + 2 * p, max(info.output_hw[0], 0)
+        shown_in, shown_out = min(n_in, MAX_CELLS), min(n_out, MAX_CELLS)
+        self._cell = max(4.0, min(16.0, (self.width() - 20) / max(shown_in, 1)))
+        taps0 = [j * d for j in range(k)]  # the first window's taps, in padded-input cells
+        taps1 = [s + t for t in taps0]  # the second window's: one stride further
+        self._input_row(painter, h, p, n_in, shown_in, taps0, taps1 if n_out >= 2 else [])
+        self._output_row(painter, n_out, shown_out)
+        # lines from each window's first and last tap to the output cell it produces
+        for taps, out_i, color in ((taps0, 0, TRAIN_COLOR), (taps1, 1, VAL_COLOR)):
+            if out_i < shown_out:
+                painter.setPen(QPen(color, 1.0))
+                target = QPointF(_X0 + (out_i + 0.5) * self._cell, _Y_OUT)
+                for t in (taps[0], taps[-1]):
+                    if t < shown_in:
+                        painter.drawLine(QPointF(_X0 + (t + 0.5) * self._cell, _Y_IN + self._cell),
+                                         target)
+        painter.end()
 
-        def box(x: float, y: float, fill: QColor, pen: QPen) -> None:
-            painter.setPen(pen)
-            painter.setBrush(fill)
-            painter.drawRect(QRectF(x, y, cell, cell))
+    def _box(self, painter: QPainter, i: float, y: float, fill, pen, inset: float = 0.0) -> None:
+        painter.setPen(pen)
+        painter.setBrush(fill)
+        c = self._cell
+        painter.drawRect(QRectF(_X0 + i * c + inset, y + inset, c - 2 * inset, c - 2 * inset))
 
+    def _more(self, painter: QPainter, shown: int, y: float) -> None:
+        painter.setPen(_LINE_COLOR)
+        painter.drawText(QPointF(_X0 + shown * self._cell + 2, y + self._cell - 2), "…")
+
+    def _input_row(self, painter, h, p, n_in, shown_in, taps0, taps1) -> None:
+        """The padded input row: padding hatched, the first window's taps filled, the
+        second window's outlined."""
         thin = QPen(_LINE_COLOR, 0.6)
         for i in range(shown_in):
-            box(x0 + i * cell, y_in, _PAD_COLOR if i < p or i >= p + h else _CELL_COLOR, thin)
+            self._box(painter, i, _Y_IN, _PAD_COLOR if i < p or i >= p + h else _CELL_COLOR, thin)
         if n_in > shown_in:
-            painter.setPen(_LINE_COLOR)
-            painter.drawText(QPointF(x0 + shown_in * cell + 2, y_in + cell - 2), "…")
-        taps0 = [j * d for j in range(k)]
-        taps1 = [s + t for t in taps0]
-        first = QColor(TRAIN_COLOR)
-        first.setAlpha(170)
-        for t in taps0:
-            if t < shown_in:
-                box(x0 + t * cell, y_in, first, QPen(TRAIN_COLOR.darker(130), 1.2))
+            self._more(painter, shown_in, _Y_IN)
+        for t in (t for t in taps0 if t < shown_in):
+            self._box(painter, t, _Y_IN, _first_color(), QPen(TRAIN_COLOR.darker(130), 1.2))
         # hatch the padding over the taps too: a window reaching into it reads zeros
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QBrush(_LINE_COLOR, Qt.BrushStyle.BDiagPattern))
+        hatch = QBrush(_LINE_COLOR, Qt.BrushStyle.BDiagPattern)
         for i in [*range(min(p, shown_in)), *range(p + h, shown_in)]:
-            painter.drawRect(QRectF(x0 + i * cell, y_in, cell, cell))
-        if n_out >= 2:
-            for t in taps1:
-                if t < shown_in:
-                    painter.setPen(QPen(VAL_COLOR, 2.0))
-                    painter.setBrush(Qt.BrushStyle.NoBrush)
-                    painter.drawRect(QRectF(x0 + t * cell + 1.5, y_in + 1.5, cell - 3, cell - 3))
-        # the output row, centred under the input row's span
-        shown_out = min(n_out, MAX_CELLS)
+            self._box(painter, i, _Y_IN, hatch, Qt.PenStyle.NoPen)
+        for t in (t for t in taps1 if t < shown_in):
+            self._box(painter, t, _Y_IN, Qt.BrushStyle.NoBrush, QPen(VAL_COLOR, 2.0), inset=1.5)
+
+    def _output_row(self, painter, n_out, shown_out) -> None:
+        """The output row: the first window's cell filled, the second's outlined."""
+        thin = QPen(_LINE_COLOR, 0.6)
         for i in range(shown_out):
-            fill = _CELL_COLOR
-            if i == 0:
-                fill = first
-            box(x0 + i * cell, y_out, fill, thin)
-        if n_out >= 2 and shown_out >= 2:
-            painter.setPen(QPen(VAL_COLOR, 2.0))
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawRect(QRectF(x0 + cell + 1.5, y_out + 1.5, cell - 3, cell - 3))
+            self._box(painter, i, _Y_OUT, _first_color() if i == 0 else _CELL_COLOR, thin)
+        if shown_out >= 2:
+            self._box(painter, 1, _Y_OUT, Qt.BrushStyle.NoBrush, QPen(VAL_COLOR, 2.0), inset=1.5)
         if n_out > shown_out:
-            painter.setPen(_LINE_COLOR)
-            painter.drawText(QPointF(x0 + shown_out * cell + 2, y_out + cell - 2), "…")
-        # lines from each window's taps to the output cell it produces
-        for taps, out_i, color in ((taps0, 0, TRAIN_COLOR), (taps1, 1, VAL_COLOR)):
-            if out_i >= shown_out:
-                continue
-            painter.setPen(QPen(color, 1.0))
-            target = QPointF(x0 + (out_i + 0.5) * cell, y_out)
-            for t in (taps[0], taps[-1]):
-                if t < shown_in:
-                    painter.drawLine(QPointF(x0 + (t + 0.5) * cell, y_in + cell), target)
+            self._more(painter, shown_out, _Y_OUT)
         if n_out < 1:
             painter.setPen(ERROR_COLOR)
-            painter.drawText(QPointF(x0, y_out + cell - 2), "no output: the window does not fit")
-        painter.end()
+            painter.drawText(QPointF(_X0, _Y_OUT + self._cell - 2), "no output: the window does not fit")
+
+
+def _first_color() -> QColor:
+    first = QColor(TRAIN_COLOR)
+    first.setAlpha(170)
+    return first
 
 
 class WindowDiagram(QWidget):
