@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from cnnlab.data.errors import DatasetError
-from cnnlab.data.formats import Pair, find_mnist_idx, read_mnist_idx, read_mnist_path, read_split_npz
+from cnnlab.data.formats import Pair, find_mnist_idx, read_mnist_idx, read_split_npz
+from cnnlab.data.mnist_files import read_mnist_path
 from cnnlab.resources import resource_path
 
 MNIST_CLASSES = tuple(str(d) for d in range(10))

@@ -1,78 +1,103 @@
-"""Reading MNIST-style files: IDX (raw or gzip), ``.npz`` archives and MATLAB ``.mat``.
+"""Reading IDX files (raw or gzip) and ``.npz`` archives, and the checks all readers share.
 
 Every reader returns finished arrays or raises :class:`DatasetError` naming the file and
 what is wrong with it; nothing is half-loaded. Images come back as uint8 ``(N, C, H, W)``,
-labels as int64 ``(N,)``. CIFAR-10 files are in :mod:`cnnlab.data.cifar_formats`.
+labels as int64 ``(N,)``. Finding and reading MNIST in its many forms is in
+:mod:`cnnlab.data.mnist_files`, CIFAR-10 in :mod:`cnnlab.data.cifar_formats`.
 """
 
 from __future__ import annotations
 
-import gzip
+import io
 import os
 import re
 import struct
-import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 
 from cnnlab.data.errors import DatasetError
+from cnnlab.data.streams import (
+    DATASET_MAX_BYTES,
+    IDX_MAX_VALUES,
+    MNIST_MAX_IMAGES,
+    MNIST_SIDE,
+    expect_end,
+    fill,
+    open_maybe_gzip,
+)
+from cnnlab.engine.npz_reader import read_npz
 
 Pair = tuple[np.ndarray, np.ndarray]  # (images uint8 (N, C, H, W), labels int64 (N,))
 
 # IDX type byte -> element dtype (big-endian, as the format specifies).
 IDX_DTYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
               0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
-_GZIP_MAGIC = b"\x1f\x8b"
 # train-images-idx3-ubyte, t10k-labels.idx1-ubyte (as some unzippers rename it), optional .gz
 MNIST_IDX_NAME = re.compile(r"^(train|t10k)-(images|labels)[-.]idx[13]-ubyte(\.gz)?$", re.IGNORECASE)
+SPLIT_NPZ_NAMES = ("x_train", "y_train", "x_test", "y_test")
+_NPZ_EXTRA_NAMES = ("class_names",)  # what our own samples add
 
 
-def read_bytes(path: str | os.PathLike) -> bytes:
-    """The file's bytes, gunzipped if it starts with the gzip magic number."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DatasetError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    if raw[:2] != _GZIP_MAGIC:
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (EOFError, OSError, zlib.error) as exc:
-        raise DatasetError(f"{path}: gzip data is truncated or corrupt ({exc})") from exc
+def _idx_header(f, name: str) -> tuple[np.dtype, tuple[int, ...]]:
+    """(element dtype, dimensions) from the IDX header at the start of ``f``."""
+    magic = f.read(4)
+    if len(magic) < 4:
+        raise DatasetError(f"{name}: only {len(magic)} bytes, too short for an IDX header")
+    if magic[0] != 0 or magic[1] != 0 or magic[2] not in IDX_DTYPES:
+        raise DatasetError(f"{name}: wrong magic number 0x{magic.hex()} "
+                           "(an IDX file starts 0x0000 then a type byte 08..0E) - not an IDX file?")
+    ndim = magic[3]
+    if ndim == 0:
+        raise DatasetError(f"{name}: truncated IDX header (0 dimensions)")
+    raw = f.read(4 * ndim)
+    if len(raw) < 4 * ndim:
+        raise DatasetError(f"{name}: truncated IDX header ({4 + len(raw)} bytes, {ndim} dimensions)")
+    return IDX_DTYPES[magic[2]], struct.unpack(f">{ndim}I", raw)
+
+
+def read_idx_stream(f, name: str, *, max_values: int = IDX_MAX_VALUES, check=None) -> np.ndarray:
+    """Decode an IDX stream (magic 0x0000TTDD: type TT, DD dimensions) into a native-endian
+    array, allocated once after the header is checked.
+
+    ``check(dtype, dims)`` may return a reason to refuse the header. Raises DatasetError
+    (prefixed by ``name``) for a wrong magic number, an unknown type, more than
+    ``max_values`` values, a truncated file or trailing bytes.
+    """
+    dtype, dims = _idx_header(f, name)
+    shown = "x".join(map(str, dims))
+    count = int(np.prod(dims, dtype=object))
+    if count > max_values:
+        raise DatasetError(f"{name}: the header declares {shown} values ({count:,}); "
+                           f"this lab reads at most {max_values:,} from one IDX file")
+    reason = check(dtype, dims) if check is not None else None
+    if reason:
+        raise DatasetError(f"{name}: {reason}")
+    out = np.empty(dims, dtype=dtype)
+    fill(f, out, name, f"header promises {shown} values")
+    expect_end(f, name, f"{shown} values the header promises")
+    return out if dtype.isnative else out.astype(dtype.newbyteorder("="))
 
 
 def parse_idx(raw: bytes, name: str) -> np.ndarray:
-    """Decode IDX bytes (magic 0x0000TTDD: type TT, DD dimensions) into an array.
-
-    Raises DatasetError (prefixed by ``name``) for a wrong magic number, an unknown
-    type, a truncated file or trailing bytes.
-    """
-    if len(raw) < 4:
-        raise DatasetError(f"{name}: only {len(raw)} bytes, too short for an IDX header")
-    if raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_DTYPES:
-        raise DatasetError(f"{name}: wrong magic number 0x{raw[:4].hex()} "
-                           "(an IDX file starts 0x0000 then a type byte 08..0E) - not an IDX file?")
-    dtype, ndim = IDX_DTYPES[raw[2]], raw[3]
-    header = 4 + 4 * ndim
-    if ndim == 0 or len(raw) < header:
-        raise DatasetError(f"{name}: truncated IDX header ({len(raw)} bytes, {ndim} dimensions)")
-    dims = struct.unpack(f">{ndim}I", raw[4:header])
-    expected = header + int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    if len(raw) < expected:
-        raise DatasetError(f"{name}: truncated: header promises {'x'.join(map(str, dims))} values "
-                           f"({expected} bytes) but the file holds {len(raw)} bytes")
-    if len(raw) > expected:
-        raise DatasetError(f"{name}: {len(raw) - expected} unexpected bytes after the "
-                           f"{'x'.join(map(str, dims))} values the header promises")
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+    """Decode IDX bytes; see :func:`read_idx_stream`."""
+    return read_idx_stream(io.BytesIO(raw), name)
 
 
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read one IDX file (raw or gzip-compressed) into a native-endian array."""
-    return parse_idx(read_bytes(path), str(path))
+def read_idx(path: str | os.PathLike, *, max_values: int = IDX_MAX_VALUES, check=None) -> np.ndarray:
+    """Read one IDX file (raw or gzip-compressed, decompressed as it is read)."""
+    with open_maybe_gzip(path) as f:
+        return read_idx_stream(f, str(path), max_values=max_values, check=check)
+
+
+def read_bytes(path: str | os.PathLike, max_bytes: int = DATASET_MAX_BYTES) -> bytes:
+    """A (small) file's bytes, gunzipped if it starts with the gzip magic number;
+    DatasetError when there are more than ``max_bytes``."""
+    with open_maybe_gzip(path) as f:
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise DatasetError(f"{path}: larger than the {max_bytes:,} bytes this lab reads")
+    return data
 
 
 def check_pair(x: np.ndarray, y: np.ndarray, name: str, n_classes: int = 10) -> Pair:
@@ -87,7 +112,8 @@ def check_pair(x: np.ndarray, y: np.ndarray, name: str, n_classes: int = 10) -> 
         if not (np.issubdtype(y.dtype, np.floating) and np.all(np.isfinite(y)) and np.all(y == np.round(y))):
             raise DatasetError(f"{name}: labels are {y.dtype}, expected whole numbers")
     if len(y) and (y.min() < 0 or y.max() >= n_classes):
-        raise DatasetError(f"{name}: labels range {int(y.min())}..{int(y.max())}, expected 0..{n_classes - 1}")
+        raise DatasetError(f"{name}: labels range {int(y.min())}..{int(y.max())}, "
+                           f"expected 0..{n_classes - 1}")
     x = np.ascontiguousarray(x, dtype=np.uint8)
     if not x.flags.writeable:  # e.g. a view of the file's bytes; callers own what they get
         x = x.copy()
@@ -121,28 +147,41 @@ def to_uint8_images(x: np.ndarray, name: str) -> np.ndarray:
     return np.round(x).astype(np.uint8)
 
 
+def _split_npz_entry(name: str, shape: tuple, dtype: np.dtype) -> str | None:
+    if name in _NPZ_EXTRA_NAMES:
+        return None if dtype.kind == "U" and len(shape) == 1 and shape[0] <= 1000 else \
+            f"class_names is {dtype} {shape}, expected a short list of names"
+    if dtype.kind not in "biuf":
+        return f"{name} holds {dtype} values, expected numbers"
+    if name.startswith("y") and (len(shape) > 2 or (len(shape) == 2 and 1 not in shape)):
+        return f"{name} has shape {shape}, expected one label per image"
+    return None
+
+
 def read_split_npz(path: str | os.PathLike, channels: int) -> tuple[Pair, Pair]:
     """Read an ``.npz`` with ``x_train, y_train, x_test, y_test`` (Keras' mnist.npz, our samples).
 
-    Images may be (N, H, W) for grey, (N, C, H, W) or (N, H, W, C). Pickled members are refused.
+    Images may be (N, H, W) for grey, (N, C, H, W) or (N, H, W, C). Names, shapes and sizes
+    are checked before anything is decompressed; pickled members are refused.
     """
     path = Path(path)
+
+    def names_ok(names: list[str]) -> str | None:
+        missing = sorted(set(SPLIT_NPZ_NAMES) - set(names))
+        return f"missing arrays {missing} (has {sorted(names)[:8]})" if missing else None
+
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            missing = {"x_train", "y_train", "x_test", "y_test"} - set(npz.files)
-            if missing:
-                raise DatasetError(f"{path}: missing arrays {sorted(missing)} (has {sorted(npz.files)})")
-            arrays = {k: npz[k] for k in ("x_train", "y_train", "x_test", "y_test")}
-    except DatasetError:
-        raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        raise DatasetError(f"{path}: not a readable .npz archive ({exc})") from exc
-    return tuple(
-        check_pair(as_nchw(to_uint8_images(arrays[f"x_{part}"], f"{path} x_{part}"), channels, f"{path} x_{part}"),
-                   np.ravel(arrays[f"y_{part}"]) if arrays[f"y_{part}"].ndim == 2 else arrays[f"y_{part}"],
-                   f"{path} ({part})")
-        for part in ("train", "test")
-    )
+        arrays = read_npz(path, accept=lambda n: n in SPLIT_NPZ_NAMES + _NPZ_EXTRA_NAMES,
+                          max_bytes=DATASET_MAX_BYTES, error=DatasetError,
+                          check=_split_npz_entry, check_names=names_ok)
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: no such file") from None
+    parts = []
+    for part in ("train", "test"):
+        x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
+        x = as_nchw(to_uint8_images(x, f"{path} x_{part}"), channels, f"{path} x_{part}")
+        parts.append(check_pair(x, np.ravel(y) if y.ndim == 2 else y, f"{path} ({part})"))
+    return parts[0], parts[1]
 
 
 def find_mnist_idx(folder: str | os.PathLike) -> dict[str, Path] | None:
@@ -153,7 +192,8 @@ def find_mnist_idx(folder: str | os.PathLike) -> dict[str, Path] | None:
     """
     folder = Path(folder)
     candidates = [p for p in sorted(folder.iterdir()) if p.is_file()]
-    candidates += [p for d in sorted(folder.iterdir()) if d.is_dir() for p in sorted(d.iterdir()) if p.is_file()]
+    candidates += [p for d in sorted(folder.iterdir()) if d.is_dir()
+                   for p in sorted(d.iterdir()) if p.is_file()]
     found: dict[str, Path] = {}
     for p in candidates:
         m = MNIST_IDX_NAME.match(p.name)
@@ -169,111 +209,36 @@ def find_mnist_idx(folder: str | os.PathLike) -> dict[str, Path] | None:
     return found
 
 
+def _mnist_images_header(dtype: np.dtype, dims: tuple) -> str | None:
+    if dtype != np.uint8 or len(dims) != 3:
+        return f"expected a 3-D uint8 IDX array (N, 28, 28), got {dtype} {'x'.join(map(str, dims))}"
+    if dims[1:] != (MNIST_SIDE, MNIST_SIDE):
+        return (f"images are {dims[1]}x{dims[2]} pixels; MNIST digits are "
+                f"{MNIST_SIDE}x{MNIST_SIDE}")
+    if dims[0] > MNIST_MAX_IMAGES:
+        return f"declares {dims[0]:,} images; MNIST has at most {MNIST_MAX_IMAGES:,}"
+    return None
+
+
+def _mnist_labels_header(dtype: np.dtype, dims: tuple) -> str | None:
+    if len(dims) != 1:
+        return f"expected a 1-D label array, got {'x'.join(map(str, dims))}"
+    if dtype.kind not in "iu":
+        return f"labels are {dtype}, expected whole numbers"
+    if dims[0] > MNIST_MAX_IMAGES:
+        return f"declares {dims[0]:,} labels; MNIST has at most {MNIST_MAX_IMAGES:,}"
+    return None
+
+
 def read_mnist_idx(files: dict[str, Path]) -> tuple[Pair, Pair]:
-    """Read the four IDX files found by :func:`find_mnist_idx`."""
+    """Read the four IDX files found by :func:`find_mnist_idx`, each streamed into one
+    array allocated after its header passed the MNIST checks (28x28, at most 70,000)."""
     result = []
     for part in ("train", "t10k"):
-        images, labels = read_idx(files[f"{part}-images"]), read_idx(files[f"{part}-labels"])
+        images = read_idx(files[f"{part}-images"], check=_mnist_images_header)
+        labels = read_idx(files[f"{part}-labels"], check=_mnist_labels_header)
         name = f"{files[f'{part}-images']} / {files[f'{part}-labels'].name}"
-        if images.ndim != 3 or images.dtype != np.uint8:
-            raise DatasetError(f"{files[f'{part}-images']}: expected a 3-D uint8 IDX array "
-                               f"(N, H, W), got {images.dtype} {images.shape}")
-        if labels.ndim != 1:
-            raise DatasetError(f"{files[f'{part}-labels']}: expected a 1-D label array, got {labels.shape}")
         if len(images) != len(labels):
             raise DatasetError(f"{name}: {len(images)} images but {len(labels)} labels")
         result.append(check_pair(images[:, None], labels, name))
     return result[0], result[1]
-
-
-# Key pairs seen in MATLAB MNIST files, tried in order.
-_MAT_KEYS = [("train_images", "train_labels", "test_images", "test_labels"),
-             ("trainX", "trainY", "testX", "testY"),
-             ("train_x", "train_y", "test_x", "test_y"),
-             ("x_train", "y_train", "x_test", "y_test")]
-
-
-def _mat_images(x: np.ndarray, n: int, name: str) -> np.ndarray:
-    """MATLAB image arrays come as (N, 784), (784, N), (N, 28, 28) or (28, 28, N)."""
-    if x.ndim == 2:
-        if x.shape[0] != n and x.shape[1] == n:
-            x = x.T
-        side = int(round(np.sqrt(x.shape[1])))
-        if x.shape[0] != n or side * side != x.shape[1]:
-            raise DatasetError(f"{name}: images have shape {x.shape}, not {n} square images")
-        return x.reshape(n, side, side)
-    if x.ndim == 3:
-        if x.shape[0] != n and x.shape[2] == n:
-            x = x.transpose(2, 0, 1)
-        if x.shape[0] != n:
-            raise DatasetError(f"{name}: images have shape {x.shape} but there are {n} labels")
-        return x
-    raise DatasetError(f"{name}: images have shape {x.shape}, expected 2 or 3 dimensions")
-
-
-def read_mnist_mat(path: str | os.PathLike) -> tuple[Pair, Pair]:
-    """Read a MATLAB ``.mat`` file (v4-v7.2) holding ``train_images``/``train_labels``-style arrays.
-
-    Also reads the old mldata ``mnist-original.mat`` (``data`` (784, 70000), ``label``):
-    the first 60,000 are the training set. Needs scipy.
-    """
-    path = Path(path)
-    try:
-        import scipy.io
-    except ImportError as exc:
-        raise DatasetError(f"{path}: reading MATLAB .mat files needs the 'scipy' package, "
-                           "which is not installed (pip install scipy)") from exc
-    try:
-        mat = scipy.io.loadmat(str(path))
-    except NotImplementedError as exc:  # v7.3 files are HDF5
-        raise DatasetError(f"{path}: MATLAB v7.3 (HDF5) files are not supported; "
-                           "re-save with save(..., '-v7')") from exc
-    except Exception as exc:  # scipy's parser raises many types (MatReadError, IndexError, ...)
-        raise DatasetError(f"{path}: not a readable MATLAB file ({type(exc).__name__}: {exc})") from exc
-    if "data" in mat and "label" in mat:
-        labels = np.ravel(mat["label"])
-        images = _mat_images(np.asarray(mat["data"]), len(labels), str(path))
-        if len(labels) != 70_000:
-            raise DatasetError(f"{path}: 'data'/'label' layout expected 70,000 digits, found {len(labels)}")
-        images = to_uint8_images(images, str(path))[:, None]
-        return (check_pair(images[:60_000], labels[:60_000], f"{path} (train)"),
-                check_pair(images[60_000:], labels[60_000:], f"{path} (test)"))
-    for keys in _MAT_KEYS:
-        if all(k in mat for k in keys):
-            parts = []
-            for xk, yk in (keys[:2], keys[2:]):
-                labels = np.ravel(mat[yk])
-                name = f"{path} {xk}/{yk}"
-                images = to_uint8_images(_mat_images(np.asarray(mat[xk]), len(labels), name), name)
-                parts.append(check_pair(images[:, None], labels, name))
-            return parts[0], parts[1]
-    found = sorted(k for k in mat if not k.startswith("__"))
-    raise DatasetError(f"{path}: no train/test image and label arrays found (variables: {found}; "
-                       "expected e.g. train_images, train_labels, test_images, test_labels)")
-
-
-def read_mnist_path(path: str | os.PathLike) -> tuple[Pair, Pair]:
-    """Read MNIST from a file (``.npz``, ``.mat``, one of the IDX files) or a folder holding them."""
-    path = Path(path)
-    if not path.exists():
-        raise DatasetError(f"{path}: no such file or folder")
-    if path.is_file():
-        suffix = path.suffix.lower()
-        if suffix == ".npz":
-            return read_split_npz(path, channels=1)
-        if suffix == ".mat":
-            return read_mnist_mat(path)
-        if MNIST_IDX_NAME.match(path.name):
-            path = path.parent  # one IDX file stands for its set of four
-        else:
-            raise DatasetError(f"{path}: not an MNIST file this lab reads "
-                               "(IDX files like train-images-idx3-ubyte[.gz], mnist.npz, or .mat)")
-    files = find_mnist_idx(path)
-    if files is not None:
-        return read_mnist_idx(files)
-    for pattern, reader in (("*.npz", lambda p: read_split_npz(p, channels=1)), ("*.mat", read_mnist_mat)):
-        matches = sorted(path.glob(pattern))
-        if len(matches) == 1:
-            return reader(matches[0])
-    raise DatasetError(f"{path}: no MNIST files found (looked for the four IDX files, "
-                       "one mnist.npz or one .mat file)")
