@@ -65,6 +65,12 @@ class _Builder:
         self.dropped_softmax = None
 
     # ----------------------------------------------------------- helpers
+    def operand(self, node, i: int, what: str) -> np.ndarray:
+        """The constant that is input ``i`` of ``node``."""
+        if len(node.input) <= i or not node.input[i]:
+            raise _Refused(f"its {what} (input {i}) is missing")
+        return self.const(node.input[i], what)
+
     def const(self, name: str, what: str) -> np.ndarray:
         if name not in self.consts:
             raise _Refused(f"its {what} {name!r} is not a constant in the file")
@@ -161,7 +167,7 @@ class _Builder:
         return None
 
     def conv(self, node, attrs) -> None:
-        w = self.const(node.input[1] if len(node.input) > 1 else "", "weight")
+        w = self.operand(node, 1, "weight")
         if w.ndim != 4:
             raise _Refused(f"only 2-D convolutions are supported (weight shape {w.shape})")
         if attrs.get("group", 1) != 1:
@@ -230,7 +236,7 @@ class _Builder:
         self.push(Flatten())
 
     def reshape(self, node, attrs) -> None:
-        target = [int(v) for v in self.const(node.input[1], "shape").reshape(-1)]
+        target = [int(v) for v in self.operand(node, 1, "shape").reshape(-1)]
         features = int(np.prod(self.shape))
         if len(target) != 2 or target[0] not in (0, -1, 1) or target[1] not in (-1, features) or (
                 target == [-1, -1]):
@@ -240,7 +246,7 @@ class _Builder:
     def gemm(self, node, attrs) -> None:
         if attrs.get("transA", 0):
             raise _Refused("transA=1 is not supported")
-        b = self.const(node.input[1], "weight")
+        b = self.operand(node, 1, "weight")
         if b.ndim != 2:
             raise _Refused(f"the weight must be a matrix, got shape {b.shape}")
         w = (b.T if attrs.get("transB", 0) else b) * np.asarray(attrs.get("alpha", 1.0), b.dtype)
@@ -254,7 +260,7 @@ class _Builder:
         self.weighted(Dense, arrays, w.shape[0], w.shape[1], bias="b" in arrays)
 
     def matmul_node(self, node, attrs) -> None:
-        w = self.const(node.input[1], "weight")
+        w = self.operand(node, 1, "weight")
         if w.ndim != 2:
             raise _Refused(f"the weight must be a matrix, got shape {w.shape}")
         self.weighted(Dense, {"W": w}, w.shape[0], w.shape[1], bias=False)
@@ -311,14 +317,16 @@ def load_onnx(path) -> Sequential:
     for k, node in enumerate(nodes):
         label = _node_label(node, k)
         if node.domain not in ("", "ai.onnx") or node.op_type not in SUPPORTED:
-            raise ModelFileError(f"{path}: {label} uses operation {node.op_type!r}, which cnnlab "
-                                 f"cannot import (supported: {', '.join(SUPPORTED)})")
+            who = f"node {node.name!r}" if node.name else f"node #{k}"
+            op = f"{node.domain}.{node.op_type}" if node.domain not in ("", "ai.onnx") else node.op_type
+            raise ModelFileError(f"{path}: {who} uses operation {op!r}, which cnnlab cannot "
+                                 f"import (supported: {', '.join(SUPPORTED)})")
         last = k == len(nodes) - 1
         try:
             data = _data_input(node, current, consts)
             _check_outputs(node, graph, used, last)
             builder.add(node, data, last)
-        except _Refused as exc:
+        except (_Refused, ValueError, TypeError) as exc:  # ValueError: a layer refused the values
             raise ModelFileError(f"{path}: {label}: {exc}") from None
         current = node.output[0]
     builder.flush_norm()
