@@ -14,7 +14,8 @@ def const(name, values, dtype=np.float32):
     return numpy_helper.from_array(np.asarray(values, dtype=dtype), name)
 
 
-def graph_model(nodes, inits, in_shape, out_name="y", opset=17, out_dims=("batch", "k"), elem=TensorProto.FLOAT):
+def graph_model(nodes, inits, in_shape, out_name="y", opset=17, out_dims=("batch", "k"),
+                elem=TensorProto.FLOAT):
     """A model proto with input ``x`` ``(N, *in_shape)`` and output ``out_name``."""
     graph = helper.make_graph(
         nodes, "test", [helper.make_tensor_value_info("x", elem, ["batch", *in_shape])],
@@ -39,7 +40,8 @@ def digit_classifier(opset=17):
              node("AveragePool", ["g"], ["h"], kernel_shape=[1, 2], strides=[1, 1]),
              node("Reshape", ["h", "flat"], ["i"]),
              node("MatMul", ["i", "w3"], ["j"]), node("Add", ["j", "b3"], ["k"]),
-             node("Dropout", ["k", "ratio"], ["l"]) if opset >= 12 else node("Dropout", ["k"], ["l"], ratio=0.25),
+             (node("Dropout", ["k", "ratio"], ["l"]) if opset >= 12
+              else node("Dropout", ["k"], ["l"], ratio=0.25)),
              node("LeakyRelu", ["l"], ["m"], alpha=0.2), node("Tanh", ["m"], ["n"]),
              node("Gemm", ["n", "w4", "b4"], ["o"], alpha=0.5, beta=2.0, transB=0),
              node("Softmax", ["o"], ["y"], axis=-1)]

@@ -6,7 +6,6 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from cnnlab.engine.losses import softmax  # noqa: E402
 from cnnlab.interop import load_onnx  # noqa: E402
 from tests.interop.onnx_graphs import const, digit_classifier, graph_model, node, weight  # noqa: E402
 
@@ -43,7 +42,8 @@ def test_a_foreign_digit_classifier_gives_onnxruntime_probabilities(tmp_path, op
 def test_normalisation_by_sub_and_div_per_channel(tmp_path):
     nodes = [node("Sub", ["x", "mean"], ["a"]), node("Div", ["a", "std"], ["b"]),
              node("Flatten", ["b"], ["c"], axis=1), node("Gemm", ["c", "w", "bias"], ["y"], transB=1)]
-    inits = [const("mean", [[[0.4914]], [[0.4822]], [[0.4465]]]), const("std", [[[0.247]], [[0.243]], [[0.261]]]),
+    inits = [const("mean", [[[0.4914]], [[0.4822]], [[0.4465]]]),
+             const("std", [[[0.247]], [[0.243]], [[0.261]]]),
              weight("w", 10, 3 * 4 * 4), weight("bias", 10)]
     path = _save(tmp_path, graph_model(nodes, inits, [3, 4, 4]))
     model = load_onnx(path)
