@@ -395,6 +395,8 @@ class Session(QObject):
         for job, (thread, _worker) in list(self._threads.items()):
             job.cancel()
             thread.quit()  # the thread's event loop ends once run() returns
-            clean &= thread.wait(timeout_ms)
-        self._threads.clear()
+            if thread.wait(timeout_ms):
+                del self._threads[job]
+            else:  # still running: keep the references (a collected running QThread aborts)
+                clean = False
         return clean
