@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from cnnlab.data import DatasetError, load_cifar10
-from cnnlab.data.cifar_formats import CifarUnpickler, parse_binary_batch, safe_unpickle
+from cnnlab.data.cifar_formats import parse_binary_batch, safe_unpickle
+from cnnlab.data.cifar_pickle import PickleRefused, read_cifar_pickle
 
 from .builders import cifar_batch, cifar_binary_bytes, cifar_python_bytes, py2_pickle, write_tar
 
@@ -105,9 +106,10 @@ def test_crafted_pickle_is_refused(tmp_path, payload, monkeypatch):
 
 
 def test_unpickler_refuses_everything_but_numpy_reconstruction():
-    with pytest.raises(pickle.UnpicklingError, match="refused to load builtins.getattr"):
-        CifarUnpickler.find_class(None, "builtins", "getattr")
-    assert CifarUnpickler.find_class(None, "numpy", "dtype") is np.dtype
+    with pytest.raises(PickleRefused, match="refused to load builtins.getattr"):
+        read_cifar_pickle(b"\x80\x02cbuiltins\ngetattr\n.")
+    with pytest.raises(PickleRefused, match="a call to numpy.ndarray with unexpected arguments"):
+        read_cifar_pickle(b"\x80\x02cnumpy\nndarray\nK\x05\x85R.")  # ndarray(5): raw memory
 
 
 @pytest.mark.parametrize("obj, message", [
@@ -115,7 +117,10 @@ def test_unpickler_refuses_everything_but_numpy_reconstruction():
     ({"labels": [1]}, "lacks 'data' and 'labels'"),
     ({"data": np.zeros((1, 3072), np.float32), "labels": [1]}, r"'data' is float32 \(1, 3072\)"),
     ({"data": np.zeros((2, 3072), np.uint8), "labels": [1]}, "2 images but labels have shape"),
+    ({"data": np.zeros((2, 3, 32, 32), np.uint8), "labels": [1, 2]}, r"'data' is uint8 \(2, 3, 32, 32\)"),
     ({"data": np.zeros((1, 3072), np.uint8), "labels": ["x"]}, "whole numbers"),
+    ({"data": np.zeros((1, 3072), np.uint8), "labels": [True]}, "whole numbers"),
+    ({"data": np.zeros((1, 3072), np.uint8), "labels": [10]}, r"labels range 10\.\.10"),
 ])
 def test_python_batch_content_errors(tmp_path, obj, message):
     (tmp_path / "data_batch_1").write_bytes(py2_pickle(obj))
