@@ -27,7 +27,7 @@ from cnnlab.lab.training import TrainingConfig  # noqa: E402
 from cnnlab.app.startup import load_startup_state  # noqa: E402
 from cnnlab.lab.presets import DEFAULT_PRESET, build_preset  # noqa: E402
 
-NAMES = ["model", "train", "draw", "kernels", "experiments", "backprop"]
+NAMES = ["model", "train", "draw", "step_by_step", "kernels", "experiments", "backprop"]
 
 
 def wait_until(app: QApplication, done, timeout_s: float = 300.0) -> None:
@@ -95,14 +95,21 @@ def main(argv: list[str] | None = None) -> int:
     draw_three(window.draw_panel.canvas)
     window.draw_panel.refresh()
     grab(2)
+    step = window.step_panel  # the drawn "3", the first conv, half of its first channel
+    step.source.source.setCurrentIndex(0)
+    window.tabs.setCurrentIndex(3)
+    wait_until(app, lambda: step.walk is not None and not step.busy)
+    step.jump_to(step.problem.out_hw[0] // 2, step.problem.out_hw[1] // 2)
+    wait_until(app, lambda: not step.busy)
     grab(3)
+    grab(4)
     analysis = window.experiments_panel.analysis
-    window.tabs.setCurrentIndex(4)
+    window.tabs.setCurrentIndex(5)
     app.processEvents()
     analysis.recompute()
     wait_until(app, lambda: not analysis.jobs.running)
-    grab(4)
     grab(5)
+    grab(6)
     session.shutdown()
     return 0
 

@@ -28,6 +28,7 @@ from cnnlab.app.panels.draw_panel import DrawPanel
 from cnnlab.app.panels.experiments_panel import ExperimentsPanel
 from cnnlab.app.panels.kernels_panel import KernelsPanel
 from cnnlab.app.panels.model_panel import ModelPanel
+from cnnlab.app.panels.step_panel import StepByStepPanel
 from cnnlab.app.panels.train_panel import TrainPanel
 from cnnlab.app.session import Session
 from cnnlab.app.startup import load_startup_state
@@ -38,7 +39,7 @@ SHORTCUTS = [
     ("Ctrl+Enter", "start training"),
     ("Space", "pause / resume training"),
     ("Esc", "stop training"),
-    ("Ctrl+1 … Ctrl+6", "switch tab"),
+    ("Ctrl+1 … Ctrl+7", "switch tab"),
     ("Ctrl+O / Ctrl+S", "open / save model"),
     ("Del / Ctrl+Z", "clear / undo on the Draw tab"),
     ("Ctrl+Q", "quit"),
@@ -57,11 +58,14 @@ class MainWindow(QMainWindow):
         self.model_panel = ModelPanel(session)
         self.train_panel = TrainPanel(session, self.data_actions)
         self.draw_panel = DrawPanel(session)
+        self.step_panel = StepByStepPanel(session, drawing=self.draw_panel.canvas.image_array)
+        self.draw_panel.canvas.changed.connect(self.step_panel.drawing_changed)
         self.kernels_panel = KernelsPanel(session)
         self.experiments_panel = ExperimentsPanel(session)
         self.backprop_panel = BackpropPanel(session)
         self.panels = [
             ("Model", self.model_panel), ("Train", self.train_panel), ("Draw", self.draw_panel),
+            ("Step by step", self.step_panel),
             ("Kernels && Blur", self.kernels_panel), ("Experiments", self.experiments_panel),
             ("Backprop", self.backprop_panel),
         ]

@@ -96,6 +96,22 @@ class ChannelWalk:
         return self.record
 
 
+def channel_input_grad(problem: LayerProblem, channel: int) -> np.ndarray:
+    """The padded dA_prev ``(C_in, H + 2ph, W + 2pw)`` that conv output channel ``channel``
+    alone contributes (what its backward walk ends at), vectorised over output cells: each
+    kernel tap adds ``W[c, :, tap] · dZ[c]`` to the input cells it touched."""
+    p = problem
+    (ph, pw), (kh, kw), (sh, sw), (dh, dw) = p.padding, p.kernel, p.stride, p.dilation
+    ho, wo = p.out_hw
+    out = np.zeros((p.in_channels, p.a_prev.shape[2] + 2 * ph, p.a_prev.shape[3] + 2 * pw))
+    for a in range(kh):
+        for b in range(kw):
+            rows = slice(a * dh, a * dh + (ho - 1) * sh + 1, sh)
+            cols = slice(b * dw, b * dw + (wo - 1) * sw + 1, sw)
+            out[:, rows, cols] += p.W[channel, :, a, b, None, None] * p.dz[0, channel]
+    return out
+
+
 @dataclass(frozen=True)
 class SgdStepReport:
     """One SGD step on one image (float64, a copy of the model).

@@ -37,7 +37,8 @@ def test_first_launch_has_sample_data_and_a_model(window):
     assert window.dataset_label.text().startswith("MNIST sample")
     assert "default digits" in window.model_label.text()
     titles = [window.tabs.tabText(i).replace("&&", "&") for i in range(window.tabs.count())]
-    assert titles == ["Model", "Train", "Draw", "Kernels & Blur", "Experiments", "Backprop"]
+    assert titles == ["Model", "Train", "Draw", "Step by step", "Kernels & Blur", "Experiments",
+                      "Backprop"]
     assert window.tabs.currentWidget() is window.train_panel
     assert window.start_action.isEnabled() and not window.stop_action.isEnabled()
 

@@ -9,7 +9,7 @@ from cnnlab.engine import reference as R
 from cnnlab.engine.losses import SoftmaxCrossEntropy
 from cnnlab.engine.model import Sequential
 from cnnlab.lab import step_by_step as S
-from cnnlab.lab.step_walk import ChannelWalk, sgd_step
+from cnnlab.lab.step_walk import ChannelWalk, channel_input_grad, sgd_step
 
 
 def small_net(dtype=np.float32):
@@ -108,6 +108,7 @@ def test_walking_every_channel_rebuilds_the_layer(index, direction):
             np.testing.assert_allclose(last.output[0, 0], p.z[0, c], atol=1e-12)
         elif p.kind == "conv":
             dx_total += last.dx
+            np.testing.assert_allclose(last.dx_padded[0], channel_input_grad(p, c), atol=1e-12)
             np.testing.assert_allclose(last.dW[0], p.engine_dW[c], atol=1e-12)
             np.testing.assert_allclose(last.db[0], p.engine_db[c], atol=1e-12)
         else:
