@@ -1,4 +1,5 @@
-"""Command line: ``cnnlab`` opens the app; ``cnnlab data ...`` manages datasets."""
+"""Command line: ``cnnlab`` opens the app; ``cnnlab train|evaluate|export|presets`` work in the
+terminal (``cnnlab.cli``); ``cnnlab data ...`` manages datasets."""
 
 from __future__ import annotations
 
@@ -7,6 +8,15 @@ import os
 import sys
 
 from cnnlab import __version__
+
+#: the terminal commands and what they do, as ``cnnlab --help`` lists them
+COMMANDS = {
+    "train": "train a preset, an architecture JSON or a saved model on a dataset",
+    "evaluate": "accuracy, per-class precision/recall and confusion matrix of a model",
+    "export": "write a model as PyTorch code + safetensors weights, or as ONNX",
+    "presets": "list the preset networks",
+    "data": "list and download datasets",
+}
 
 
 def _no_display_problem() -> str | None:
@@ -25,9 +35,21 @@ def main(argv: list[str] | None = None) -> int:
         from cnnlab.data.cli import main as data_main
 
         return data_main(argv[1:])
+    if argv and argv[0] in COMMANDS:
+        from cnnlab.cli import main as cli_main
+
+        return cli_main(argv)
+    if argv and not argv[0].startswith("-"):
+        print(f"cnnlab: unknown command {argv[0]!r}; commands: {', '.join(COMMANDS)} "
+              "(`cnnlab --help`)", file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(
-        prog="cnnlab", description="A desktop lab for learning how convolutional networks work. "
-        "Without arguments it opens the app; `cnnlab data --help` lists and downloads datasets.")
+        prog="cnnlab", usage=f"cnnlab [-h] [--version] {{{','.join(COMMANDS)}}} ...",
+        description="A desktop lab for learning how convolutional networks work.\n"
+        "Without arguments it opens the app; `cnnlab COMMAND --help` explains a command\n"
+        "(`cnnlab data --help` lists and downloads datasets).",
+        epilog="commands:\n" + "\n".join(f"  {name:<9} {text}" for name, text in COMMANDS.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"cnnlab {__version__}")
     args, qt_args = parser.parse_known_args(argv)  # the rest (e.g. -platform) goes to Qt
     del args
