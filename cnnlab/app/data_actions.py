@@ -13,8 +13,8 @@ from PyQt6.QtCore import QObject, pyqtSignal
 from PyQt6.QtGui import QAction
 from PyQt6.QtWidgets import QFileDialog, QWidget
 
-from cnnlab.app.jobs import Job, JobContext
-from cnnlab.app.session import DatasetBundle, Session, load_dataset
+from cnnlab.app.jobs import Job, JobContext, JobKind
+from cnnlab.app.session import DatasetBundle, Session, dataset_name, load_dataset
 from cnnlab.app.widgets import show_error
 
 KINDS = {"mnist": "MNIST", "cifar10": "CIFAR-10"}
@@ -33,17 +33,25 @@ def is_cached(kind: str) -> bool:
 
 
 def fetch_and_load(kind: str, source: str, ctx: JobContext, download: bool) -> DatasetBundle:
-    """Job body: download (when asked) and parse a dataset, reporting bytes."""
+    """Job body: download (when asked; the first 80 % of the bar, by bytes) and parse a
+    dataset, saying which phase it is in."""
     from cnnlab import data
     from cnnlab.data.download import DownloadCancelled
 
-    if source != "full":
-        return load_dataset(kind, source)
     label = KINDS[kind]
+    if source != "full":
+        ctx.progress(0, 1, f"reading {label} from …/{Path(source).name or source}")
+        return load_dataset(kind, source)
+    share = 0.8 if download else 0.0
 
     def progress(done: int, total: int) -> None:
-        ctx.progress(done, total, f"{label}: {done / 1e6:.1f} / {total / 1e6:.1f} MB")
+        if not total:
+            return
+        text = (f"{label}: {done / 1e6:.1f} / {total / 1e6:.1f} MB" if done < total
+                else f"{label}: downloaded, reading the files…")
+        ctx.progress(share * done / total, 1.0, text)
 
+    ctx.progress(0, 1, f"{label}: connecting…" if download else f"reading {label} from the cache…")
     loader = data.load_mnist if kind == "mnist" else data.load_cifar10
     try:
         (xtr, ytr), (xte, yte) = loader("full", download=download, progress=progress,
@@ -53,7 +61,8 @@ def fetch_and_load(kind: str, source: str, ctx: JobContext, download: bool) -> D
 
         raise JobCancelled from None
     classes = data.MNIST_CLASSES if kind == "mnist" else data.CIFAR10_CLASSES
-    return DatasetBundle(f"{label} full", "full", kind, xtr, ytr, xte, yte, tuple(classes))
+    return DatasetBundle(dataset_name(label, "full", len(xtr), len(xte)), "full", kind,
+                         xtr, ytr, xte, yte, tuple(classes))
 
 
 class DatasetActions(QObject):
@@ -67,7 +76,7 @@ class DatasetActions(QObject):
         self.session = session
         self.parent_widget = parent_widget
         self.opened: list[tuple[str, str]] = []  # (kind, path) the user opened
-        self.job: Job | None = None
+        self.job: Job | None = None  # the running load or download (None once it ends)
 
     def options(self) -> list[tuple[str, str, str]]:
         """``(label, kind, source)`` for every dataset the user can pick now."""
@@ -98,14 +107,20 @@ class DatasetActions(QObject):
             return None
         download = source == "full" and not is_cached(kind)
         name = f"download {KINDS[kind]}" if download else f"load {KINDS[kind]} {Path(source).name}"
-        job = self.session.run_job(name, lambda ctx: fetch_and_load(kind, source, ctx, download))
+        job = self.session.run_job(name, lambda ctx: fetch_and_load(kind, source, ctx, download),
+                                   JobKind.DATASET)
         job.finished.connect(self._loaded)
         job.failed.connect(lambda msg: self._failed(kind, source, msg))
         job.cancelled.connect(lambda _p: self.session.status_message.emit(f"{name}: cancelled"))
-        job.done.connect(self.options_changed)
+        job.done.connect(self._job_done)
         self.job = job
         self.job_started.emit(job)
         return job
+
+    def _job_done(self) -> None:
+        if self.sender() is self.job:
+            self.job = None  # the session deletes it; its result is the session's dataset now
+        self.options_changed.emit()
 
     def _loaded(self, bundle: DatasetBundle) -> None:
         if bundle.source not in ("sample", "full"):

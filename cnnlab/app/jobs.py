@@ -41,11 +41,13 @@ class JobKind(Enum):
 
 @dataclass(frozen=True)
 class JobProgress:
-    """Generic progress: ``done`` of ``total`` units (``total`` 0 when unknown)."""
+    """Generic progress: ``done`` of ``total`` units (``total`` 0 when unknown), and the
+    seconds left when the job knows better than an extrapolation (``eta_s``)."""
 
     done: float
     total: float
     text: str = ""
+    eta_s: float | None = None
 
     @property
     def fraction(self) -> float:
@@ -88,9 +90,9 @@ class JobContext:
             self._emit(pending)
         self._emit(obj)
 
-    def progress(self, done: float, total: float, text: str = "") -> None:
-        """Shorthand for ``report(JobProgress(done, total, text))``."""
-        self.report(JobProgress(done, total, text), force=total > 0 and done >= total)
+    def progress(self, done: float, total: float, text: str = "", eta_s: float | None = None) -> None:
+        """Shorthand for ``report(JobProgress(done, total, text, eta_s))``."""
+        self.report(JobProgress(done, total, text, eta_s), force=total > 0 and done >= total)
 
     def flush(self) -> None:
         """Send a coalesced report still waiting, if any."""
@@ -211,7 +213,7 @@ class Job(QObject):
     def _on_report(self, report: object) -> None:
         if isinstance(report, JobProgress):
             self.set_progress(report.fraction if report.total > 0 else self.fraction,
-                              report.text or None)
+                              report.text or None, report.eta_s)
 
     def _end(self) -> None:
         self.running = False

@@ -76,11 +76,15 @@ def test_full_mnist_downloads_from_the_mirror_and_loads(qtbot, actions, mnist_se
     progress = []
     job = actions.choose("mnist", "full")
     job.progress.connect(progress.append)
+    fractions = []
+    job.progress_changed.connect(lambda: fractions.append(job.fraction))
     with qtbot.waitSignal(actions.session.dataset_changed, timeout=20000):
         pass
+    qtbot.waitUntil(lambda: actions.job is None, timeout=5000)  # forgotten once done
     ds = actions.session.dataset
     assert ds.name == "MNIST full" and len(ds.x_train) == 12 and len(ds.x_test) == 6
-    assert progress and progress[-1].done == progress[-1].total
+    assert progress[-1].text.endswith("reading the files…")  # every phase says what it does
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0  # the bar ends at 100 %
     assert any("cached" in label for label, k, s in actions.options() if k == "mnist" and s == "full")
 
 

@@ -200,7 +200,7 @@ def test_cancel_stops_the_sweep_within_one_batch(qtbot, small_session):
     batches_after_cancel = []
     original = small_session.run_job
 
-    def run_job(name, fn):  # count the batches the worker reports after Cancel
+    def run_job(name, fn, *kind):  # count the batches the worker reports after Cancel
         def counted(ctx):
             report = ctx.report
 
@@ -210,7 +210,7 @@ def test_cancel_stops_the_sweep_within_one_batch(qtbot, small_session):
                 report(obj, force)
             ctx.report = counting_report
             return fn(ctx)
-        return original(name, counted)
+        return original(name, counted, *kind)
 
     small_session.run_job = run_job
     panel = ExperimentsPanel(small_session)

@@ -45,9 +45,46 @@ def choose(combo, data):
 # ------------------------------------------------------------------ blur lab
 
 
+def test_size_from_sigma_is_on_by_default_and_a_fixed_size_shows_what_it_cuts(qtbot, panel):
+    view = panel.blur_view
+    assert view.auto_size.isChecked() and not view.size_spin.isEnabled()
+    with qtbot.waitSignal(view.filtered, timeout=2000):
+        view.sigma_spin.setValue(3.0)
+    assert view.kernel.shape == (19, 19) and view.size_spin.value() == 19  # 2⌈3σ⌉ + 1
+    np.testing.assert_allclose(view.kernel, K.gaussian(19, 3.0))
+    assert "2⌈3σ⌉ + 1 = 19" in view.designer.truncation.text()
+    with qtbot.waitSignal(view.filtered, timeout=2000):
+        view.auto_size.setChecked(False)
+        view.size_spin.setValue(5)
+    np.testing.assert_allclose(view.kernel, K.gaussian(5, 3.0))
+    text = view.designer.truncation.text()
+    kept = 100 * K.gaussian_kept(5, 3.0)
+    assert f"keeps only {kept:.0f} %" in text and "needs k = 19" in text
+
+
+def test_an_impossible_setting_keeps_the_controls_in_place(qtbot, panel):
+    panel.resize(1024, 700)
+    panel.show()
+    qtbot.waitExposed(panel)
+    view = panel.blur_view
+    spots = {w: w.mapTo(view, QPoint(0, 0)) for w in (view.stride_spin, view.dilation_spin)}
+    with qtbot.waitSignal(view.filtered, timeout=2000):
+        view.auto_size.setChecked(False)
+        view.size_spin.setValue(13)
+        view.padding_spin.setValue(0)
+        view.dilation_spin.setValue(3)  # reach 3·12 + 1 = 37 > 32: impossible
+    qtbot.wait(50)
+    assert view.after is None and view.message.text()
+    assert all(w.mapTo(view, QPoint(0, 0)) == spot for w, spot in spots.items())
+    assert view.message.isVisible() and not view.message.visibleRegion().isEmpty()
+    assert "impossible" in view.large.after_caption
+
+
 def test_sigma_and_stride_update_images_and_output_size(qtbot, panel):
     view = panel.blur_view
     choose(view.kernel_combo, "gaussian")
+    view.auto_size.setChecked(False)
+    view.size_spin.setValue(5)
     with qtbot.waitSignal(view.filtered, timeout=2000):
         view.sigma_spin.setValue(2.0)
     expected = K.blur_images(shown_images(view), K.gaussian(5, 2.0), stride=1, padding="same")
@@ -76,6 +113,8 @@ def test_sigma_and_stride_update_images_and_output_size(qtbot, panel):
 def test_dragging_sigma_is_coalesced_into_one_update(qtbot, panel):
     view = panel.blur_view
     choose(view.kernel_combo, "gaussian")
+    view.auto_size.setChecked(False)
+    view.size_spin.setValue(5)
     qtbot.waitUntil(lambda: not view._timer.isActive(), timeout=2000)
     seen = []
     view.filtered.connect(lambda: seen.append(view.sigma_spin.value()))
@@ -191,14 +230,21 @@ def test_click_enlarges_and_save_png(qtbot, panel, tmp_path):
     assert not list(tmp_path.glob("*.tmp*"))  # written atomically, nothing left behind
 
 
-def test_full_cifar_missing_stays_on_sample(qtbot, panel, tmp_path, monkeypatch):
-    monkeypatch.setenv("CNNLAB_CACHE", str(tmp_path))
-    with qtbot.waitSignal(panel.session.jobs_changed, timeout=1000):
-        choose(panel.source_combo, "full")
-    qtbot.waitUntil(lambda: panel.source_combo.isEnabled(), timeout=5000)
-    assert panel.source_combo.currentData() == "sample"
-    assert "not available" in panel.source_message.text()
-    assert panel.images.source == "sample"
+def test_photos_follow_the_open_dataset(qtbot, panel, session):
+    assert panel.images.name == "CIFAR-10 sample" and "bundled" in panel.source_message.text()
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (300, 3, 32, 32), dtype=np.uint8)
+    y = rng.integers(0, 10, 300)
+    from cnnlab.app.session import DatasetBundle
+
+    ds = DatasetBundle("CIFAR-10 (250 / 50, from …/c10)", "/data/c10", "cifar10", x[:250],
+                       y[:250], x[250:], y[250:], tuple(f"class {i}" for i in range(10)))
+    session.set_dataset(ds)
+    assert panel.images.x is ds.x_test  # the session's own array: nothing loaded, no copy
+    assert panel.blur_view.images is panel.images and panel.recovery_view.images is panel.images
+    assert "open dataset" in panel.source_message.text()
+    session.set_dataset(load_dataset("mnist", "sample"))  # digits: back to the bundled photos
+    assert panel.images.name == "CIFAR-10 sample" and panel.images.x is not ds.x_test
 
 
 def test_settings_round_trip(qtbot, panel, session, tmp_path):

@@ -22,7 +22,7 @@ from PyQt6.QtWidgets import (
 )
 
 from cnnlab.app import settings as stored
-from cnnlab.app.jobs import JobCancelled
+from cnnlab.app.jobs import JobCancelled, JobKind
 from cnnlab.app.panels.empty_note import EmptyNote
 from cnnlab.app.panels.experiment_widgets import (
     BarChart,
@@ -73,6 +73,7 @@ class AnalysisView(QWidget):
         self.bars_of.setToolTip("per-class bars: accuracy, or mean cross-entropy loss "
                                 "(a class can be right often and still barely)")
         self.summary = QLabel("no analysis yet")
+        self.summary.setWordWrap(True)  # a long model or dataset name must not widen the window
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.jobs = JobControls()
 
@@ -106,7 +107,7 @@ class AnalysisView(QWidget):
         self.confusion.cell_clicked.connect(self.show_cell)
         self.show_all.clicked.connect(self.show_mistakes)
         session.model_changed.connect(lambda _m: self.mark_stale("the model changed"))
-        session.dataset_changed.connect(lambda _d: self.mark_stale("the dataset changed"))
+        session.dataset_changed.connect(self._on_dataset_changed)
         session.training_finished.connect(lambda _h: self.mark_stale("training finished"))
 
     def _build_layout(self) -> None:
@@ -146,7 +147,12 @@ class AnalysisView(QWidget):
         elif self.analysis is not None:
             self.jobs.set_status(f"{why}: the analysis below is out of date — Recompute")
 
-    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
+    def _on_dataset_changed(self, _dataset) -> None:
+        """Let go of the old test images at once; the numbers stay, marked out of date."""
+        self._x_test = None
+        self.mark_stale("the dataset changed")
+
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         if self._stale and not self.jobs.running:
             self.recompute()
@@ -167,23 +173,26 @@ class AnalysisView(QWidget):
         if self._job is not None and self._job.running:
             self._job.cancel()  # its result is ignored; this one replaces it
         model = model.copy()  # the session's model may start training while this runs
-        keep = subset_indices(ds.y_test, TEST_SUBSET_CHOICES[self.test_subset.currentIndex()])
-        x, y, names = ds.x_test[keep], ds.y_test[keep], ds.class_names
+        wanted = TEST_SUBSET_CHOICES[self.test_subset.currentIndex()]
+        x_all, y_all, names = ds.x_test, ds.y_test, ds.class_names
+        n_images = len(y_all) if wanted is None else min(wanted, len(y_all))
 
-        def run(ctx):
+        def run(ctx):  # the subset is drawn here, not on the GUI thread
+            keep = subset_indices(y_all, wanted)
+            # all: the dataset's read-only images, no copy (labels: a small copy); else a subset
+            x, y = (x_all, y_all.copy()) if len(keep) == len(y_all) else (x_all[keep], y_all[keep])
             result = analyze(model, x, y, names, progress=lambda d, t: ctx.progress(
                 d, t, f"evaluating {d:,}/{t:,}"), should_stop=ctx.should_stop)
             if result is None:
                 raise JobCancelled()
-            return result
+            return result, x, keep
 
         self._stale = False
-        job = self.session.run_job("analysis", run)
+        job = self.session.run_job("analysis", run, JobKind.ANALYSIS)
         self._job = job
         self.jobs.track(job, "evaluating…")
-        self.jobs.set_status(f"evaluating {s.model_name} on {len(x):,} test images of {ds.name}…")
-        job.finished.connect(lambda a, j=job, xs=(x, keep), m=s.model_name, d=ds.name:
-                             self._on_done(j, a, *xs, m, d))
+        self.jobs.set_status(f"evaluating {s.model_name} on {n_images:,} test images of {ds.name}…")
+        job.finished.connect(lambda r, j=job, m=s.model_name, d=ds.name: self._on_done(j, *r, m, d))
         job.failed.connect(lambda msg, j=job: self._on_failed(j, msg))
         job.cancelled.connect(lambda _r, j=job: self._on_cancelled(j))
         return True
@@ -192,6 +201,7 @@ class AnalysisView(QWidget):
                  ds_name: str) -> None:
         if job is not self._job:
             return
+        self._job = None  # the session deletes the finished job
         self.analysis, self._x_test, self._test_index = analysis, x_test, test_index
         best, worst = analysis.best_and_worst()
         low, high = analysis.best_and_worst_loss()
@@ -214,11 +224,13 @@ class AnalysisView(QWidget):
 
     def _on_failed(self, job, message: str) -> None:
         if job is self._job:
+            self._job = None
             self._stale = True
             self.jobs.set_status(f"analysis failed: {message}", error=True)
 
     def _on_cancelled(self, job) -> None:
         if job is self._job:
+            self._job = None
             self._stale = True
             self.jobs.set_status("analysis cancelled — Recompute to run it again")
 
@@ -307,6 +319,9 @@ class AnalysisView(QWidget):
         self._fill_gallery(idx, f"true {names[true_class]}, {what} ({format_count(len(idx))})")
 
     def _fill_gallery(self, idx: np.ndarray, title: str) -> None:
+        if self._x_test is None:  # the dataset changed: its images are gone
+            self.jobs.set_status("the dataset changed: Recompute to see the images")
+            return
         self.mistakes.fill(self.analysis, self._x_test, self._test_index, idx, title)
 
     @property

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,6 +24,7 @@ from PyQt6.QtWidgets import (
 )
 
 from cnnlab.app import settings as stored
+from cnnlab.app.jobs import JobKind
 from cnnlab.app.panels.empty_note import EmptyNote
 from cnnlab.app.panels.experiment_widgets import NumericItem, percent
 from cnnlab.app.panels.training_run_view import (
@@ -49,7 +51,48 @@ if TYPE_CHECKING:
 #: (a full batch of 60,000 MNIST images would be a 190 MB float copy per step).
 FULL_BATCH_LIMIT = 8192
 #: Share of the progress bar given to the CNN runs; the baseline gets the rest.
-CURVE_SHARE = 0.85
+CURVE_SHARE = 0.8
+#: The baseline's stopping rule (``logistic_baseline``): relative loss change per epoch
+#: below BASELINE_TOL, averaged over BASELINE_WINDOW epochs, or BASELINE_MAX_EPOCHS.
+BASELINE_TOL, BASELINE_WINDOW, BASELINE_MAX_EPOCHS = 1e-4, 5, 500
+
+
+def baseline_fraction(losses: list[float], tol: float = BASELINE_TOL,
+                      window: int = BASELINE_WINDOW, max_epochs: int = BASELINE_MAX_EPOCHS) -> float:
+    """How far the baseline is towards its stop, 0…1: the larger of the epochs used and
+    how far the loss's relative change per epoch has fallen from its first value towards
+    ``tol``, on a log scale (it falls roughly geometrically)."""
+    by_epochs = len(losses) / max_epochs
+    changes = [abs(losses[i - window] - losses[i]) / (window * max(abs(losses[i - window]), 1e-12))
+               for i in range(window, len(losses))]
+    if not changes:
+        return min(by_epochs, 1.0)
+    first, now = max(changes[0], tol), max(changes[-1], tol)
+    by_change = math.log(first / now) / math.log(first / tol) if first > tol else 1.0
+    return min(max(by_epochs, by_change), 1.0)
+
+
+def run_baseline(ctx, x, y, x_test, y_test, n_classes: int, l2: float, seed: int,
+                 share: float) -> BaselineResult:
+    """The logistic-regression baseline as the last ``1 - share`` of a job's progress bar,
+    with an ETA from its own pace (its epochs take a different time than the CNN's)."""
+    ctx.progress(share, 1.0, "baseline: starting")
+    losses: list[float] = []
+    start = time.perf_counter()
+
+    def on_epoch(report) -> None:
+        losses.append(report.train_loss)
+        f = baseline_fraction(losses)
+        elapsed = time.perf_counter() - start
+        eta = elapsed * (1 - f) / f if f > 0.02 else None
+        ctx.progress(share + (1 - share) * f, 1.0,
+                     f"baseline: epoch {report.epoch}, loss {report.train_loss:.4f}", eta)
+
+    return logistic_baseline(x, y, x_test, y_test, n_classes=n_classes, l2=l2, seed=seed,
+                             batch_size=None if len(y) <= FULL_BATCH_LIMIT else 1024,
+                             tol=BASELINE_TOL, window=BASELINE_WINDOW,
+                             max_epochs=BASELINE_MAX_EPOCHS, on_epoch=on_epoch,
+                             should_stop=ctx.should_stop)
 
 
 class DataSizeView(TrainingRunView):
@@ -153,6 +196,7 @@ class DataSizeView(TrainingRunView):
         cfg = s.model.get_config()  # the architecture; weights are drawn per run
         ds = s.dataset
         baseline_l2 = self.baseline_l2.value() if self.with_baseline.isChecked() else None
+        # The session's read-only arrays: the subsets are drawn in the job, not copied here.
         x, y, x_test, y_test, k = ds.x_train, ds.y_train, ds.x_test, ds.y_test, ds.n_classes
         share = CURVE_SHARE if baseline_l2 is not None else 1.0
 
@@ -164,20 +208,15 @@ class DataSizeView(TrainingRunView):
                                     should_stop=ctx.should_stop)
             if curve.stopped or baseline_l2 is None:
                 return curve, None
-            ctx.progress(share, 1.0, "baseline: starting")
-            baseline = logistic_baseline(
-                x, y, x_test, y_test, n_classes=k, l2=baseline_l2, seed=settings.seed,
-                batch_size=None if len(y) <= FULL_BATCH_LIMIT else 1024,
-                on_epoch=lambda r: ctx.progress(share, 1.0, f"baseline: epoch {r.epoch}, "
-                                                            f"loss {r.train_loss:.4f}"),
-                should_stop=ctx.should_stop)
-            return curve, baseline
+            return curve, run_baseline(ctx, x, y, x_test, y_test, k, baseline_l2, settings.seed,
+                                       share)
 
         self.points, self.baseline = [], None
         self._n_train = len(y)
         self._redraw()
         self.start("data size", run, f"training {s.model_name} on {len(fractions)} fractions of "
-                                     f"{len(y):,} images, {settings.epochs} epochs each…")
+                                     f"{len(y):,} images, {settings.epochs} epochs each…",
+                   JobKind.DATA_SIZE)
         return True
 
     def _on_report(self, report) -> None:

@@ -1,22 +1,21 @@
 """The Kernels & Blur tab: the blur lab, the current model's filters, kernel recovery.
 
-The tab loads its own CIFAR-10 photos (the bundled sample, or full CIFAR-10's test set
-when it is in the download cache), independent of the dataset the session trains on.
+The photos are those of the dataset the session has open when it is CIFAR-10 (its arrays,
+not a copy: switching datasets releases them), else the bundled CIFAR-10 sample.
 """
 
 from __future__ import annotations
 
 from PyQt6.QtCore import QSettings
-from PyQt6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from cnnlab.app import settings as stored
 from cnnlab.app.panels.blur_view import BlurLabView
 from cnnlab.app.panels.filters_view import ModelFiltersView
 from cnnlab.app.panels.recovery_view import KernelRecoveryView
 from cnnlab.app.session import Session, WeightsSnapshot
-from cnnlab.lab.image_source import CifarImages, load_cifar_images
-
-SOURCES = [("sample", "CIFAR-10 sample (bundled)"), ("full", "full CIFAR-10 (when downloaded)")]
+from cnnlab.app.widgets import ElidedLabel
+from cnnlab.lab.image_source import CifarImages, dataset_images, load_cifar_images
 
 
 class KernelsPanel(QWidget):
@@ -26,18 +25,11 @@ class KernelsPanel(QWidget):
         super().__init__(parent)
         self.session = session
         self.images: CifarImages | None = None
-        self._load_job = None
 
         layout = QVBoxLayout(self)
         row = QHBoxLayout()
         row.addWidget(QLabel("Photos:"))
-        self.source_combo = QComboBox()
-        for key, text in SOURCES:
-            self.source_combo.addItem(text, key)
-        self.source_combo.currentIndexChanged.connect(self._on_source_choice)
-        row.addWidget(self.source_combo)
-        self.source_message = QLabel()
-        self.source_message.setWordWrap(True)
+        self.source_message = ElidedLabel()  # which photos, and how to get others
         row.addWidget(self.source_message, 1)
         layout.addLayout(row)
 
@@ -50,7 +42,8 @@ class KernelsPanel(QWidget):
         self.tabs.addTab(self.recovery_view, "Kernel recovery")
         layout.addWidget(self.tabs, 1)
 
-        self.set_images(load_cifar_images("sample"))
+        self._follow_dataset(session.dataset)
+        session.dataset_changed.connect(self._follow_dataset)
         session.model_changed.connect(self._on_model_changed)
         session.weights_updated.connect(self._on_weights)
         self._on_model_changed(session.snapshot())
@@ -61,35 +54,20 @@ class KernelsPanel(QWidget):
         self.blur_view.set_images(images)
         self.recovery_view.set_images(images)
 
-    def _on_source_choice(self) -> None:
-        source = self.source_combo.currentData()
-        if self.images is not None and source == self.images.source:
+    def _follow_dataset(self, ds) -> None:
+        """The open dataset's photos when it is CIFAR-10, else the bundled sample (the old
+        pool is dropped at once, so a replaced dataset is freed)."""
+        if ds is not None and ds.kind == "cifar10":
+            if self.images is not None and self.images.x is ds.x_test:
+                return
+            self.set_images(dataset_images(ds.name, ds.source, ds.x_train, ds.y_train,
+                                           ds.x_test, ds.y_test, ds.class_names))
+            self.source_message.setText(f"{self.images.description} — the open dataset")
             return
-        if source == "sample":
-            self.source_message.setText("")
+        if self.images is None or self.images.source != "sample":
             self.set_images(load_cifar_images("sample"))
-            return
-        self.source_combo.setEnabled(False)
-        self.source_message.setText("loading full CIFAR-10 …")
-        self._load_job = self.session.run_job("load CIFAR-10 for the blur lab",
-                                              lambda ctx: load_cifar_images(source))
-        self._load_job.finished.connect(self._on_loaded)
-        self._load_job.failed.connect(self._on_load_failed)
-        self._load_job.cancelled.connect(lambda _r: self._on_load_failed("cancelled"))
-
-    def _on_loaded(self, images: CifarImages) -> None:
-        self.source_combo.setEnabled(True)
-        self.source_message.setText("")
-        self.set_images(images)
-
-    def _on_load_failed(self, message: str) -> None:
-        """Stay on the sample and say why (e.g. full CIFAR-10 is not downloaded)."""
-        self.source_combo.setEnabled(True)
-        self.source_combo.blockSignals(True)
-        self.source_combo.setCurrentIndex(self.source_combo.findData(self.images.source))
-        self.source_combo.blockSignals(False)
-        self.source_message.setText(f"Full CIFAR-10 is not available, staying on "
-                                    f"{self.images.name}: {message}")
+        self.source_message.setText(f"{self.images.description} (bundled) — open CIFAR-10 from "
+                                    f"the Data menu to filter and learn from its photos")
 
     # ----------------------------------------------------------------- model
     def _on_model_changed(self, _model) -> None:

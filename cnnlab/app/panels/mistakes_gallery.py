@@ -44,7 +44,6 @@ class MistakesGallery(QSplitter):
         self.analysis = None
         self.indices = np.zeros(0, dtype=np.int64)  # analysed-set index of each item
         self.selected_image: int | None = None
-        self._x_test: np.ndarray | None = None
         self._test_index: np.ndarray | None = None
         self.title = QLabel("misclassified test images")
         self.list = QListWidget()
@@ -76,7 +75,7 @@ class MistakesGallery(QSplitter):
     def fill(self, analysis, x_test: np.ndarray, test_index: np.ndarray, idx: np.ndarray,
              title: str) -> None:
         a = self.analysis = analysis
-        self._x_test, self._test_index = x_test, test_index
+        self._test_index = test_index  # not the images: the view owns them (until the data changes)
         shown = idx[:GALLERY_LIMIT]
         if len(idx) > len(shown):
             title += f" — the {len(shown)} most confident"

@@ -26,7 +26,9 @@ from PyQt6.QtWidgets import (
 )
 
 from cnnlab.app import settings as stored
+from cnnlab.app.jobs import JobKind
 from cnnlab.app.panels.image_views import restore_values, save_values
+from cnnlab.app.panels.recovery_progress import RecoveryProgress
 from cnnlab.app.widgets import (
     ERROR_COLOR,
     PREVIOUS_COLOR,
@@ -155,7 +157,7 @@ class KernelRecoveryView(QWidget):
         buttons.addWidget(self.cancel_button)
         col.addLayout(buttons)
         self.progress = QProgressBar()
-        self.progress.setFormat("step %v of %m")
+        self.progress_steps = RecoveryProgress(self.progress)
         col.addWidget(self.progress)
         self.result_label = QLabel("max |C − C0| = —")
         self.result_label.setFont(big_label_font(15))
@@ -285,12 +287,11 @@ class KernelRecoveryView(QWidget):
         self.steps, self.losses, self.errors = [], [], []
         self._show_kernels(target, None, "")
         self.tolerance_line.setValue(math.log10(kwargs["tolerance"]))
-        self.progress.setRange(0, kwargs["max_steps"])
-        self.progress.setValue(0)
+        self.progress_steps.start(kwargs["max_steps"], kwargs["tolerance"])
         self.message.setText("")
         self.status_label.setText(f"learning from {len(x)} photos …")
         self.result_label.setText("max |C − C0| = …")
-        self.job = self.session.run_job("kernel recovery", run)
+        self.job = self.session.run_job("kernel recovery", run, JobKind.RECOVERY)
         self.job.progress.connect(self._on_step)
         self.job.finished.connect(self._on_finished)
         self.job.cancelled.connect(self._on_finished)
@@ -309,7 +310,7 @@ class KernelRecoveryView(QWidget):
         self.errors.append(max(report.max_abs_error, TINY))
         self.loss_curve.setData(self.steps, self.losses)
         self.error_curve.setData(self.steps, self.errors)
-        self.progress.setValue(report.step)
+        self.progress_steps.step(self.job, report.step, report.max_abs_error)
         self.result_label.setText(f"max |C − C0| = {report.max_abs_error:.3g}")
         if report.weights is not None:
             self._show_kernels(self.target, report.weights, f"step {report.step}")
@@ -317,6 +318,7 @@ class KernelRecoveryView(QWidget):
     def _on_finished(self, result) -> None:
         self._end_job()
         if result is None:  # cancelled before the first step
+            self.progress_steps.finish(0, False, True)
             self.status_label.setText("cancelled")
             return
         self.result = result
@@ -324,7 +326,7 @@ class KernelRecoveryView(QWidget):
         self.loss_curve.setData(steps, np.maximum(result.losses, TINY))  # every step
         self.error_curve.setData(steps, np.maximum(result.errors, TINY))
         self._show_kernels(result.target, result.weights, f"step {result.steps}")
-        self.progress.setValue(result.steps)
+        self.progress_steps.finish(result.steps, result.converged, result.stopped)
         self.result_label.setText(f"max |C − C0| = {result.max_abs_error:.3g}")
         how = ("recovered: every weight within the tolerance" if result.converged
                else "stopped by Cancel" if result.stopped else "step budget used up")
