@@ -37,15 +37,18 @@ def _load_sample(dataset: str, channels: int) -> tuple[Pair, Pair]:
 
 def _load_full(dataset: str, cache_dir, download: bool, progress, cancel) -> Path:
     """The cache folder of ``dataset`` with every file present, downloading if allowed."""
-    from cnnlab.data.download import cached_dataset_dir, download_dataset, missing_files
+    from cnnlab.data.download import cached_dataset_dir, download_dataset, missing_files, verify_dataset
 
     folder = cached_dataset_dir(dataset, cache_dir)
+    damaged = verify_dataset(dataset, cache_dir)  # checksums before first use (remembered)
     missing = missing_files(dataset, cache_dir)
     if missing:
         if not download:
             names = ", ".join(f.filename for f in missing)
+            why = "".join(f"\n  {line}" for line in damaged)
             raise DatasetError(f"{folder}: full {dataset} is not downloaded yet (missing {names}). "
-                               f"Run 'python -m cnnlab data download {dataset}' or pass download=True.")
+                               f"Run 'python -m cnnlab data download {dataset}' or pass download=True."
+                               + why)
         download_dataset(dataset, cache_dir=cache_dir, progress=progress, cancel=cancel)
     return folder
 
