@@ -38,6 +38,31 @@ def gaussian(size: int = 5, sigma: float = 1.0) -> np.ndarray:
     return k / k.sum()
 
 
+def size_from_sigma(sigma: float) -> int:
+    """The kernel size that holds a Gaussian of width σ: ``k = 2⌈3σ⌉ + 1`` (three σ each
+    side of the centre, ~99.7 % of each axis' weight). σ = 1 → 7, σ = 3 → 19."""
+    if not (isinstance(sigma, (int, float)) and math.isfinite(sigma) and sigma > 0):
+        raise ValueError(f"size_from_sigma: sigma must be a positive number of pixels, got {sigma!r}")
+    return 2 * math.ceil(3 * sigma) + 1
+
+
+def gaussian_kept(size: int, sigma: float) -> float:
+    """The share of an untruncated (unlimited) sampled Gaussian's weight that a
+    ``size × size`` window keeps, in (0, 1]: ``(Σ_window g / Σ_all g)²`` with
+    ``g(a) = exp(-a²/2σ²)`` on the same pixel grid (the 2-D Gaussian is separable).
+    What :func:`gaussian` drops before renormalizing: σ = 3 in a 5×5 window keeps ~36 %,
+    so its weights are nearly flat — almost a box blur."""
+    size = _size(size, "gaussian_kept")
+    if not (isinstance(sigma, (int, float)) and math.isfinite(sigma) and sigma > 0):
+        raise ValueError(f"gaussian_kept: sigma must be a positive number of pixels, got {sigma!r}")
+    reach = (size - 1) / 2.0 + 12.0 * sigma + 2  # beyond 12σ the terms are below 1e-31
+    n = int(math.ceil(reach - (size - 1) / 2.0))
+    a = np.arange(-n, size + n, dtype=np.float64) - (size - 1) / 2.0  # the window and beyond
+    g = np.exp(-(a * a) / (2.0 * sigma * sigma))
+    inside = g[n:n + size].sum() / g.sum()
+    return float(inside * inside)
+
+
 def box(size: int = 3) -> np.ndarray:
     """The ``(size, size)`` mean filter: every weight ``1 / size²``."""
     size = _size(size, "box")

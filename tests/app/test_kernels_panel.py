@@ -80,6 +80,23 @@ def test_an_impossible_setting_keeps_the_controls_in_place(qtbot, panel):
     assert "impossible" in view.large.after_caption
 
 
+def test_kernel_values_are_written_only_where_they_fit(qtbot):
+    from cnnlab.app.panels.kernel_heatmap import KernelHeatmap
+
+    heat = KernelHeatmap()
+    qtbot.addWidget(heat)
+    heat.resize(420, 400)
+    heat.show()
+    qtbot.waitExposed(heat)
+    heat.set_kernel(K.gaussian(7, 1.0))
+    assert heat.labels_fit() and all(item.isVisible() for item in heat.labels[:49])
+    heat.resize(190, 110)  # a squeezed column: ".00024" would run into its neighbours
+    qtbot.waitUntil(lambda: not heat.labels_fit(), timeout=2000)
+    assert not any(item.isVisible() for item in heat.labels)
+    heat.scene().sigMouseMoved.emit(heat.cell_scene_pos(3, 3))
+    assert heat.hover_text.startswith("row 3, col 3: 0.159")  # hovering still tells
+
+
 def test_sigma_and_stride_update_images_and_output_size(qtbot, panel):
     view = panel.blur_view
     choose(view.kernel_combo, "gaussian")

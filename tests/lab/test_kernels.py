@@ -176,3 +176,27 @@ def test_blur_images_refuses_bad_input():
         blur_images(np.zeros((1, 3, 4, 4), dtype=np.uint8), box(5), padding=0)
     with pytest.raises(ValueError, match="stride"):
         blur_images(np.zeros((1, 3, 8, 8), dtype=np.uint8), box(3), stride=0)
+
+
+def test_size_from_sigma_holds_three_sigma_each_side():
+    from cnnlab.lab.kernels import size_from_sigma
+
+    assert [size_from_sigma(s) for s in (0.3, 1, 1.01, 2.5, 3)] == [3, 7, 9, 17, 19]
+    with pytest.raises(ValueError, match="sigma must be a positive"):
+        size_from_sigma(0)
+
+
+@pytest.mark.parametrize("size, sigma", [(5, 3.0), (5, 1.0), (4, 1.0), (19, 3.0), (1, 0.5)])
+def test_gaussian_kept_matches_a_plain_sum(size, sigma):
+    import math
+
+    from cnnlab.lab.kernels import gaussian_kept
+
+    centre = (size - 1) / 2
+    inside = sum(math.exp(-((i - centre) ** 2) / (2 * sigma ** 2)) for i in range(size))
+    everywhere = sum(math.exp(-((i - centre) ** 2) / (2 * sigma ** 2)) for i in range(-2000, 2000))
+    assert gaussian_kept(size, sigma) == pytest.approx((inside / everywhere) ** 2, rel=1e-12)
+    # the 2-D sum over the window, plainly, agrees with the separable form
+    window = sum(math.exp(-((i - centre) ** 2 + (j - centre) ** 2) / (2 * sigma ** 2))
+                 for i in range(size) for j in range(size))
+    assert window / everywhere ** 2 == pytest.approx(gaussian_kept(size, sigma), rel=1e-12)

@@ -9,42 +9,29 @@ import numpy as np
 from PyQt6.QtCore import QBuffer, QIODevice, QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import (
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
-    QSizePolicy,
-    QSlider,
     QSpinBox,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from cnnlab.app import settings as stored
-from cnnlab.app.panels.image_views import (
-    BeforeAfterStrip,
-    EnlargedPair,
-    KernelHeatmap,
-    restore_values,
-    save_values,
-)
+from cnnlab.app.panels.image_views import BeforeAfterStrip, EnlargedPair, restore_values, save_values
+from cnnlab.app.panels.kernel_designer import CUSTOM, MAX_KERNEL, KernelDesigner, ReservedLabel
 from cnnlab.app.widgets import ERROR_COLOR, scrollable, show_error
 from cnnlab.data.npz import atomic_write_bytes
 from cnnlab.lab import kernels as K
-from cnnlab.lab.filter_views import DISPLAY_MODES, pick_other_indices, resize_centred, to_display_rgb
+from cnnlab.lab.filter_views import DISPLAY_MODES, pick_other_indices, to_display_rgb
 from cnnlab.lab.image_source import CifarImages
 
-CUSTOM = "custom"
 MODES = [("per_channel", "per channel (3 → 3, diagonal)"),
          ("full", "full 3 → 3 (every input → every output)")]
 SHOWN = 10  # images per row
-MAX_KERNEL = 15  # the size spin box's maximum
 COALESCE_MS = 25  # changes closer than this are filtered once
 
 
@@ -63,10 +50,8 @@ class BlurLabView(QWidget):
         self.rng = np.random.default_rng(seed)
         self.images: CifarImages | None = None
         self.indices = np.zeros(0, dtype=np.int64)
-        self.kernel = K.make_kernel("gaussian")  # (kh, kw) float64
         self.after: np.ndarray | None = None
         self.error: str | None = None
-        self._custom = self.kernel.copy()
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(COALESCE_MS)
@@ -75,7 +60,15 @@ class BlurLabView(QWidget):
         layout = QHBoxLayout(self)
         layout.addWidget(scrollable(self._build_controls()))
         layout.addWidget(self._build_images(), 1)
-        self._on_kernel_choice()
+        self.designer.rebuild()
+
+    @property
+    def kernel(self) -> np.ndarray:
+        """The current kernel, float64 ``(kh, kw)``."""
+        return self.designer.kernel
+
+    def kernel_name(self) -> str:
+        return self.designer.kernel_name()
 
     # ------------------------------------------------------------ building
     def _build_controls(self) -> QWidget:
@@ -84,66 +77,16 @@ class BlurLabView(QWidget):
         col = QVBoxLayout(box)
         col.setContentsMargins(0, 0, 0, 0)
 
-        kernel_group = QGroupBox("Kernel")
-        form = QFormLayout(kernel_group)
-        self.kernel_combo = QComboBox()
-        for spec in K.KERNELS.values():
-            self.kernel_combo.addItem(spec.label, spec.name)
-        self.kernel_combo.addItem("Custom (type values)", CUSTOM)
-        self.kernel_combo.currentIndexChanged.connect(self._on_kernel_choice)
-        form.addRow("kernel", self.kernel_combo)
-        self.classic_button = QPushButton("Classic 3×3 blur")
-        self.classic_button.setToolTip("the classic blur [1 2 1; 2 4 2; 1 2 1] / 16, one click away")
-        self.classic_button.clicked.connect(
-            lambda: self.kernel_combo.setCurrentIndex(self.kernel_combo.findData("classic_blur")))
-        self.edit_button = QPushButton("Edit these values")
-        self.edit_button.setToolTip("start a custom kernel from the one shown")
-        self.edit_button.clicked.connect(
-            lambda: self.kernel_combo.setCurrentIndex(self.kernel_combo.findData(CUSTOM)))
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.classic_button)
-        buttons.addWidget(self.edit_button)
-        form.addRow(buttons)
-        self.size_spin = QSpinBox()
-        self.size_spin.setRange(1, 15)
-        self.size_spin.setValue(5)
-        self.size_spin.setToolTip("kernel size k (k×k)")
-        self.size_spin.valueChanged.connect(self._on_size)
-        form.addRow("size k", self.size_spin)
-        sigma_row = QHBoxLayout()
-        self.sigma_spin = QDoubleSpinBox()
-        self.sigma_spin.setRange(0.1, 10.0)
-        self.sigma_spin.setSingleStep(0.1)
-        self.sigma_spin.setDecimals(2)
-        self.sigma_spin.setValue(1.0)
-        self.sigma_spin.setSuffix(" px")
-        self.sigma_slider = QSlider(Qt.Orientation.Horizontal)
-        self.sigma_slider.setRange(1, 100)  # σ = value / 10
-        self.sigma_slider.setValue(10)
-        self.sigma_spin.valueChanged.connect(self._on_sigma_spin)
-        self.sigma_slider.valueChanged.connect(
-            lambda v: self.sigma_spin.setValue(v / 10.0))
-        sigma_row.addWidget(self.sigma_spin)
-        sigma_row.addWidget(self.sigma_slider, 1)
-        form.addRow("σ", sigma_row)
-        col.addWidget(kernel_group)
-
-        self.heatmap = KernelHeatmap()
-        self.heatmap.setMinimumHeight(150)  # values stay readable up to 7×7
-        col.addWidget(self.heatmap, 1)
-        self.kernel_info = QLabel()
-        self.kernel_info.setToolTip("a kernel summing to 1 keeps the brightness; "
-                                    "one summing to 0 keeps only the changes (edges)")
-        self.heatmap.hovered.connect(
-            lambda text: self.kernel_info.setText(text or self._info_text()))
-        col.addWidget(self.kernel_info)
-        self.table = QTableWidget()
-        self.table.setToolTip("type the kernel's values (Enter applies each one)")
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.table.setMinimumHeight(100)
-        self.table.itemChanged.connect(self._on_table_edit)
-        col.addWidget(self.table, 1)
+        self.designer = KernelDesigner(self)
+        d = self.designer
+        d.changed.connect(self.schedule)
+        d.problem.connect(self._set_message)
+        # the designer's widgets, under the names the tests and settings use
+        self.kernel_combo, self.size_spin, self.auto_size = d.kernel_combo, d.size_spin, d.auto_size
+        self.sigma_spin, self.sigma_slider, self.heatmap = d.sigma_spin, d.sigma_slider, d.heatmap
+        self.classic_button, self.edit_button, self.table = d.classic_button, d.edit_button, d.table
+        self.kernel_info = d.kernel_info
+        col.addWidget(d.group)
 
         conv_group = QGroupBox("Convolution")
         cform = QFormLayout(conv_group)
@@ -162,10 +105,16 @@ class BlurLabView(QWidget):
         self.mode_combo.setToolTip(
             "per channel: each colour blurred on its own.\nfull: every output channel sums the "
             "kernel over all three inputs (a blur turns grey and 3× as bright, clipped).")
-        for spin, name in ((self.stride_spin, "stride s"), (self.padding_spin, "padding p"),
-                           (self.dilation_spin, "dilation d")):
+        row = QHBoxLayout()  # one row: the three numbers of the output-size formula
+        for spin, name in ((self.stride_spin, "stride s"), (self.padding_spin, "pad p"),
+                           (self.dilation_spin, "dil. d")):
             spin.valueChanged.connect(self.schedule)
-            cform.addRow(name, spin)
+            label = QLabel(name)
+            row.addWidget(label)
+            row.addWidget(spin, 1)
+        self.stride_spin.setToolTip("stride s: the step between windows")
+        self.dilation_spin.setToolTip("dilation d: the gap between kernel taps")
+        cform.addRow(row)
         self.mode_combo.currentIndexChanged.connect(self.schedule)
         cform.addRow("channels", self.mode_combo)
         self.display_combo = QComboBox()
@@ -178,15 +127,19 @@ class BlurLabView(QWidget):
         col.addWidget(conv_group)
         self.formula = QLabel()
         self.formula.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        # up to four lines; reserved so a squeezed column never clips them
-        self.formula.setMinimumHeight(4 * self.formula.fontMetrics().lineSpacing() + 4)
+        # three lines reserved (a fourth only for non-square images): nothing below moves
+        self.formula.setMinimumHeight(3 * self.formula.fontMetrics().lineSpacing() + 2)
         self.formula.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         col.addWidget(self.formula)
-        self.message = QLabel()
-        self.message.setWordWrap(True)
+        # The message sits right under the settings it is about, in room reserved for it
+        # (two lines): an impossible setting never moves the controls or scrolls them away
+        self.message = ReservedLabel(2)
         self.message.setStyleSheet(f"color: {ERROR_COLOR.name()}")
-        self.message.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         col.addWidget(self.message)
+        # the heatmap takes what is left: the controls above keep their place at any size
+        col.addWidget(d.heatmap, 1)
+        col.addWidget(d.kernel_info)
+        col.addWidget(d.table, 1)
         return box
 
     def _build_images(self) -> QWidget:
@@ -238,92 +191,6 @@ class BlurLabView(QWidget):
         self.strip.set_before(to_display_rgb(imgs.x[self.indices]),
                               [imgs.class_names[int(imgs.y[i])] for i in self.indices])
         self.schedule()
-
-    # ------------------------------------------------------------- kernel
-    def kernel_name(self) -> str:
-        return self.kernel_combo.currentData()
-
-    def _on_kernel_choice(self) -> None:
-        name = self.kernel_name()
-        spec = K.KERNELS.get(name)
-        takes_size = name == CUSTOM or (spec is not None and spec.takes_size)
-        takes_sigma = spec is not None and spec.takes_sigma
-        self.size_spin.setEnabled(takes_size)
-        self.sigma_spin.setEnabled(takes_sigma)
-        self.sigma_slider.setEnabled(takes_sigma)
-        self.size_spin.setSingleStep(2 if name == "identity" else 1)  # odd: a middle pixel
-        if name == "identity" and self.size_spin.value() % 2 == 0:
-            self.size_spin.setValue(self.size_spin.value() + 1)
-        if name == CUSTOM:
-            self._custom = self.kernel.copy()  # start from what is shown
-        self.table.setVisible(name == CUSTOM)
-        self.edit_button.setVisible(name != CUSTOM)
-        self._rebuild_kernel()
-
-    def _on_size(self) -> None:
-        if self.kernel_name() == CUSTOM:
-            self._custom = resize_centred(self._custom, self.size_spin.value())
-        self._rebuild_kernel()
-
-    def _on_sigma_spin(self, value: float) -> None:
-        self.sigma_slider.blockSignals(True)
-        self.sigma_slider.setValue(int(round(value * 10)))
-        self.sigma_slider.blockSignals(False)
-        self._rebuild_kernel()
-
-    def _rebuild_kernel(self) -> None:
-        name = self.kernel_name()
-        try:
-            if name == CUSTOM:
-                kernel = K.custom(self._custom)
-            else:
-                kernel = K.make_kernel(name, size=self.size_spin.value(),
-                                       sigma=float(self.sigma_spin.value()))
-        except ValueError as exc:
-            self._set_message(f"kernel: {exc}")
-            return
-        self.kernel = kernel
-        self.size_spin.blockSignals(True)  # fixed 3×3 kernels show their size too
-        self.size_spin.setValue(kernel.shape[0])
-        self.size_spin.blockSignals(False)
-        self.heatmap.set_kernel(kernel)
-        self.kernel_info.setText(self._info_text())
-        self._fill_table(kernel)
-        self.schedule()
-
-    def _info_text(self) -> str:
-        k = self.kernel
-        return f"{k.shape[0]}×{k.shape[1]} kernel · sum {k.sum():.4g} · hover a cell for its value"
-
-    def _fill_table(self, kernel: np.ndarray) -> None:
-        self.table.blockSignals(True)
-        self.table.setRowCount(kernel.shape[0])
-        self.table.setColumnCount(kernel.shape[1])
-        for r in range(kernel.shape[0]):
-            for c in range(kernel.shape[1]):
-                item = QTableWidgetItem(f"{kernel[r, c]:.4g}")
-                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-                self.table.setItem(r, c, item)
-        self.table.blockSignals(False)
-
-    def _on_table_edit(self, item: QTableWidgetItem) -> None:
-        """A value typed into the custom kernel's grid."""
-        text = item.text().strip().replace(",", ".")
-        try:
-            value = float(text)
-            if not np.isfinite(value):
-                raise ValueError
-        except ValueError:
-            self.table.blockSignals(True)
-            item.setForeground(ERROR_COLOR)
-            self.table.blockSignals(False)
-            self._set_message(f"row {item.row()}, column {item.column()}: "
-                              f"{item.text()!r} is not a number; the kernel is unchanged")
-            return
-        values = self.kernel.copy()
-        values[item.row(), item.column()] = value
-        self._custom = values
-        self._rebuild_kernel()
 
     # ------------------------------------------------------------ filtering
     def padding(self) -> int | str:
@@ -394,7 +261,7 @@ class BlurLabView(QWidget):
         after = None if self.after is None else to_display_rgb(
             self.after[index:index + 1], self.display_combo.currentData())[0]
         after_caption = ("after: " + "×".join(map(str, after.shape[:2])) if after is not None
-                         else "after: —")
+                         else "after: — impossible settings")
         self.large.set_images(before, after, f"{name} · {self.images.name} #{i}", after_caption)
 
     # ---------------------------------------------------------------- saving
@@ -424,10 +291,12 @@ class BlurLabView(QWidget):
         settings.setValue(f"{prefix}/kernel", self.kernel_name())
         save_values(settings, prefix, self._spins())
         settings.setValue(f"{prefix}/mode", self.mode_combo.currentData())
-        settings.setValue(f"{prefix}/custom", json.dumps(self._custom.tolist()))
+        settings.setValue(f"{prefix}/custom", json.dumps(self.designer.custom_values.tolist()))
+        settings.setValue(f"{prefix}/size_from_sigma", int(self.auto_size.isChecked()))
 
     def restore_settings(self, settings: QSettings, prefix: str) -> None:
         restore_values(settings, prefix, self._spins())
+        self.auto_size.setChecked(stored.read(settings, f"{prefix}/size_from_sigma", True, "bool"))
         modes = [self.mode_combo.itemData(i) for i in range(self.mode_combo.count())]
         mode = stored.read(settings, f"{prefix}/mode", self.mode_combo.currentData(), "str",
                            choices=modes)
@@ -440,13 +309,13 @@ class BlurLabView(QWidget):
             if custom is None:
                 name = None  # unreadable custom values: keep the default kernel
             else:
-                self.kernel = custom
+                self.designer.kernel = custom
         index = self.kernel_combo.findData(name)
         if index >= 0:
             self.kernel_combo.blockSignals(True)
             self.kernel_combo.setCurrentIndex(index)
             self.kernel_combo.blockSignals(False)
-        self._on_kernel_choice()
+        self.designer.apply_choice()
 
 
 def _custom_kernel(values) -> np.ndarray:

@@ -1,19 +1,15 @@
-"""Widgets that show small images and kernels large: the before/after strip, the
-enlarged pair, and the kernel heatmap (used by the Kernels & Blur tab)."""
+"""Widgets that show small images large: the before/after strip and the enlarged pair
+(used by the Kernels & Blur tab; the kernel heatmap is in ``kernel_heatmap``)."""
 
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
-from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPen
+from PyQt6.QtCore import QRectF, QSize, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
 from cnnlab.app import settings as stored
-from cnnlab.app.widgets import TRAIN_COLOR, diverging_colormap, image_plot, symmetric_levels
-
-#: Kernels up to this many cells per side show their values as text on the heatmap.
-MAX_TEXT_CELLS = 7
+from cnnlab.app.widgets import TRAIN_COLOR
 
 
 def rgb_qimage(pixels: np.ndarray) -> QImage:
@@ -75,15 +71,14 @@ class BeforeAfterStrip(QWidget):
         self.selected = index
         self.update()
 
-    def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt override)
+    def hasHeightForWidth(self) -> bool:
         return True
 
-    def sizeHint(self):  # noqa: N802
-        from PyQt6.QtCore import QSize
+    def sizeHint(self):
 
         return QSize(800, self.heightForWidth(800))
 
-    def heightForWidth(self, width: int) -> int:  # noqa: N802
+    def heightForWidth(self, width: int) -> int:
         return int(2 * self._cell(width) + self.TEXT_H + 3 * self.GAP)
 
     def _cell(self, width: int) -> float:
@@ -103,13 +98,13 @@ class BeforeAfterStrip(QWidget):
         col = int((x - self.LABEL_W) // (cell + self.GAP))
         return col if 0 <= col < len(self.before) and x >= self.LABEL_W else None
 
-    def mousePressEvent(self, event) -> None:  # noqa: N802
+    def mousePressEvent(self, event) -> None:
         col = self.column_at(event.position().x())
         if col is not None:
             self.select(col)
             self.image_clicked.emit(col)
 
-    def paintEvent(self, _event) -> None:  # noqa: N802
+    def paintEvent(self, _event) -> None:
         painter = QPainter(self)
         self._paint(painter, self.width(), self.height(), highlight=True)
         painter.end()
@@ -146,7 +141,7 @@ class BeforeAfterStrip(QWidget):
                       else "after\n—")
         painter.drawText(QRectF(0, top_after, self.LABEL_W - 4, cell),
                          Qt.AlignmentFlag.AlignCenter, after_text)
-        font = QFont(painter.font())
+        font = self._name_font(painter.font(), cell + self.GAP - 2)
         for i, img in enumerate(self.before):
             x = self.LABEL_W + i * (cell + self.GAP)
             self._draw_centred(painter, img, x, top_before, cell, px)
@@ -155,14 +150,28 @@ class BeforeAfterStrip(QWidget):
             painter.setFont(font)
             painter.setPen(QColor(40, 40, 40))
             name = painter.fontMetrics().elidedText(self.names[i] if i < len(self.names) else "",
-                                                    Qt.TextElideMode.ElideRight, int(cell))
-            painter.drawText(QRectF(x, top_text, cell, self.TEXT_H),
+                                                    Qt.TextElideMode.ElideRight,
+                                                    int(cell + self.GAP - 2))
+            painter.drawText(QRectF(x - self.GAP / 2 + 1, top_text, cell + self.GAP - 2, self.TEXT_H),
                              Qt.AlignmentFlag.AlignCenter, name)
             if highlight and i == self.selected:
                 painter.setPen(QPen(TRAIN_COLOR, 2))
                 painter.setBrush(Qt.BrushStyle.NoBrush)
                 painter.drawRect(QRectF(x - 2, top_before - 2, cell + 4,
                                         top_after + cell - top_before + 4))
+
+    def _name_font(self, base: QFont, width: float) -> QFont:
+        """``base``, made smaller (down to 7 pt) until the longest class name fits ``width``
+        pixels: narrow windows show "automobile", not "auto…"."""
+        font = QFont(base)
+        size = font.pointSizeF() if font.pointSizeF() > 0 else 9.0
+        while size > 7.0:
+            font.setPointSizeF(size)
+            if max((QFontMetricsF(font).horizontalAdvance(n) for n in self.names), default=0) <= width:
+                break
+            size -= 0.5
+        font.setPointSizeF(max(size, 7.0))
+        return font
 
     @staticmethod
     def _draw_centred(painter: QPainter, img: QImage, x: float, y: float, cell: float,
@@ -191,7 +200,7 @@ class EnlargedPair(QWidget):
         self.caption, self.after_caption = caption, after_caption
         self.update()
 
-    def paintEvent(self, _event) -> None:  # noqa: N802
+    def paintEvent(self, _event) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor("white"))
         if self.before is None:
@@ -212,88 +221,6 @@ class EnlargedPair(QWidget):
                 w, h = img.width() * px, img.height() * px
                 draw_pixels(painter, img, QRectF(x + (side - w) / 2, text_h + (side - h) / 2, w, h))
         painter.end()
-
-
-class KernelHeatmap(pg.GraphicsLayoutWidget):
-    """A kernel as a diverging heatmap centred at 0, its values as text when it is small
-    (at most 7×7) and on hover (``hover_text`` and the tooltip)."""
-
-    hovered = pyqtSignal(str)
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setBackground("w")
-        self.plot = image_plot(self)
-        self.plot.hideButtons()
-        self.image = pg.ImageItem()
-        self.image.setColorMap(diverging_colormap())
-        self.plot.addItem(self.image)
-        self.colorbar = pg.ColorBarItem(values=(-1, 1), colorMap=diverging_colormap(),
-                                        interactive=False, width=10)
-        self.colorbar.setImageItem(self.image, insert_in=self.plot)
-        self.labels: list[pg.TextItem] = []  # reused between kernels, never re-created
-        self.kernel: np.ndarray | None = None
-        self.hover_text = ""
-        self.scene().sigMouseMoved.connect(self._on_mouse_moved)
-        self.setMinimumSize(180, 110)
-
-    def set_kernel(self, kernel: np.ndarray) -> None:
-        """kernel: float ``(kh, kw)``."""
-        k = np.asarray(kernel, dtype=np.float64)
-        self.kernel = k
-        levels = symmetric_levels(k)
-        self.image.setImage(k.astype(np.float32), autoLevels=False, levels=levels)
-        self.colorbar.setLevels(levels)
-        kh, kw = k.shape
-        show = max(kh, kw) <= MAX_TEXT_CELLS
-        needed = kh * kw if show else 0
-        while len(self.labels) < needed:
-            item = pg.TextItem(anchor=(0.5, 0.5))
-            self.plot.addItem(item)
-            self.labels.append(item)
-        m = levels[1]
-        font = QFont()
-        font.setPointSize({1: 11, 2: 11, 3: 10, 4: 9, 5: 8}.get(max(kh, kw), 7))
-        for n, item in enumerate(self.labels):
-            if n >= needed:
-                item.hide()
-                continue
-            r, c = divmod(n, kw)
-            v = k[r, c]
-            text = format_value(v, 3 if max(kh, kw) <= 3 else 2)
-            if max(kh, kw) > 3:  # narrow cells: ".013" instead of "0.013" (hover: full value)
-                text = text.replace("0.", ".", 1) if text.lstrip("-").startswith("0.") else text
-            item.setText(text)
-            item.setFont(font)
-            item.setColor(QColor("white") if abs(v) > 0.6 * m else QColor(20, 20, 20))
-            item.setPos(c + 0.5, r + 0.5)
-            item.show()
-        self.plot.setRange(xRange=(0, kw), yRange=(0, kh), padding=0.02)
-
-    def value_at(self, row: int, col: int) -> str:
-        return f"row {row}, col {col}: {self.kernel[row, col]:.6g}"
-
-    def _on_mouse_moved(self, pos) -> None:
-        if self.kernel is None:
-            return
-        p = self.plot.vb.mapSceneToView(pos)
-        col, row = int(np.floor(p.x())), int(np.floor(p.y()))
-        kh, kw = self.kernel.shape
-        text = self.value_at(row, col) if 0 <= row < kh and 0 <= col < kw else ""
-        if text != self.hover_text:
-            self.hover_text = text
-            self.setToolTip(text)
-            self.hovered.emit(text)
-
-    def cell_scene_pos(self, row: int, col: int) -> QPointF:
-        """Scene position of a cell's centre (for tests that hover it)."""
-        return self.plot.vb.mapViewToScene(QPointF(col + 0.5, row + 0.5))
-
-
-def format_value(v: float, digits: int = 3) -> str:
-    """Short text for a kernel value: ``0.0625``, ``-2``, ``1.2e-05`` (``digits``
-    significant digits; hover shows the full value)."""
-    return "0" if v == 0 else f"{v:.{digits}g}"
 
 
 def save_values(settings, prefix: str, widgets: dict) -> None:
