@@ -33,6 +33,9 @@ class BackwardView(QWidget):
         self.result = QLabel()
         self.result.setWordWrap(True)
         self.result.setTextFormat(Qt.TextFormat.RichText)
+        font = self.result.font()
+        font.setPointSize(font.pointSize() + 2)
+        self.result.setFont(font)
         self.result.setMinimumWidth(260)
         top = QHBoxLayout()
         for grid, stretch in ((self.dx_map, 5), (self.dw_map, 3), (self.dz_map, 5)):
@@ -81,6 +84,10 @@ class BackwardView(QWidget):
                  f"dA_prev[:, rows {_span(rec.rows)}, cols {_span(rec.cols)}] += W[{c}] · {fmt(g)}",
                  f"dW[{c}] += a_slice · {fmt(g)}",
                  f"db[{c}] += {fmt(g)} → <b>db[{c}] = {fmt(float(rec.db[0]))}</b>"]
+        if g == 0:
+            lines.append("<span style='color:#666'>dZ = 0: this output does not move the loss "
+                         "(a ReLU after it is off, or a max pool did not pick it), so this "
+                         "window adds nothing</span>")
         if walk.done:
             lines.append(f"channel {c} done: dW[{c}, {i}] and db[{c}] equal the engine's "
                          f"(max |Δ| {_diff(rec.dW[0], p.engine_dW[c]):.1e})")

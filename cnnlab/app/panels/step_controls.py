@@ -30,10 +30,11 @@ class SourceControls(QWidget):
         super().__init__(parent)
         self.layer = QComboBox()
         self.layer.setToolTip("the conv or pooling layer to step through")
-        self.layer.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.layer.setMaximumWidth(330)
+        self.layer.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.layer.setMinimumContentsLength(26)  # the full text is in the drop-down
         self.source = QComboBox()
-        self.source.addItem("Draw tab digit", DRAWING)
+        self.source.addItem("Draw tab", DRAWING)
         self.source.addItem("test image", DATASET)
         self.source.setToolTip("the digit drawn on the Draw tab, or an image of the dataset")
         self.previous = QToolButton()
@@ -57,7 +58,7 @@ class SourceControls(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         for text, widget in (("Layer", self.layer), ("Input", self.source), (None, self.previous),
                              (None, self.index), (None, self.next), ("label", self.label),
-                             ("output channel", self.channel), ("input channel", self.in_channel)):
+                             ("channel", self.channel), ("input channel", self.in_channel)):
             if text:
                 row.addSpacing(6)
                 row.addWidget(QLabel(text))
@@ -100,7 +101,7 @@ class SourceControls(QWidget):
         for spin, n in ((self.channel, out_channels), (self.in_channel, in_channels)):
             spin.blockSignals(True)
             spin.setRange(0, max(n - 1, 0))
-            spin.setSuffix(f" of 0…{n - 1}")
+            spin.setSuffix(f" / {n - 1}")
             spin.blockSignals(False)
         self.in_channel.setEnabled(conv and in_channels > 1)
 

@@ -67,6 +67,9 @@ class ForwardView(QWidget):
         self.result = QLabel()
         self.result.setWordWrap(True)
         self.result.setTextFormat(Qt.TextFormat.RichText)
+        font = self.result.font()
+        font.setPointSize(font.pointSize() + 2)
+        self.result.setFont(font)
         self.result.setMinimumWidth(220)
         top = QHBoxLayout()
         for grid, stretch in ((self.input_map, 5), (self.kernel_map, 3), (self.output_map, 5)):

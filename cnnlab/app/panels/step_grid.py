@@ -234,5 +234,8 @@ class GridView(QWidget):
             painter.drawRect(QRectF(x0 + c * size, y0 + r * size, size, size).adjusted(2, 2, -2, -2))
         if self.cell is not None:
             r, c = self.cell
+            rect = QRectF(x0 + c * size - 1, y0 + r * size - 1, size + 2, size + 2)
             painter.setPen(QPen(TRAIN_COLOR, width + 1))
-            painter.drawRect(QRectF(x0 + c * size - 1, y0 + r * size - 1, size + 2, size + 2))
+            painter.drawRect(rect)
+            painter.setPen(QPen(QColor("white"), 1.0))  # visible on a blue cell too
+            painter.drawRect(rect.adjusted(width + 1, width + 1, -width - 1, -width - 1))

@@ -112,7 +112,7 @@ class StepByStepPanel(QWidget):
     def _on_dataset_changed(self) -> None:
         ds = self.session.dataset
         self.source.index.setRange(0, max(len(ds.x_test) - 1, 0) if ds is not None else 0)
-        self.source.index.setSuffix(f" of {len(ds.x_test):,}" if ds is not None else "")
+        self.source.index.setSuffix(f" / {len(ds.x_test) - 1:,}" if ds is not None else "")
         if not self.source.from_drawing:
             self._invalidate()
 

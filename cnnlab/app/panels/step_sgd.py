@@ -17,7 +17,7 @@ from PyQt6.QtWidgets import (
 )
 
 from cnnlab.app.panels.step_forward import equation_row
-from cnnlab.app.panels.step_grid import GridView
+from cnnlab.app.panels.step_grid import GridView, compact
 from cnnlab.app.widgets import LogSpinBox, mosaic
 from cnnlab.lab.step_walk import SgdStepReport
 
@@ -125,9 +125,10 @@ class SgdView(QWidget):
                 grid.set_values(None)
             return
         i = min(in_channel, r.kernel_before.shape[0] - 1)
+        change = float(np.max(np.abs(r.kernel_after[i] - r.kernel_before[i])))
         self.kernel_title.setText(
             f"kernel of layer #{r.kernel_layer}, output channel {r.channel}, input channel {i}:  "
-            f"W ← W − lr·dW")
+            f"W ← W − lr·dW  (largest change {compact(change, 3)})")
         m = float(max(np.abs(r.kernel_before[i]).max(), np.abs(r.kernel_after[i]).max())) or 1.0
         self.before.set_values(r.kernel_before[i], levels=(-m, m))
         self.grad.set_values(r.kernel_grad[i])
