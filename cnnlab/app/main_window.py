@@ -23,6 +23,7 @@ from cnnlab import __version__
 from cnnlab.app import settings as stored
 from cnnlab.app.data_actions import DatasetActions
 from cnnlab.app.jobs import JobKind
+from cnnlab.app.model_files import MODEL_FILTER, ModelFiles
 from cnnlab.app.panels.backprop_panel import BackpropPanel
 from cnnlab.app.panels.draw_panel import DrawPanel
 from cnnlab.app.panels.experiments_panel import ExperimentsPanel
@@ -129,6 +130,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self._action("Export history (CSV)…", self.export_history))
         file_menu.addSeparator()
         file_menu.addAction(self._action("Quit", self.close, QKeySequence.StandardKey.Quit))
+        self.model_files = ModelFiles(self.session, self, file_menu)  # ONNX, Export for PyTorch / ONNX
 
         data_menu = bar.addMenu("&Data")
         for action in self.data_actions.menu_actions():
@@ -261,9 +263,9 @@ class MainWindow(QMainWindow):
         return True
 
     def open_model(self) -> None:
-        path = self._ask_open("Open model", "cnnlab models (*.npz)", "models")
+        path = self._ask_open("Open model", MODEL_FILTER, "models")
         if path:
-            self._guarded("Could not open model", self.session.load_model, path)
+            self._guarded("Could not open model", self.model_files.open, path)
 
     def save_model(self) -> None:
         path = self._ask_save("Save model", "cnnlab models (*.npz)", "models", "model.npz")
