@@ -210,7 +210,11 @@ class WeightedLayer(Layer):
         arrays = {"W": self.init(shapes["W"], fan_in, fan_out, rng, self.dtype)}
         if self.bias:
             arrays["b"] = np.zeros(shapes["b"], dtype=self.dtype)
-        self.set_params(arrays)
+        if self.params:
+            self.set_params(arrays)  # in place: an optimizer holding them sees the new values
+        else:  # first draw: keep the fresh arrays rather than copying them
+            self.params.update(arrays)
+            self.grads.update({k: np.zeros_like(v) for k, v in arrays.items()})
 
     def set_params(self, arrays: dict[str, np.ndarray]) -> None:
         """Copy ``arrays`` (cast to the layer dtype) into the parameters and zero the

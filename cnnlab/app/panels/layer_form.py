@@ -25,6 +25,8 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from cnnlab.engine.limits import limit
+
 #: Layer kinds offered by the "Add layer" menu, with the spec a new one starts from.
 NEW_LAYER_SPECS: dict[str, dict] = {
     "Conv2D": {"type": "Conv2D", "out_channels": 8, "kernel_size": 3, "stride": 1,
@@ -44,18 +46,25 @@ NEW_LAYER_SPECS: dict[str, dict] = {
 INITIALIZERS = ("he_normal", "glorot_uniform", "normal", "uniform", "zeros")
 _INIT_SCALE = {"normal": ("sigma", 0.01), "uniform": ("b", 0.05)}  # uniform: U(-b, b)
 
-# (key, label, kind, minimum, maximum): kinds are size, int, float, init, bias, values
+# (key, label, kind, minimum, maximum): kinds are size, int, float, init, bias, values.
+# Size ranges come from the engine, so the form allows exactly what a file may hold.
 _WEIGHTS = [("init", "init", "init", 0, 0), ("bias", "bias", "bias", 0, 0)]
-_POOL = [("kernel_size", "pool size", "size", 1, 64), ("stride", "stride", "pool_stride", 0, 64)]
+
+
+def _pool(kind: str) -> list[tuple]:
+    return [("kernel_size", "pool size", "size", *limit(kind, "kernel_size")),
+            ("stride", "stride", "pool_stride", 0, limit(kind, "stride")[1])]
+
+
 FIELDS: dict[str, list[tuple]] = {
-    "Conv2D": [("out_channels", "filters", "int", 1, 1024),
-               ("kernel_size", "kernel size", "size", 1, 64),
-               ("stride", "stride", "size", 1, 64),
-               ("padding", "padding", "size", 0, 64),
-               ("dilation", "dilation", "size", 1, 32), *_WEIGHTS],
-    "MaxPool2D": _POOL,
-    "AvgPool2D": _POOL,
-    "Dense": [("out_features", "units", "int", 1, 100_000), *_WEIGHTS],
+    "Conv2D": [("out_channels", "filters", "int", *limit("Conv2D", "out_channels")),
+               ("kernel_size", "kernel size", "size", *limit("Conv2D", "kernel_size")),
+               ("stride", "stride", "size", *limit("Conv2D", "stride")),
+               ("padding", "padding", "size", *limit("Conv2D", "padding")),
+               ("dilation", "dilation", "size", *limit("Conv2D", "dilation")), *_WEIGHTS],
+    "MaxPool2D": _pool("MaxPool2D"),
+    "AvgPool2D": _pool("AvgPool2D"),
+    "Dense": [("out_features", "units", "int", *limit("Dense", "out_features")), *_WEIGHTS],
     "LeakyReLU": [("negative_slope", "slope", "float", 0.0, 1.0)],
     "Dropout": [("p", "p (drop probability)", "float", 0.0, 0.95)],
     "Normalize": [("mean", "mean", "values", 0, 0), ("std", "std", "values", 0, 0)],
