@@ -85,11 +85,17 @@ class History:
 class TrainingDiverged(ValueError):
     """The loss became NaN or Inf; the weights were not updated with that batch."""
 
-    def __init__(self, epoch: int, batch: int, lr: float | None, loss: float):
+    def __init__(self, epoch: int, batch: int, lr: float | None, loss: float, cause: str = "rate"):
         self.epoch, self.batch, self.lr, self.loss = epoch, batch, lr, loss
+        self.cause = cause  # "inputs": the batch held NaN/Inf; "weights": they already did; "rate"
         rate = f"learning rate {lr:g}" if lr is not None else "unknown learning rate"
+        advice = {"inputs": "the training images of this batch contain NaN or Inf values; "
+                            "fix the data (the learning rate is not the problem)",
+                  "weights": "the weights already held NaN or Inf values before this batch; "
+                             "reset the model"}.get(cause, "the learning rate is probably too "
+                                                           "large: try a smaller one")
         super().__init__(f"training diverged: the loss became {loss} at epoch {epoch}, "
-                         f"batch {batch} ({rate}); try a smaller learning rate")
+                         f"batch {batch} ({rate}): {advice}")
 
 
 def _check_labels(y, n: int, n_classes: int, what: str) -> np.ndarray:
@@ -111,7 +117,21 @@ def _check_images(model, x, what: str) -> np.ndarray:
                          f" inputs, got {x.shape}")
     if x.dtype != np.uint8 and x.dtype.kind != "f":
         raise ValueError(f"{what}: images must be uint8 or float, got {x.dtype}")
+    if x.dtype.kind == "f" and x.size:
+        bad = x.size - int(np.count_nonzero(np.isfinite(x)))
+        if bad:
+            raise ValueError(f"{what}: the images contain {bad:,} NaN or Inf values; "
+                             "every pixel must be a finite number")
     return x
+
+
+def _divergence_cause(model, xb) -> str:
+    """Why a loss went non-finite: bad inputs, weights already broken, or the step size."""
+    if not np.isfinite(xb).all():
+        return "inputs"
+    if not all(np.isfinite(p).all() for layer in model.layers for p in layer.params.values()):
+        return "weights"
+    return "rate"
 
 
 def stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator):
@@ -220,11 +240,15 @@ class Trainer:
         n_classes = int(np.prod(self.model.output_shape))
         x = _check_images(self.model, x, "Trainer.fit")
         y = _check_labels(y, len(x), n_classes, "Trainer.fit")
+        if len(x) == 0:
+            raise ValueError("Trainer.fit: the training set is empty (no images)")
         if x_val is not None:
             if y_val is None:
                 raise ValueError("Trainer.fit: x_val given without y_val")
             x_val = _check_images(self.model, x_val, "Trainer.fit (validation)")
             y_val = _check_labels(y_val, len(x_val), n_classes, "Trainer.fit (validation)")
+            if len(x_val) == 0:  # an empty validation set: train without one
+                return x, y, np.arange(len(x)), None
             return x, y, np.arange(len(x)), (x_val, y_val)
         if self.val_fraction > 0:
             train_idx, val_idx = stratified_split(y, self.val_fraction, rng)
@@ -307,7 +331,8 @@ class Trainer:
                 penalty += l1_penalty(model, self.l1, add_to_grads=True)
             if not (math.isfinite(loss) and math.isfinite(penalty)):
                 bad = loss if not math.isfinite(loss) else penalty
-                raise TrainingDiverged(epoch, batch, getattr(self.optimizer, "lr", None), bad)
+                raise TrainingDiverged(epoch, batch, getattr(self.optimizer, "lr", None), bad,
+                                       _divergence_cause(model, xb))
             if self.on_gradients is not None:
                 self.on_gradients(epoch, batch)
             self.optimizer.step()
