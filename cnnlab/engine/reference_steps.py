@@ -13,8 +13,16 @@ from dataclasses import dataclass
 import numpy as np
 
 
+class _Position:
+    """``position``: ``(image, channel, row, col)`` of the output cell a record computes."""
+
+    @property
+    def position(self) -> tuple[int, int, int, int]:
+        return self.image, self.channel, self.row, self.col
+
+
 @dataclass(frozen=True)
-class ConvForwardStep:
+class ConvForwardStep(_Position):
     """``value = sum(products) + bias`` with ``products = window * kernel``;
     ``output``: the whole ``(N, C_out, H_out, W_out)`` output after this step (cells not
     reached yet are 0)."""
@@ -34,7 +42,7 @@ class ConvForwardStep:
 
 
 @dataclass(frozen=True)
-class ConvBackwardStep:
+class ConvBackwardStep(_Position):
     """One window of the backward pass: ``grad = dy[image, channel, row, col]`` adds
     ``kernel·grad`` to dA_prev under the window, ``window·grad`` to ``dW[channel]`` and
     ``grad`` to ``db[channel]``. ``dx_padded``, ``dW``, ``db``: running totals after it."""
@@ -66,13 +74,13 @@ class ConvBackwardStep:
         return self.kernel * self.grad
 
     @property
-    def dW_added(self) -> np.ndarray:  # noqa: N802 (the exercise's name)
+    def dW_added(self) -> np.ndarray:
         """What this step added to ``dW[channel]``: ``window·grad``."""
         return self.window * self.grad
 
 
 @dataclass(frozen=True)
-class PoolForwardStep:
+class PoolForwardStep(_Position):
     """``value``: the window's max (``mask`` marks the first maximum) or mean (``mask``
     None); ``output``: the whole output after this step."""
 
@@ -88,9 +96,14 @@ class PoolForwardStep:
     value: float
     output: np.ndarray
 
+    @property
+    def kernel(self) -> tuple[int, int]:
+        """The pooling window's size ``(kh, kw)``."""
+        return self.window.shape
+
 
 @dataclass(frozen=True)
-class PoolBackwardStep:
+class PoolBackwardStep(_Position):
     """``share``: what the window adds to dx — ``grad`` at the first maximum (max) or
     ``grad / (kh·kw)`` everywhere (avg); ``dx``: the running ``(N, C, H, W)`` total."""
 
@@ -105,3 +118,8 @@ class PoolBackwardStep:
     grad: float
     share: np.ndarray   # (kh, kw)
     dx: np.ndarray
+
+    @property
+    def kernel(self) -> tuple[int, int]:
+        """The pooling window's size ``(kh, kw)``."""
+        return self.window.shape

@@ -169,3 +169,26 @@ def test_an_empty_drawing_says_what_to_do(qtbot, session):
     p.show()
     assert "Draw a digit on the Draw tab first" in p.message.text() and p.message.isVisible()
     assert p.problem is None and not p.playback.step.isEnabled()
+
+
+def test_a_new_model_picks_its_first_conv_and_says_when_the_drawing_cannot_go_in(
+        qtbot, panel, session):
+    from cnnlab.lab.presets import build_preset
+
+    session.set_model(build_preset("Linear softmax (784→10)"), "linear")
+    qtbot.waitUntil(lambda: panel.message.isVisible(), timeout=WAIT_MS)
+    assert "no Conv2D or pooling layer" in panel.message.text()
+    session.set_model(build_preset("CIFAR-10 net (32-64 conv, 128 dense)"), "cifar")
+    assert "takes 3×32×32 inputs" in panel.message.text()
+    assert "Choose “test image”" in panel.message.text()
+    assert panel.source.layer.count() == 4 and panel.source.layer.currentData() == 0
+    session.set_model(build_preset("LeNet-like (32-64 conv, 128 dense)"), "lenet")
+    qtbot.waitUntil(lambda: panel.problem is not None and not panel.busy, timeout=WAIT_MS)
+    assert not panel.message.isVisible() and panel.problem.channels == 32
+    panel.source.layer.setCurrentIndex(2)  # the second conv: 32 input channels
+    qtbot.waitUntil(lambda: panel.problem is not None and panel.problem.index == 3
+                    and not panel.busy, timeout=WAIT_MS)
+    panel.source.in_channel.setValue(5)
+    qtbot.mouseClick(panel.playback.step, Qt.MouseButton.LeftButton)
+    assert "input channel 5" in panel.forward.input_map.title
+    assert "Σ over all 32 input channels" in panel.forward.result.text()

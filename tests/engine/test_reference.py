@@ -115,6 +115,7 @@ def test_conv_trace_ends_at_the_non_traced_results():
         np.testing.assert_array_equal(step.kernel, W[step.channel])
     # taps: stride 2 down the rows, dilation 2 across the columns (padded coordinates)
     first = steps[0]
+    assert first.position == (0, 0, 0, 0) and steps[1].position == (0, 1, 0, 0)  # filters inner
     assert first.rows == (0, 1) and first.cols == (0, 2, 4)
     assert steps[3 * y.shape[3]].rows == (2, 3)  # the next output row, one stride down
     dy = rng.standard_normal(y.shape)
@@ -142,6 +143,7 @@ def test_pool_trace_ends_at_the_non_traced_results(mode):
     x = rng.integers(0, 3, (1, 2, 5, 6)).astype(np.float64)
     y = R.pool_forward(x, (2, 3), (1, 2), mode)
     steps = list(R.trace_pool_forward(x, (2, 3), (1, 2), mode))
+    assert steps[0].kernel == (2, 3) and steps[2].position == (0, 0, 0, 1)
     np.testing.assert_array_equal(steps[-1].output, y)
     if mode == "max":
         assert all(s.mask.sum() == 1 and s.window[s.mask][0] == s.value for s in steps)

@@ -83,6 +83,18 @@ class SourceControls(QWidget):
             widget.setEnabled(not self.from_drawing)
         self.label.setEnabled(self.from_drawing)
 
+    def set_layers(self, choices, default: int | None) -> None:
+        """Fill the layer picker (``LayerChoice`` items); the current layer stays chosen when
+        the new model has the same one, else ``default`` (an index into ``choices``)."""
+        current = self.layer.currentText()
+        self.layer.blockSignals(True)
+        self.layer.clear()
+        for choice in choices:
+            self.layer.addItem(choice.text, choice.index)
+        found = self.layer.findText(current)
+        self.layer.setCurrentIndex(found if found >= 0 else (default or 0))
+        self.layer.blockSignals(False)
+
     def set_classes(self, names) -> None:
         """Label choices: one per class of the model's output."""
         current = self.label.currentIndex()

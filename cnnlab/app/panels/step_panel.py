@@ -119,22 +119,13 @@ class StepByStepPanel(QWidget):
     def _on_model_changed(self) -> None:
         model = self.session.snapshot()
         self.choices = steps.steppable_layers(model) if model is not None else []
-        current = self.source.layer.currentData()
-        self.source.layer.blockSignals(True)
-        self.source.layer.clear()
-        for choice in self.choices:
-            self.source.layer.addItem(choice.text, choice.index)
-        found = self.source.layer.findData(current)
-        default = steps.default_layer(self.choices)
-        self.source.layer.setCurrentIndex(found if found >= 0 else (default or 0))
-        self.source.layer.blockSignals(False)
+        self.source.set_layers(self.choices, steps.default_layer(self.choices))
         if model is not None and len(model.output_shape) == 1:
             ds = self.session.dataset
             k = model.output_shape[0]
             names = ds.class_names if ds is not None and ds.n_classes == k else [str(i) for i in range(k)]
             self.source.set_classes(list(names))
         self._invalidate()
-
 
     def choose_label(self, label: int) -> None:
         """The student says what the drawing is (the combo box's slot, callable from tests)."""
@@ -191,6 +182,8 @@ class StepByStepPanel(QWidget):
         model = self.session.snapshot()
         item, problem = self._current_input(model)
         problem = problem or steps.input_problem(model, item)
+        if problem and item is not None and self.source.from_drawing and "inputs" in problem:
+            problem += " Choose “test image” as the input."
         if problem:
             self._show_message(problem)
             self._render()
