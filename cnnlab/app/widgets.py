@@ -79,6 +79,10 @@ def image_plot(layout: pg.GraphicsLayout | pg.GraphicsLayoutWidget, title: str =
     return plot
 
 
+#: Colour bars shorter than this (view height, px) label only their ends and 0.
+SHORT_COLORBAR_PX = 150
+
+
 class TileGrid(QWidget):
     """A grid of image tiles with one shared colour scale and a colour bar.
 
@@ -134,6 +138,19 @@ class TileGrid(QWidget):
         super().resizeEvent(event)
         if self.title:
             self._fit_title()
+        self._fit_colorbar_ticks()
+
+    def _fit_colorbar_ticks(self) -> None:
+        """A short colour bar gets only its ends (and 0) as labels: pyqtgraph's five or six
+        ticks would print on top of each other in a strip 80 px high."""
+        lo, hi = self.levels if self.levels is not None else self.colorbar.levels()
+        if self.view.height() >= SHORT_COLORBAR_PX:
+            self.colorbar.axis.setTicks(None)
+            return
+        ticks = [(lo, f"{lo:.2g}"), (hi, f"{hi:.2g}")]
+        if lo < 0 < hi and self.view.height() >= SHORT_COLORBAR_PX // 2:
+            ticks.insert(1, (0.0, "0"))
+        self.colorbar.axis.setTicks([ticks])
 
     def set_tiles(self, tiles: np.ndarray, levels: tuple[float, float] | None = None,
                   cmap: str = "diverging", columns: int | None = None) -> None:
@@ -159,6 +176,7 @@ class TileGrid(QWidget):
             self.colorbar.setColorMap(cm)
             self.image.setImage(img, autoLevels=False)
             self.colorbar.setLevels(self.levels)
+            self._fit_colorbar_ticks()
         self.plot.autoRange(padding=0.02)
 
     def clear(self) -> None:

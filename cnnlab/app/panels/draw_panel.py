@@ -156,14 +156,20 @@ class DrawPanel(QWidget):
         self.threshold_line = pg.InfiniteLine(
             UNSURE_BELOW, angle=0, pen=pg.mkPen((150, 150, 150), style=Qt.PenStyle.DashLine),
             label=f"“unsure” below {100 * UNSURE_BELOW:.0f} %",
-            labelOpts={"position": 0.98, "color": (120, 120, 120), "anchors": [(1, 1), (1, 1)]})
+            labelOpts={"position": 0.98, "color": (90, 90, 90), "anchors": [(1, 1), (1, 1)],
+                       "fill": (255, 255, 255, 200)})
         self.threshold_line.setToolTip(UNSURE_TIP)
         self.bars_plot.addItem(self.threshold_line)
 
         top = QHBoxLayout()
         top.addLayout(left, 5)
         top.addWidget(middle_widget, 0)
-        top.addWidget(self.bars_plot, 4)
+        # the correction box under the bars: the middle column stays short, so the views
+        # below keep their height in a 700 px window
+        right = QVBoxLayout()
+        right.addWidget(self.bars_plot, 1)
+        right.addWidget(self._build_correction_box())
+        top.addLayout(right, 4)
 
         self.inside = FeatureMapsView()
 
