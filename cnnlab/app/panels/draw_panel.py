@@ -134,7 +134,6 @@ class DrawPanel(QWidget):
         middle.addWidget(self.probability_label)
         middle.addWidget(self.message_label)
         middle.addStretch(1)
-        middle.addWidget(self._build_correction_box())
         middle_widget = QWidget()
         middle_widget.setLayout(middle)
         middle_widget.setFixedWidth(250)
@@ -162,6 +161,7 @@ class DrawPanel(QWidget):
         self.bars_plot.addItem(self.threshold_line)
 
         top = QHBoxLayout()
+        self.threshold_line.setZValue(10)  # line and label over the bars, never behind them
         top.addLayout(left, 5)
         top.addWidget(middle_widget, 0)
         # the correction box under the bars: the middle column stays short, so the views
