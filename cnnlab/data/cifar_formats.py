@@ -161,7 +161,9 @@ def _load(batches: dict[str, _Batch], kind: str, where: str, order: list[str] | 
                 _binary_into(f, b.capacity, b.name, x[b.offset:], y[b.offset:])
                 b.count = b.capacity
             else:
-                data = f.read(PY_BATCH_MAX_BYTES + 1)
+                data = f.read(b.size)  # size checked above; read() of more would allocate more
+                if len(data) != b.size or f.read(1):
+                    raise DatasetError(f"{b.name}: changed size while being read")
                 px, labels = _python_batch(data, b.name)
                 b.count = len(px)
                 x.reshape(len(x), -1)[b.offset:b.offset + b.count] = px

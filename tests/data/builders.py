@@ -102,3 +102,76 @@ def write_tar(path: Path, members: dict[str, bytes]) -> Path:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return path
+
+
+# ------------------------------------------------------------------ full-size files
+#: formats :func:`write_full_size` can write, with (train, test) image counts
+FULL_SIZE_FORMATS = {"mnist-idx": (60_000, 10_000), "mnist-idx-gz": (60_000, 10_000),
+                     "mnist-npz": (60_000, 10_000), "cifar-binary": (50_000, 10_000),
+                     "cifar-binary-tar": (50_000, 10_000), "cifar-python": (50_000, 10_000)}
+
+
+def write_full_size(folder: Path, fmt: str, seed: int = 0, scale: float = 1.0) -> tuple[Path, int]:
+    """Write a dataset of the real datasets' size in format ``fmt`` (see
+    :data:`FULL_SIZE_FORMATS`) into ``folder``; returns (what to pass to ``load_mnist`` /
+    ``load_cifar10``, bytes of uint8 pixels it holds). ``scale`` < 1 writes fewer images
+    (for quick runs). Pixels are random, written batch by batch (the writer itself stays
+    small: about one batch of memory). Used by ``benchmarks/bench_memory.py``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    n_train, n_test = (max(1, int(n * scale)) for n in FULL_SIZE_FORMATS[fmt])
+    rng = np.random.default_rng(seed)
+    if fmt.startswith("mnist"):
+        return _full_mnist(folder, fmt, n_train, n_test, rng), (n_train + n_test) * 784
+    return _full_cifar(folder, fmt, n_train, n_test, rng), (n_train + n_test) * 3072
+
+
+def _full_mnist(folder: Path, fmt: str, n_train: int, n_test: int, rng) -> Path:
+    if fmt == "mnist-npz":
+        arrays = {}
+        for part, n in (("train", n_train), ("test", n_test)):
+            arrays[f"x_{part}"] = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+            arrays[f"y_{part}"] = rng.integers(0, 10, n, dtype=np.uint8)
+        np.savez(folder / "mnist.npz", **arrays)
+        return folder / "mnist.npz"
+    gz = fmt.endswith("-gz")
+    for part, n in (("train", n_train), ("t10k", n_test)):
+        for kind, shape in (("images", (n, 28, 28)), ("labels", (n,))):
+            top = 256 if kind == "images" else 10
+            name = f"{part}-{kind}-idx{len(shape)}-ubyte" + (".gz" if gz else "")
+            opener = gzip.open(folder / name, "wb", compresslevel=1) if gz else open(folder / name, "wb")
+            with opener as f:
+                f.write(bytes([0, 0, 0x08, len(shape)]) + struct.pack(f">{len(shape)}I", *shape))
+                for start in range(0, n, 10_000):
+                    rows = min(10_000, n - start)
+                    f.write(rng.integers(0, top, (rows, *shape[1:]), dtype=np.uint8).tobytes())
+    return folder
+
+
+def _cifar_batches(n_train: int, n_test: int):
+    sizes = [min(10_000, n_train - s) for s in range(0, n_train, 10_000)]
+    return [(f"data_batch_{i + 1}", n) for i, n in enumerate(sizes[:5])] + [("test_batch", n_test)]
+
+
+def _full_cifar(folder: Path, fmt: str, n_train: int, n_test: int, rng) -> Path:
+    target = folder / "cifar-10-batches-bin" if fmt != "cifar-python" else folder / "cifar-10-batches-py"
+    target.mkdir(exist_ok=True)
+    for key, n in _cifar_batches(n_train, n_test):
+        records = rng.integers(0, 256, (n, 3073), dtype=np.uint8)
+        records[:, 0] %= 10
+        if fmt == "cifar-python":
+            batch = {"batch_label": key, "labels": [int(v) for v in records[:, 0]],
+                     "data": np.ascontiguousarray(records[:, 1:]),
+                     "filenames": [f"img_{i}.png" for i in range(n)]}
+            (target / key).write_bytes(py2_pickle(batch))
+        else:
+            (target / f"{key}.bin").write_bytes(records.tobytes())
+    if fmt != "cifar-binary-tar":
+        return folder
+    tar_path = folder / "cifar-10-binary.tar.gz"
+    with tarfile.open(tar_path, "w:gz", compresslevel=1) as tar:
+        for p in sorted(target.iterdir()):
+            tar.add(p, arcname=f"cifar-10-batches-bin/{p.name}")
+            p.unlink()
+    target.rmdir()
+    return tar_path
