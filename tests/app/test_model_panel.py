@@ -264,6 +264,11 @@ def test_form_edits_every_kind_of_field(qtbot, panel, session):
     assert panel.specs[0]["init"] == {"name": "normal", "sigma": 0.05}
     init.combo.setCurrentText("uniform")
     assert panel.specs[0]["init"] == {"name": "uniform", "a": -0.05, "b": 0.05}
+    init.combo.setCurrentText("normal")
+    init.scale.lineEdit().selectAll()
+    qtbot.keyClicks(init.scale.lineEdit(), "1e-5")  # the exercises' σ, typed
+    init.scale.interpretText()
+    assert panel.specs[0]["init"] == {"name": "normal", "sigma": 1e-5}
     for kind, key, value in (("LeakyReLU", "negative_slope", 0.2), ("Dropout", "p", 0.25)):
         panel.table.selectRow(0)
         add(panel, kind)

@@ -25,6 +25,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from cnnlab.app.widgets import LogSpinBox
 from cnnlab.engine.limits import limit
 
 #: Layer kinds offered by the "Add layer" menu, with the spec a new one starts from.
@@ -217,11 +218,10 @@ class LayerForm(QGroupBox):
         row.setContentsMargins(0, 0, 0, 0)
         combo = QComboBox()
         combo.addItems(INITIALIZERS)
-        scale = QDoubleSpinBox()
-        scale.setDecimals(4)
-        scale.setRange(1e-4, 10.0)
-        scale.setSingleStep(0.001)
-        scale.setToolTip("σ of normal(σ), or b of uniform(−b, b)")
+        # typed as 1e-5 (the exercises' σ) or 0.01; the arrows step 1, 2, 5 per decade
+        scale = LogSpinBox(1e-8, 10.0, 0.01)
+        scale.setToolTip("σ of normal(σ), or b of uniform(−b, b): type a number such as 0.01 "
+                         "or 1e-5")
         name = init_name(init)
         combo.setCurrentText(name if name in INITIALIZERS else "he_normal")
         if name in _INIT_SCALE:
