@@ -25,6 +25,11 @@ _TYPES = {1: (np.float32, "float_data"), 11: (np.float64, "double_data"), 7: (np
           6: (np.int32, "int32_data")}
 
 
+#: Constant-node attributes holding plain numbers -> (AttributeProto field, dtype)
+_PLAIN = {"value_float": ("f", np.float32), "value_floats": ("floats", np.float32),
+          "value_int": ("i", np.int64), "value_ints": ("ints", np.int64)}
+
+
 def read_model(path):
     """The parsed ``onnx.ModelProto`` of ``path`` and the default-domain opset version."""
     onnx = require_onnx()
@@ -90,10 +95,16 @@ def graph_constants(path, graph) -> dict[str, np.ndarray]:
         if node.op_type != "Constant":
             continue
         attrs = {a.name: a for a in node.attribute}
-        if "value" not in attrs or len(node.output) != 1:
-            raise ModelFileError(f"{path}: node {node.name or node.output[:1]!r} (Constant): "
-                                 f"only a 'value' tensor is supported")
-        consts[node.output[0]] = tensor_array(path, attrs["value"].t, f"Constant node {node.name!r}")
+        where = f"Constant node {node.name or node.output[:1]!r}"
+        if len(attrs) != 1 or len(node.output) != 1 or not set(attrs) & {"value", *_PLAIN}:
+            raise ModelFileError(f"{path}: {where}: only one value, value_float(s) or "
+                                 f"value_int(s) is supported")
+        (name, attr), = attrs.items()
+        if name == "value":
+            consts[node.output[0]] = tensor_array(path, attr.t, where)
+        else:
+            field, dtype = _PLAIN[name]
+            consts[node.output[0]] = np.array(getattr(attr, field), dtype=dtype)
     return consts
 
 

@@ -101,7 +101,7 @@ def training_lines(training: dict | None) -> list[str]:
     """The docstring's description of how the weights were trained (from the settings
     ``cnnlab train`` records in the model's ``meta["training"]``)."""
     if not training:
-        return ["Training settings: not recorded (the model was not trained by `cnnlab train`)."]
+        return ["Training settings: none recorded with this model (`cnnlab train` records them)."]
     keys = ("data", "optimizer", "lr", "weight_decay", "epochs", "epochs_done", "batch_size",
             "val_fraction", "seed", "augment")
     parts = [f"{k}={_clean(training[k])}" for k in keys if k in training]

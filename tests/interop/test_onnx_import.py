@@ -76,3 +76,17 @@ def test_float64_input_gives_a_float64_model(tmp_path):
     assert model.dtype == np.float64
     x = np.random.default_rng(4).random((3, 4))
     np.testing.assert_allclose(model.forward(x), _ort(path, x), rtol=0, atol=1e-12)
+
+
+def test_constants_given_as_plain_numbers(tmp_path):
+    nodes = [node("Constant", [], ["shape"], value_ints=[-1, 16]),
+             node("Constant", [], ["half"], value_float=0.5),
+             node("Constant", [], ["scales"], value_floats=[2.0]),
+             node("Sub", ["x", "half"], ["a"]), node("Div", ["a", "scales"], ["b"]),
+             node("Reshape", ["b", "shape"], ["c"]), node("Gemm", ["c", "w"], ["y"], transB=1)]
+    path = _save(tmp_path, graph_model(nodes, [weight("w", 3, 16)], [1, 4, 4]))
+    model = load_onnx(path)
+    assert [layer.name for layer in model.layers] == ["Normalize", "Flatten", "Dense"]
+    assert model[0].get_config() == {"type": "Normalize", "mean": 0.5, "std": 2.0}
+    x = np.random.default_rng(5).random((2, 1, 4, 4)).astype(np.float32)
+    np.testing.assert_allclose(model.forward(x), _ort(path, x), atol=1e-6)
