@@ -29,6 +29,10 @@ from cnnlab.engine import optim
 from cnnlab.engine.layers import Conv2D
 from cnnlab.engine.losses import MSELoss
 
+#: The exercise's setup: zero padding 2 (the 5×5 kernels see every pixel, borders too),
+#: mini-batches of 20 photos for the first-order optimizers, 100 photos at most.
+EXERCISE = {"padding": 2, "batch_size": 20, "max_images": 100}
+
 #: rates tuned for this problem; other registered optimizers start from their own default
 DEFAULT_LR = {"adam": 0.01, "sgd": 0.02}  # SGD with momentum 0.9; CG needs no rate
 
@@ -142,6 +146,8 @@ def _images(images, max_images: int | None) -> np.ndarray:
 def recover_kernels(images, target, *, optimizer: str = "cg", lr: float | None = None,
                     max_steps: int = 1000, tolerance: float | None = 1e-3, seed: int | None = 0,
                     max_images: int | None = 100, weights_every: int = 10,
+                    padding: int = 0, batch_size: int | None = None,
+                    init_sigma: float | None = None,
                     on_step: Callable[[RecoveryReport], None] | None = None,
                     should_stop: Callable[[], bool] | None = None) -> RecoveryResult:
     """Train a fresh conv C (uniform[-1, 1] init from ``seed``) to reproduce ``target``.
@@ -154,6 +160,12 @@ def recover_kernels(images, target, *, optimizer: str = "cg", lr: float | None =
     ``tolerance`` (None: never), or when ``should_stop()`` (checked once per step, before
     the update) returns True. ``on_step`` receives a :class:`RecoveryReport` after step 0
     and after every update. A NaN/Inf loss (too high a learning rate) raises ValueError.
+    ``padding``: zero padding of both convolutions (the exercise uses 2, see ``EXERCISE``).
+    ``batch_size``: first-order optimizers step on mini-batches of that many images, drawn
+    without replacement by ``seed`` (None: every image each step); the reported loss is
+    then the mini-batch's. Conjugate gradient always uses every image (its line search is
+    exact only for the whole quadratic). ``init_sigma``: C starts from N(0, σ²) instead of
+    uniform[-1, 1] (the exercise tries σ = 1e-5).
     """
     if optimizer not in optimizer_names():
         raise ValueError(f"unknown optimizer {optimizer!r}; choose one of "
@@ -162,24 +174,37 @@ def recover_kernels(images, target, *, optimizer: str = "cg", lr: float | None =
         raise ValueError(f"max_steps must be an int >= 0, got {max_steps!r}")
     if weights_every < 1:
         raise ValueError(f"weights_every must be >= 1, got {weights_every!r}")
+    for name, value in (("padding", padding), ("batch_size", batch_size)):
+        bad = isinstance(value, bool) or not isinstance(value, (int, np.integer))
+        if value is not None and (bad or value < (0 if name == "padding" else 1)):
+            raise ValueError(f"kernel recovery: {name} must be a whole number "
+                             f"{'>= 0' if name == 'padding' else '>= 1'}, got {value!r}")
+    if init_sigma is not None and not (isinstance(init_sigma, (int, float))
+                                       and math.isfinite(init_sigma) and init_sigma > 0):
+        raise ValueError(f"kernel recovery: init_sigma must be a positive number, got {init_sigma!r}")
     x = _images(images, max_images)  # (N, C, H, W) float64
     w0 = np.array(target, dtype=np.float64)  # (F, C, kh, kw)
     if w0.ndim != 4 or w0.shape[1] != x.shape[1]:
         raise ValueError(f"kernel recovery: target kernels must be (F, {x.shape[1]}, kh, kw) "
                          f"for images with {x.shape[1]} channels, got {w0.shape}")
     f, c, kh, kw = w0.shape
-    c0 = Conv2D(c, f, (kh, kw), bias=False, init="zeros", dtype=np.float64)
+    c0 = Conv2D(c, f, (kh, kw), padding=padding, bias=False, init="zeros", dtype=np.float64)
     c0.set_params({"W": w0})
     y = c0.forward(x).copy()  # (N, F, H', W') the outputs C must reproduce
     # [seed, 1]: a stream apart from random_target_kernels(seed=seed), which would otherwise
     # hand the learner the target itself.
-    learner = Conv2D(c, f, (kh, kw), bias=False, dtype=np.float64,
-                     init={"name": "uniform", "a": -1.0, "b": 1.0},
+    init = ({"name": "uniform", "a": -1.0, "b": 1.0} if init_sigma is None
+            else {"name": "normal", "sigma": float(init_sigma)})
+    learner = Conv2D(c, f, (kh, kw), padding=padding, bias=False, dtype=np.float64, init=init,
                      rng=None if seed is None else np.random.default_rng([seed, 1]))
     mse = MSELoss()
 
+    batches = _batches(len(x), None if optimizer == "cg" else batch_size, seed)
+
     def loss_and_grad() -> float:
-        loss = mse.forward(learner.forward(x), y)
+        idx = next(batches)  # every image, or the next mini-batch
+        xb, yb = (x, y) if idx is None else (x[idx], y[idx])
+        loss = mse.forward(learner.forward(xb), yb)
         learner.backward(mse.backward(), need_input_grad=False)  # fills learner.grads["W"]
         return loss
 
@@ -213,6 +238,19 @@ def recover_kernels(images, target, *, optimizer: str = "cg", lr: float | None =
                           tolerance is not None and errors[-1] < tolerance, stopped)
 
 
+def _batches(n: int, batch_size: int | None, seed: int | None):
+    """Yield None forever (full batch), or index arrays of ``batch_size`` images: a fresh
+    permutation (drawn by ``seed``) per pass, as a mini-batch epoch loop does."""
+    if batch_size is None or batch_size >= n:
+        while True:
+            yield None
+    rng = np.random.default_rng(None if seed is None else [seed, 2])
+    while True:
+        order = rng.permutation(n)
+        for start in range(0, n - batch_size + 1, batch_size):  # a short tail is dropped
+            yield order[start:start + batch_size]
+
+
 def _first_order(learner: Conv2D, name: str, lr: float) -> Callable[[], None]:
     return optim.make_optimizer(name, [learner], lr=lr).step
 
@@ -220,8 +258,8 @@ def _first_order(learner: Conv2D, name: str, lr: float) -> Callable[[], None]:
 def _conjugate_gradient(learner: Conv2D, x: np.ndarray, size: int) -> Callable[[], None]:
     """Linear conjugate gradient (Fletcher–Reeves) on the quadratic MSE loss; each call uses
     the gradient already in ``learner.grads["W"]`` and moves ``learner.params["W"]``."""
-    probe = Conv2D(learner.in_channels, learner.out_channels, learner.kernel_size, bias=False,
-                   init="zeros", dtype=np.float64)
+    probe = Conv2D(learner.in_channels, learner.out_channels, learner.kernel_size,
+                   padding=learner.padding, bias=False, init="zeros", dtype=np.float64)
     state = {"d": None, "rr": None}
 
     def step() -> None:

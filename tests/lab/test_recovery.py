@@ -107,3 +107,53 @@ def test_load_target_kernels(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.npy"):
         load_target_kernels(tmp_path / "missing.npy")
     assert load_target_kernels(tmp_path / "k.npy", in_channels=None).shape == (20, 3, 5, 5)
+
+
+def test_the_exercise_setup_padding_2_recovers(cifar_images):
+    from cnnlab.lab.recovery import EXERCISE
+
+    assert EXERCISE == {"padding": 2, "batch_size": 20, "max_images": 100}
+    target = random_target_kernels(20, 3, 5, seed=3)
+    result = recover_kernels(cifar_images, target, max_steps=600, tolerance=1e-2, padding=2,
+                             batch_size=20)  # CG: every image, whatever the batch size
+    assert result.converged and result.max_abs_error < 1e-2
+
+
+def test_mini_batches_are_reproducible_and_learn(cifar_images):
+    target = random_target_kernels(4, 3, 5, seed=1)
+    # the bundled sample has 20 photos: batches of 5 (with 100 photos, the exercise's 20)
+    runs = [recover_kernels(cifar_images, target, optimizer="adam", max_steps=40, tolerance=None,
+                            padding=2, batch_size=5, seed=5) for _ in range(2)]
+    np.testing.assert_array_equal(runs[0].losses, runs[1].losses)
+    full = recover_kernels(cifar_images, target, optimizer="adam", max_steps=40, tolerance=None,
+                           padding=2, seed=5)
+    assert not np.array_equal(runs[0].losses, full.losses)  # other data per step
+    assert runs[0].errors[-1] < runs[0].errors[0]
+
+
+def test_a_mini_batch_loss_is_that_batch_s_mse(cifar_images):
+    # one image per batch: step 0's loss must be the MSE on one image exactly
+    from cnnlab.engine.layers import Conv2D
+
+    x = cifar_images[:3]
+    target = random_target_kernels(2, 3, 3, seed=0)
+    result = recover_kernels(x, target, optimizer="sgd", max_steps=0, tolerance=None,
+                             batch_size=1, padding=1, seed=0)
+    xs = x.astype(np.float64) / 255.0
+    c0 = Conv2D(3, 2, 3, padding=1, bias=False, init="zeros", dtype=np.float64)
+    c0.set_params({"W": target})
+    start = Conv2D(3, 2, 3, padding=1, bias=False, dtype=np.float64,
+                   init={"name": "uniform", "a": -1.0, "b": 1.0}, rng=np.random.default_rng([0, 1]))
+    per_image = ((start.forward(xs) - c0.forward(xs)) ** 2).mean(axis=(1, 2, 3))  # (3,)
+    assert any(result.losses[0] == pytest.approx(v, rel=1e-12) for v in per_image)
+    assert not result.losses[0] == pytest.approx(per_image.mean(), rel=1e-6)
+
+
+def test_normal_init_with_tiny_sigma_starts_near_zero(cifar_images):
+    target = random_target_kernels(4, 3, 5, seed=2)
+    result = recover_kernels(cifar_images, target, optimizer="adam", max_steps=0, tolerance=None,
+                             init_sigma=1e-5)
+    assert result.errors[0] == pytest.approx(np.abs(target).max(), abs=1e-4)
+    for bad in ({"init_sigma": 0.0}, {"padding": -1}, {"batch_size": 0}):
+        with pytest.raises(ValueError, match="kernel recovery"):
+            recover_kernels(cifar_images, target, max_steps=0, **bad)
