@@ -123,6 +123,8 @@ def test_clear_errors(tmp_path, capsys, monkeypatch):
     assert main(["train", "linear", "--data", "imagenet", "--out", out]) == 1
     assert "unknown dataset 'imagenet'" in capsys.readouterr().err
     assert not (tmp_path / "m.npz").exists()
+    assert main(["train", "linear", "--out", str(tmp_path / "no" / "m.npz")]) == 1
+    assert "does not exist" in capsys.readouterr().err  # said before any training
     with pytest.raises(SystemExit):
         main(["train", "linear"])  # --out is required
     assert "--out" in capsys.readouterr().err

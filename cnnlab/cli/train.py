@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 from cnnlab.cli.sources import check_fits, load_dataset, model_from_spec
 from cnnlab.engine.optim import OPTIMIZERS, make_optimizer
@@ -129,7 +130,18 @@ def settings_of(args, dataset_name: str) -> dict:
             "val_fraction": args.val_fraction, "seed": args.seed, "augment": bool(args.augment)}
 
 
+def _check_writable(*paths) -> None:
+    """Refuse before training, not after, when a result could not be written."""
+    for path in filter(None, paths):
+        folder = Path(path).resolve().parent
+        if not folder.is_dir():
+            raise FileNotFoundError(f"cannot write {path}: the folder {folder} does not exist")
+        if Path(path).is_dir():
+            raise IsADirectoryError(f"cannot write {path}: it is a folder")
+
+
 def run(args) -> int:
+    _check_writable(args.out, args.history)
     model, name, continued = model_from_spec(args.spec, args.seed)
     dataset = load_dataset(args.data, model.input_shape, download=args.download)
     check_fits(model, dataset)
@@ -161,9 +173,14 @@ def run(args) -> int:
         progress.note("aborted; nothing was saved")
         return 130
     done = len(history.train_loss)
-    test_loss, test_acc = evaluate(model, dataset.x_test, dataset.y_test)
-    model.meta = {**(model.meta or {}), "name": name, "test_accuracy": test_acc,
-                  "training": {**settings, "epochs_done": done}}
+    model.meta = {**(model.meta or {}), "name": name, "training": {**settings, "epochs_done": done}}
+    model.meta.pop("test_accuracy", None)  # a continued model's old score no longer applies
+    try:
+        test_loss, test_acc = evaluate(model, dataset.x_test, dataset.y_test)
+        model.meta["test_accuracy"] = test_acc
+    except KeyboardInterrupt:
+        test_loss = None
+        progress.note("test evaluation skipped")
     model.eval()
     model.save(args.out)
     if args.history:
@@ -171,6 +188,7 @@ def run(args) -> int:
     if history.stopped:
         progress.note(f"stopped after {done} complete epoch{'s' if done != 1 else ''} "
                       f"and {len(history.batch_loss)} batches in all")
-    print(f"test ({len(dataset.x_test):,} images): loss {test_loss:.4f} — acc {test_acc:.4f}")
+    if test_loss is not None:
+        print(f"test ({len(dataset.x_test):,} images): loss {test_loss:.4f} — acc {test_acc:.4f}")
     print(f"saved the model to {args.out}" + (f" and the history to {args.history}" if args.history else ""))
     return 0
