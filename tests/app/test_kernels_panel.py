@@ -350,7 +350,7 @@ def test_recovery_runs_to_completion_through_a_job(qtbot, panel, session):
     assert result.steps == 3 and not result.stopped and not result.converged
     # the same run straight through the engine gives the same numbers
     expected = R.recover_kernels(rv.images.x[:2], R.random_target_kernels(seed=0), max_steps=3,
-                                 seed=0, max_images=2)
+                                 seed=0, max_images=2, padding=2)  # the exercise's padding
     assert result.max_abs_error == pytest.approx(expected.max_abs_error, rel=1e-9)
     assert f"{expected.max_abs_error:.3g}" in rv.result_label.text()
     assert "step budget used up after 3 steps" in rv.status_label.text()
@@ -359,6 +359,27 @@ def test_recovery_runs_to_completion_through_a_job(qtbot, panel, session):
     np.testing.assert_allclose(rv.learned_grid.tiles, filter_strips(result.weights).tiles)
     assert rv.learned_grid.levels == rv.target_grid.levels == pytest.approx((-scale, scale))
     assert rv.start_button.isEnabled() and not rv.cancel_button.isEnabled()
+
+
+def test_recovery_starts_as_the_exercise_sets_it(qtbot, panel):
+    from dataclasses import replace
+
+    rv = panel.recovery_view
+    lb = rv.learning
+    assert rv.plot_note.isVisibleTo(rv)  # the empty plot says what will come
+    assert lb.padding_spin.value() == 2 and lb.batch_spin.value() == 20
+    assert not lb.batch_spin.isEnabled()  # conjugate gradient uses every photo
+    assert lb.kwargs(20)["batch_size"] is None and lb.kwargs(20)["padding"] == 2
+    choose(lb.optimizer_combo, "sgd")
+    assert lb.batch_spin.isEnabled() and lb.kwargs(20)["batch_size"] == 20
+    choose(lb.init_combo, "normal")
+    lb.sigma_spin.lineEdit().selectAll()
+    qtbot.keyClicks(lb.sigma_spin.lineEdit(), "1e-5")
+    lb.sigma_spin.interpretText()
+    assert lb.kwargs(20)["init_sigma"] == 1e-5 and "normal(σ = 1e-05)" in rv.intro.text()
+    many = replace(rv.images, x=np.repeat(rv.images.x, 10, axis=0), y=np.repeat(rv.images.y, 10))
+    rv.set_images(many)  # a larger CIFAR set: the exercise's 100 photos
+    assert rv.images_spin.value() == 100 and "of 200 available" in rv.images_label.text()
 
 
 def test_recovery_cancel_stops_it(qtbot, panel, session):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from PyQt6.QtCore import QEvent, QObject, Qt
 from PyQt6.QtWidgets import QAbstractScrollArea, QLabel, QWidget
 
-NOTE_STYLE = "color: #888; background: transparent; font-size: 13px; padding: 12px;"
+NOTE_STYLE = "color: #777; background: rgba(255, 255, 255, 225); font-size: 13px; padding: 12px;"
 
 
 class EmptyNote(QLabel):

@@ -11,7 +11,6 @@ import pyqtgraph as pg
 from PyQt6.QtCore import QSettings, Qt
 from PyQt6.QtWidgets import (
     QButtonGroup,
-    QComboBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -25,20 +24,20 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from cnnlab.app import settings as stored
 from cnnlab.app.jobs import JobKind
+from cnnlab.app.panels.empty_note import EmptyNote
 from cnnlab.app.panels.image_views import restore_values, save_values
 from cnnlab.app.panels.recovery_progress import RecoveryProgress
+from cnnlab.app.panels.recovery_settings import RecoveryLearningBox
 from cnnlab.app.widgets import (
     ERROR_COLOR,
     PREVIOUS_COLOR,
     TRAIN_COLOR,
     VAL_COLOR,
-    LogSpinBox,
     TileGrid,
     big_label_font,
+    scrollable,
 )
-from cnnlab.engine.optim import OPTIMIZERS
 from cnnlab.lab import recovery as R
 from cnnlab.lab.filter_views import filter_strips
 from cnnlab.lab.image_source import CifarImages
@@ -46,8 +45,6 @@ from cnnlab.lab.image_source import CifarImages
 if TYPE_CHECKING:
     from cnnlab.app.session import Session
 
-MAX_IMAGES = 100
-CG_LABEL = "conjugate gradient"
 TINY = 1e-300  # a loss of exactly 0 still has a place on the log axis
 
 
@@ -71,7 +68,7 @@ class KernelRecoveryView(QWidget):
         self.losses: list[float] = []
         self.errors: list[float] = []
         layout = QHBoxLayout(self)
-        layout.addWidget(self._build_controls())
+        layout.addWidget(scrollable(self._build_controls()))  # short windows scroll, never squeeze
         layout.addWidget(self._build_plots(), 1)
         self._show_target_preview()
 
@@ -81,11 +78,9 @@ class KernelRecoveryView(QWidget):
         box.setFixedWidth(350)
         col = QVBoxLayout(box)
         col.setContentsMargins(0, 0, 0, 0)
-        intro = QLabel("A target conv layer C0 filters CIFAR-10 photos. A fresh conv C, "
-                       "started from uniform[−1, 1], sees only the photos and C0's outputs and "
-                       "learns C0's kernels with the L2 loss ‖C(x) − C0(x)‖².")
-        intro.setWordWrap(True)
-        col.addWidget(intro)
+        self.intro = QLabel()
+        self.intro.setWordWrap(True)
+        col.addWidget(self.intro)
 
         target_group = QGroupBox("Target C0")
         tform = QFormLayout(target_group)
@@ -113,39 +108,14 @@ class KernelRecoveryView(QWidget):
         tform.addRow(file_row)
         col.addWidget(target_group)
 
-        run_group = QGroupBox("Learning")
-        rform = QFormLayout(run_group)
-        self.images_spin = QSpinBox()
-        self.images_spin.setRange(1, MAX_IMAGES)
-        self.images_spin.setValue(MAX_IMAGES)
-        self.images_label = QLabel()
-        images_row = QHBoxLayout()
-        images_row.addWidget(self.images_spin)
-        images_row.addWidget(self.images_label, 1)
-        rform.addRow("photos", images_row)
-        self.optimizer_combo = QComboBox()
-        for key in R.optimizer_names():
-            text = CG_LABEL if key == "cg" else OPTIMIZERS[key].label
-            self.optimizer_combo.addItem(text, key)
-        self.optimizer_combo.setToolTip(
-            "Conjugate gradient with an exact line search (the loss is quadratic).\n"
-            "Photo patches are strongly correlated, so the loss is a long narrow valley:\n"
-            "conjugate gradient crosses it in a few hundred steps; Adam and SGD lower the\n"
-            "loss quickly but take very long to pin the kernels down.")
-        self.optimizer_combo.currentIndexChanged.connect(self._on_optimizer)
-        rform.addRow("optimizer", self.optimizer_combo)
-        self.lr_spin = LogSpinBox(1e-5, 1.0, R.DEFAULT_LR["adam"])
-        rform.addRow("learning rate", self.lr_spin)
-        self.steps_spin = QSpinBox()
-        self.steps_spin.setRange(1, 100_000)
-        self.steps_spin.setValue(1000)
-        self.steps_spin.setSingleStep(100)
-        rform.addRow("at most", self.steps_spin)
-        self.steps_spin.setSuffix(" steps")
-        self.tolerance_spin = LogSpinBox(1e-6, 1.0, 1e-3)  # 7 decimals: no smaller
-        self.tolerance_spin.setToolTip("stop once every weight of C is this close to C0's")
-        rform.addRow("stop at max |C − C0| <", self.tolerance_spin)
-        col.addWidget(run_group)
+        self.learning = RecoveryLearningBox()
+        lb = self.learning
+        # the box's widgets, under the names the tests and the window use
+        self.images_spin, self.images_label = lb.images_spin, lb.images_label
+        self.optimizer_combo, self.lr_spin = lb.optimizer_combo, lb.lr_spin
+        self.steps_spin, self.tolerance_spin = lb.steps_spin, lb.tolerance_spin
+        lb.changed.connect(self._update_intro)
+        col.addWidget(lb)
 
         buttons = QHBoxLayout()
         self.start_button = QPushButton("Start")
@@ -171,8 +141,14 @@ class KernelRecoveryView(QWidget):
         self.message.setStyleSheet(f"color: {ERROR_COLOR.name()}")
         col.addWidget(self.message)
         col.addStretch(1)
-        self._on_optimizer()
+        self._update_intro()
         return box
+
+    def _update_intro(self) -> None:
+        self.intro.setText(
+            f"A target conv layer C0 filters CIFAR-10 photos. A fresh conv C, started from "
+            f"{self.learning.start_text()}, sees only the photos and C0's outputs and learns "
+            "C0's kernels with the L2 loss ‖C(x) − C0(x)‖².")
 
     def _build_plots(self) -> QWidget:
         box = QWidget()
@@ -194,6 +170,8 @@ class KernelRecoveryView(QWidget):
         for curve in (self.loss_curve, self.error_curve):
             curve.setClipToView(True)
             curve.setDownsampling(auto=True)
+        self.plot_note = EmptyNote(self.plot, "Press Start: the loss and max |C − C0| appear "
+                                              "here step by step, on a log scale")
         col.addWidget(self.plot, 2)
         grids = QHBoxLayout()
         self.target_grid = TileGrid("target C0")
@@ -210,16 +188,7 @@ class KernelRecoveryView(QWidget):
     # ------------------------------------------------------------- inputs
     def set_images(self, images: CifarImages) -> None:
         self.images = images
-        n = min(MAX_IMAGES, len(images.x))
-        self.images_spin.setMaximum(n)
-        self.images_spin.setValue(n)
-        self.images_label.setText(f"of {len(images.x):,} available")
-
-    def _on_optimizer(self) -> None:
-        key = self.optimizer_combo.currentData()
-        self.lr_spin.setEnabled(key != "cg")
-        if key != "cg":
-            self.lr_spin.setValue(R.default_lr(key))
+        self.learning.set_available(len(images.x))
 
     def current_target(self) -> np.ndarray:
         """The target C0 the next run uses: float64 ``(F, 3, kh, kw)``."""
@@ -274,10 +243,7 @@ class KernelRecoveryView(QWidget):
             self.message.setText(str(exc))
             return
         x = self.images.x[: self.images_spin.value()].copy()  # (N, 3, 32, 32) uint8
-        optimizer = self.optimizer_combo.currentData()
-        kwargs = dict(optimizer=optimizer, lr=None if optimizer == "cg" else self.lr_spin.value(),
-                      max_steps=self.steps_spin.value(), tolerance=self.tolerance_spin.value(),
-                      seed=self.seed_spin.value(), max_images=len(x), weights_every=10)
+        kwargs = dict(self.learning.kwargs(len(x)), seed=self.seed_spin.value())
 
         def run(ctx):
             return R.recover_kernels(x, target, on_step=ctx.report, should_stop=ctx.should_stop,
@@ -285,6 +251,7 @@ class KernelRecoveryView(QWidget):
 
         self.target, self.result = target, None
         self.steps, self.losses, self.errors = [], [], []
+        self.plot_note.set_empty(False)
         self._show_kernels(target, None, "")
         self.tolerance_line.setValue(math.log10(kwargs["tolerance"]))
         self.progress_steps.start(kwargs["max_steps"], kwargs["tolerance"])
@@ -358,18 +325,10 @@ class KernelRecoveryView(QWidget):
         self.learned_grid.set_title(f"learned C · {when}")
 
     # -------------------------------------------------------------- settings
-    def _spins(self) -> dict:
-        return {"seed": self.seed_spin, "steps": self.steps_spin, "lr": self.lr_spin,
-                "tolerance": self.tolerance_spin}
-
     def save_settings(self, settings: QSettings, prefix: str) -> None:
-        save_values(settings, prefix, self._spins())
-        settings.setValue(f"{prefix}/optimizer", self.optimizer_combo.currentData())
+        save_values(settings, prefix, {"seed": self.seed_spin})
+        self.learning.save(settings, prefix)
 
     def restore_settings(self, settings: QSettings, prefix: str) -> None:
-        choices = [self.optimizer_combo.itemData(i) for i in range(self.optimizer_combo.count())]
-        optimizer = stored.read(settings, f"{prefix}/optimizer", None, "str", choices=choices)
-        if optimizer is not None:
-            self.optimizer_combo.setCurrentIndex(self.optimizer_combo.findData(optimizer))
-            # (that sets the optimizer's default rate before the saved rate is restored)
-        restore_values(settings, prefix, self._spins())
+        self.learning.restore(settings, prefix)
+        restore_values(settings, prefix, {"seed": self.seed_spin})
