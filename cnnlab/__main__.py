@@ -51,15 +51,25 @@ def main(argv: list[str] | None = None) -> int:
         epilog="commands:\n" + "\n".join(f"  {name:<9} {text}" for name, text in COMMANDS.items()),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"cnnlab {__version__}")
+    parser.add_argument("--reset-settings", action="store_true",
+                        help="forget the saved window layout and every tab's settings, then exit")
+    parser.add_argument("--start-training", action="store_true",
+                        help="start training as soon as the window is up (demos, tests)")
+    parser.add_argument("--quit-after", type=int, metavar="MS",
+                        help="close the window MS milliseconds after start (demos, tests)")
     args, qt_args = parser.parse_known_args(argv)  # the rest (e.g. -platform) goes to Qt
-    del args
+    if args.reset_settings:
+        from cnnlab.app.settings import reset
+
+        print(f"cnnlab: saved settings cleared ({reset()})")
+        return 0
     problem = _no_display_problem()
     if problem:
         print(problem, file=sys.stderr)
         return 2
-    from cnnlab.app.main_window import run_app
+    from cnnlab.app.startup import run_app
 
-    return run_app(qt_args)
+    return run_app(qt_args, start_training=args.start_training, quit_after_ms=args.quit_after)
 
 
 if __name__ == "__main__":

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from PyQt6.QtCore import QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (
-    QApplication,
     QFileDialog,
     QFrame,
     QMainWindow,
@@ -25,6 +23,7 @@ from cnnlab.app.data_actions import DatasetActions
 from cnnlab.app.jobs import JobKind
 from cnnlab.app.model_files import MODEL_FILTER, ModelFiles
 from cnnlab.app.panels.backprop_panel import BackpropPanel
+from cnnlab.app.panels.dataset_browser import DatasetBrowser
 from cnnlab.app.panels.draw_panel import DrawPanel
 from cnnlab.app.panels.experiments_panel import ExperimentsPanel
 from cnnlab.app.panels.kernels_panel import KernelsPanel
@@ -32,7 +31,6 @@ from cnnlab.app.panels.model_panel import ModelPanel
 from cnnlab.app.panels.step_panel import StepByStepPanel
 from cnnlab.app.panels.train_panel import TrainPanel
 from cnnlab.app.session import Session
-from cnnlab.app.startup import load_startup_state
 from cnnlab.app.widgets import ElidedLabel, describe_job, format_count, format_duration, show_error
 from cnnlab.lab.training import TrainingState
 
@@ -135,6 +133,8 @@ class MainWindow(QMainWindow):
         data_menu = bar.addMenu("&Data")
         for action in self.data_actions.menu_actions():
             data_menu.addAction(action) if action is not None else data_menu.addSeparator()
+        data_menu.addSeparator()
+        data_menu.addAction(self._action("Browse…", self.browse_dataset, "Ctrl+B"))
 
         model_menu = bar.addMenu("&Model")
         for action in (self.start_action, self.pause_action, self.stop_action):
@@ -293,6 +293,11 @@ class MainWindow(QMainWindow):
         if path:
             self._guarded("Could not export history", self.train_panel.export_history, path)
 
+    def browse_dataset(self) -> None:  # one browser window; it follows the loaded dataset
+        self.browser = getattr(self, "browser", None) or DatasetBrowser(self.session, self)
+        self.browser.show()
+        self.browser.raise_()
+
     def show_shortcuts(self) -> None:
         rows = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;{v}</td></tr>" for k, v in SHORTCUTS)
         QMessageBox.information(self, "Keyboard shortcuts", f"<table>{rows}</table>")
@@ -333,21 +338,15 @@ class MainWindow(QMainWindow):
                 panel.save_settings(self.settings)
         self.settings.sync()
 
-    def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+    def closeEvent(self, event) -> None:
         self.save_settings()
         self.session.shutdown(timeout_ms=3000)
         super().closeEvent(event)
 
 
 def run_app(argv: list[str] | None = None) -> int:
-    """Create the application and the main window, and run the event loop."""
-    app = QApplication.instance() or QApplication([sys.argv[0], *(argv or [])])
-    app.setApplicationName("cnnlab")
-    app.setOrganizationName("cnnlab")
-    session = Session()
-    problems = load_startup_state(session)  # bundled sample + default model: fast, local
-    window = MainWindow(session)
-    window.show()
-    for problem in problems:
-        QTimer.singleShot(0, lambda p=problem: show_error(window, "cnnlab", p))
-    return app.exec()
+    """Run the app (kept for scripts; the entry point is :func:`cnnlab.app.startup.run_app`,
+    which also installs the error dialog and shuts down in order)."""
+    from cnnlab.app.startup import run_app as run
+
+    return run(argv)
