@@ -2,11 +2,11 @@
 
 Every engine layer becomes the ONNX operation PyTorch's exporter would write: Conv (symmetric
 ``pads``), MaxPool / AveragePool (no padding, floor mode), Flatten (axis 1), Gemm with
-``transB=1`` (the ``Linear`` layout ``(out, in)``), Relu, LeakyRelu, Tanh, Sigmoid, and Sub +
-Div for ``Normalize``. Dropout is the identity at inference and is left out (the cnnlab config,
-kept in the metadata, restores it on import). The graph input
-is ``"input"`` ``(N, *input_shape)`` with a symbolic batch axis ``N``; the output is
-``"logits"``. Needs the optional ``onnx`` package (``pip install 'cnnlab[onnx]'``).
+``transB=1`` (the ``Linear`` layout ``(out, in)``; MatMul when there is no bias), Relu,
+LeakyRelu, Tanh, Sigmoid, and Sub + Div for ``Normalize``. Dropout is the identity at
+inference and is left out (the cnnlab config, kept in the metadata, restores it on import).
+The graph input is ``"input"`` ``(N, *input_shape)`` with a symbolic batch axis ``N``; the
+output is ``"logits"``. Needs the optional ``onnx`` package (``pip install 'cnnlab[onnx]'``).
 """
 
 from __future__ import annotations
@@ -64,9 +64,11 @@ def layer_nodes(layer, index: int, x: str, out: str, in_shape: tuple[int, ...]):
                                 kernel_shape=_pair(layer.kernel_size), strides=_pair(layer.stride),
                                 pads=[ph, pw, ph, pw], dilations=_pair(layer.dilation), group=1)
         return [node], inits
+    if isinstance(layer, Dense) and not layer.bias:  # as PyTorch writes a bias-free Linear
+        w = tensor("W", layer.params["W"])  # cnnlab's (in, out) layout
+        return [helper.make_node("MatMul", [x, w.name], [out], name=node_name)], [w]
     if isinstance(layer, Dense):
-        inits = [tensor("weight", layer.params["W"].T)] + ([tensor("bias", layer.params["b"])]
-                                                          if layer.bias else [])
+        inits = [tensor("weight", layer.params["W"].T), tensor("bias", layer.params["b"])]
         node = helper.make_node("Gemm", [x, *(t.name for t in inits)], [out], name=node_name,
                                 alpha=1.0, beta=1.0, transB=1)
         return [node], inits

@@ -293,7 +293,7 @@ def _data_input(node, current: str, consts: dict) -> str:
     return current
 
 
-def _check_outputs(node, graph, used: set, last: bool) -> None:
+def _check_outputs(node, graph, used: set) -> None:
     extra = [o for o in node.output[1:] if o and (o in used or o in {v.name for v in graph.output})]
     if extra:
         raise _Refused(f"its extra output {extra[0]!r} is used; cnnlab models have one chain")
@@ -324,7 +324,7 @@ def load_onnx(path) -> Sequential:
         last = k == len(nodes) - 1
         try:
             data = _data_input(node, current, consts)
-            _check_outputs(node, graph, used, last)
+            _check_outputs(node, graph, used)
             builder.add(node, data, last)
         except (_Refused, ValueError, TypeError) as exc:  # ValueError: a layer refused the values
             raise ModelFileError(f"{path}: {label}: {exc}") from None

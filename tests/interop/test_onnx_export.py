@@ -29,9 +29,10 @@ def test_every_preset_matches_onnxruntime(tmp_path, index):
         assert np.abs(theirs - model.eval().forward(x)).max() <= 1e-4, name
 
 
-def test_every_layer_type_matches_onnxruntime(tmp_path):
+@pytest.mark.parametrize("opset", [9, 13, 17, onnx.defs.onnx_opset_version()])
+def test_every_layer_type_matches_onnxruntime(tmp_path, opset):
     model = every_layer_model(seed=3).eval()
-    path = export_onnx(model, tmp_path / "m.onnx", opset=13)
+    path = export_onnx(model, tmp_path / "m.onnx", opset=opset)
     x = np.random.default_rng(0).random((4, *model.input_shape)).astype(np.float32)
     assert np.abs(_run(path, x) - model.forward(x)).max() <= 1e-5
     proto = onnx.load(str(path))
@@ -39,7 +40,8 @@ def test_every_layer_type_matches_onnxruntime(tmp_path):
     assert [o.name for o in proto.graph.output] == ["logits"]
     batch = proto.graph.input[0].type.tensor_type.shape.dim[0]
     assert batch.dim_param and not batch.HasField("dim_value")
-    assert proto.opset_import[0].version == 13
+    assert proto.opset_import[0].version == opset
+    assert load_onnx(path).get_config() == model.get_config()
     assert "Dropout" not in {n.op_type for n in proto.graph.node}
 
 
