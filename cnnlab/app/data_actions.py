@@ -75,6 +75,7 @@ class DatasetActions(QObject):
         super().__init__(parent_widget)
         self.session = session
         self.parent_widget = parent_widget
+        self.browser = None  # Data ▸ Browse…, made on first use
         self.opened: list[tuple[str, str]] = []  # (kind, path) the user opened
         self.job: Job | None = None  # the running load or download (None once it ends)
 
@@ -166,4 +167,18 @@ class DatasetActions(QObject):
                 action.triggered.connect(lambda _=False, k=kind, f=slot: f(k))
                 actions.append(action)
             actions.append(None)
-        return actions[:-1]
+        browse = QAction("Browse…", self)
+        browse.setShortcut("Ctrl+B")
+        browse.setStatusTip("the loaded images with their labels: filter by class, jump to an index")
+        browse.triggered.connect(self.browse)
+        return [*actions, browse]
+
+    def browse(self):
+        """Open (or raise) the dataset browser window; it follows the loaded dataset."""
+        from cnnlab.app.panels.dataset_browser import DatasetBrowser
+
+        if self.browser is None:
+            self.browser = DatasetBrowser(self.session, self.parent_widget)
+        self.browser.show()
+        self.browser.raise_()
+        return self.browser
