@@ -84,6 +84,7 @@ def test_a_registered_optimizer_appears_in_the_train_tab(qtbot, session, monkeyp
 
 def test_one_short_epoch_fills_plots_progress_and_log(qtbot, panel, session):
     weights_before = session.model.layers[0].params["W"].copy()
+    assert all(note.isVisibleTo(panel) for note in panel.plots.notes)  # empty plots explain
     with qtbot.waitSignal(session.training_finished, timeout=30000) as done:
         panel.start_button.click()
         assert session.state == "running"
@@ -95,6 +96,7 @@ def test_one_short_epoch_fills_plots_progress_and_log(qtbot, panel, session):
     np.testing.assert_allclose(panel.plots.batch_raw_curve.xData, np.arange(1, 9) / 8)
     assert lengths["loss"] == 1 and lengths["val_loss"] == 1
     assert lengths["acc"] == 1 and lengths["val_acc"] == 1
+    assert not any(note.isVisibleTo(panel) for note in panel.plots.notes)
     assert np.isfinite(panel.plots.batch_smooth_curve.yData).all()
     tiles = panel.plots.filters.tiles  # one per filter (NaN gaps around each)
     assert tiles is not None and len(tiles) == 9

@@ -19,6 +19,7 @@ from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import QGridLayout, QWidget
 
+from cnnlab.app.panels.empty_note import EmptyNote
 from cnnlab.app.widgets import PREVIOUS_COLOR, TRAIN_COLOR, VAL_COLOR, TileGrid
 from cnnlab.lab.training_monitor import EMA, Series, first_layer_view
 
@@ -146,6 +147,11 @@ class TrainingPlots(QWidget):
         for plot in (self.batch_plot, self.loss_plot):
             plot.setYRange(0, 2.5, padding=0)
         self.acc_plot.setYRange(0, 100, padding=0)
+        self.notes = [EmptyNote(self.batch_plot, "Press Train (Ctrl+Enter): the loss of every "
+                                                 "batch appears here as it trains"),
+                      EmptyNote(self.loss_plot, "one point per epoch: training and validation loss"),
+                      EmptyNote(self.acc_plot, "one point per epoch: training and validation "
+                                               "accuracy")]
 
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -164,6 +170,8 @@ class TrainingPlots(QWidget):
             self._show_previous()
         self.current = RunCurves()
         self.current.epochs = epochs
+        for note in self.notes:
+            note.set_empty(False)
         self.set_span(max(epochs, self.previous.epochs if self.previous else 0))
         for plot in (self.batch_plot, self.loss_plot, self.acc_plot):
             plot.enableAutoRange(axis="y")
