@@ -120,3 +120,30 @@ def test_presets_run_in_pytorch(tmp_path):
         with torch.no_grad():
             theirs = net(torch.from_numpy(x)).numpy()
         np.testing.assert_allclose(theirs, model.eval().forward(x), rtol=0, atol=1e-4, err_msg=name)
+
+
+def test_full_circle_through_pytorchs_own_onnx_exporter(tmp_path):
+    """cnnlab -> model.py -> torch.onnx.export (PyTorch's exporter, not ours) -> load_onnx."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    safetensors_torch = pytest.importorskip("safetensors.torch")
+    import warnings
+
+    from cnnlab.interop import load_onnx
+
+    model = every_layer_model(seed=9).eval()
+    folder = export_pytorch(model, tmp_path)
+    net = _import_model_py(folder).build_model().eval()
+    net.load_state_dict(safetensors_torch.load_file(str(folder / "weights.safetensors")))
+    x = torch.rand(3, *model.input_shape)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(net, (x,), str(tmp_path / "torch.onnx"), input_names=["input"],
+                              output_names=["logits"], dynamic_axes={"input": {0: "N"}}, dynamo=False)
+    except Exception as exc:  # this PyTorch cannot export without extra packages
+        pytest.skip(f"torch.onnx.export unavailable: {exc}")
+    back = load_onnx(tmp_path / "torch.onnx")
+    assert [layer.name for layer in back.layers] == [layer.name for layer in model.layers
+                                                     if layer.name != "Dropout"]
+    np.testing.assert_allclose(back.forward(x.numpy()), model.forward(x.numpy()), rtol=0, atol=1e-6)
