@@ -13,6 +13,7 @@ from PyQt6.QtCore import QObject, QSettings
 from PyQt6.QtGui import QAction
 from PyQt6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
+from cnnlab.app import settings as stored
 from cnnlab.app.jobs import JobKind
 from cnnlab.app.session import Session
 from cnnlab.app.widgets import show_error
@@ -82,7 +83,7 @@ class ModelFiles(QObject):
         job.failed.connect(lambda message: show_error(self.window, f"Could not {what}", message))
 
     def ask_export_pytorch(self) -> None:
-        start = self.settings.value("paths/exports", str(Path.home()))
+        start = stored.read(self.settings, "paths/exports", str(Path.home()), "str")
         folder = QFileDialog.getExistingDirectory(self.window, "Export for PyTorch: choose a folder", start)
         if folder:
             self.settings.setValue("paths/exports", folder)
@@ -104,7 +105,7 @@ class ModelFiles(QObject):
                         f"exported model.py and weights.safetensors to {folder}")
 
     def ask_export_onnx(self) -> None:
-        start = Path(self.settings.value("paths/exports", str(Path.home()))) / "model.onnx"
+        start = Path(stored.read(self.settings, "paths/exports", str(Path.home()), "str")) / "model.onnx"
         path, _ = QFileDialog.getSaveFileName(self.window, "Export ONNX", str(start), "ONNX models (*.onnx)")
         if path:
             self.settings.setValue("paths/exports", str(Path(path).parent))
