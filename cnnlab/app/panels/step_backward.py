@@ -6,46 +6,26 @@ pooling, the mask (max) or the evenly distributed value (avg)."""
 from __future__ import annotations
 
 import numpy as np
-from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QWidget
 
-from cnnlab.app.panels.step_forward import TIE_NOTE, equation_row, fmt, taps_of
+from cnnlab.app.panels.step_forward import TIE_NOTE, StepView, fmt, taps_of
 from cnnlab.app.panels.step_grid import GridView
 from cnnlab.lab.step_by_step import LayerProblem
 from cnnlab.lab.step_walk import ChannelWalk, channel_input_grad
 
 
-class BackwardView(QWidget):
+class BackwardView(StepView):
     """``show_walk(problem, walk, in_channel)`` after every step."""
-
-    cell_clicked = pyqtSignal(int, int)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.dx_map = GridView("dA_prev")
         self.dw_map = GridView("dW")
         self.dz_map = GridView("dZ")
-        self.dz_map.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.dz_map.setToolTip("click a cell to jump there")
-        self.dz_map.cell_clicked.connect(self.cell_clicked)
         self.first_grid = GridView("")
         self.second_grid = GridView("")
-        self.result = QLabel()
-        self.result.setWordWrap(True)
-        self.result.setTextFormat(Qt.TextFormat.RichText)
-        font = self.result.font()
-        font.setPointSize(font.pointSize() + 2)
-        self.result.setFont(font)
-        self.result.setMinimumWidth(260)
-        top = QHBoxLayout()
-        for grid, stretch in ((self.dx_map, 5), (self.dw_map, 3), (self.dz_map, 5)):
-            top.addWidget(grid, stretch)
-        self.equation, _ = equation_row(self.first_grid, " ", self.second_grid)
-        self.equation.addWidget(self.result, 3)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(top, 3)
-        layout.addLayout(self.equation, 2)
+        self._lay_out((self.dx_map, self.dw_map, self.dz_map), self.first_grid, " ",
+                      self.second_grid)
 
     def show_walk(self, p: LayerProblem, walk: ChannelWalk, in_channel: int) -> None:
         c = walk.channel

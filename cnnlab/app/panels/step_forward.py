@@ -48,39 +48,49 @@ def equation_row(*items) -> tuple[QHBoxLayout, list[QLabel]]:
     return row, signs
 
 
-class ForwardView(QWidget):
-    """``show_walk(problem, walk, in_channel)`` after every step."""
+class StepView(QWidget):
+    """Three maps on top — the input side, the kernel, the output side (click a cell of the
+    last to jump there) — and below them an equation row ending in the result text."""
 
     cell_clicked = pyqtSignal(int, int)
 
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.input_map = GridView("input")
-        self.kernel_map = GridView("kernel")
-        self.output_map = GridView("output")
-        self.output_map.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.output_map.setToolTip("click a cell to jump there")
-        self.output_map.cell_clicked.connect(self.cell_clicked)
-        self.window_grid = GridView("window")
-        self.kernel_grid = GridView("kernel")
-        self.products_grid = GridView("window ⊙ kernel")
+    def _lay_out(self, top: tuple[GridView, GridView, GridView], *equation) -> list[QLabel]:
+        """Returns the equation's operator labels."""
+        top[2].setCursor(Qt.CursorShape.PointingHandCursor)
+        top[2].setToolTip("click a cell to jump there")
+        top[2].cell_clicked.connect(self.cell_clicked)
         self.result = QLabel()
         self.result.setWordWrap(True)
         self.result.setTextFormat(Qt.TextFormat.RichText)
         font = self.result.font()
         font.setPointSize(font.pointSize() + 2)
         self.result.setFont(font)
-        self.result.setMinimumWidth(220)
-        top = QHBoxLayout()
-        for grid, stretch in ((self.input_map, 5), (self.kernel_map, 3), (self.output_map, 5)):
-            top.addWidget(grid, stretch)
-        self.equation, self.signs = equation_row(self.window_grid, "⊙", self.kernel_grid, "=",
-                                                 self.products_grid)
-        self.equation.addWidget(self.result, 2)
+        self.result.setMinimumWidth(240)
+        row = QHBoxLayout()
+        for grid, stretch in zip(top, (5, 3, 5)):
+            row.addWidget(grid, stretch)
+        self.equation, signs = equation_row(*equation)
+        self.equation.addWidget(self.result, 3)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(top, 3)
+        layout.addLayout(row, 3)
         layout.addLayout(self.equation, 2)
+        return signs
+
+
+class ForwardView(StepView):
+    """``show_walk(problem, walk, in_channel)`` after every step."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.input_map = GridView("input")
+        self.kernel_map = GridView("kernel")
+        self.output_map = GridView("output")
+        self.window_grid = GridView("window")
+        self.kernel_grid = GridView("kernel")
+        self.products_grid = GridView("window ⊙ kernel")
+        self.signs = self._lay_out((self.input_map, self.kernel_map, self.output_map),
+                                   self.window_grid, "⊙", self.kernel_grid, "=", self.products_grid)
 
     def show_walk(self, p: LayerProblem, walk: ChannelWalk, in_channel: int) -> None:
         for widget in (*self.signs, self.kernel_grid, self.products_grid):
