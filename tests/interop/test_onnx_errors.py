@@ -50,6 +50,9 @@ def _conv_net(conv_attrs=None, extra_nodes=(), extra_inits=(), last="Relu"):
                extra_inits=[const("shape", [-1, 2, 36], np.int64)]), "only a reshape to"),
     (_conv_net(extra_nodes=[node("Gemm", ["a", "gw"], ["g"], name="g")], extra_inits=[weight("gw", 3, 3)]),
      "expects flat input"),
+    (_conv_net(extra_nodes=[node("Flatten", ["a"], ["f"]), node("MatMul", ["f", "nan"], ["g"], name="mm")],
+               extra_inits=[const("nan", np.full((72, 2), np.nan))]),
+     r"node 'mm' \(MatMul\): its weights contain NaN"),
 ])
 def test_unsupported_graphs_are_refused_by_node_and_operation(tmp_path, proto, message):
     with pytest.raises(ModelFileError, match=message) as err:
