@@ -26,6 +26,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from cnnlab.app import settings as stored
 from cnnlab.app.panels.layer_form import NEW_LAYER_SPECS, LayerForm
 from cnnlab.app.panels.layer_table import LayerList
 from cnnlab.app.panels.model_builder import SYNC_BUILD_PARAMS, ModelBuilder
@@ -327,11 +328,8 @@ class ModelPanel(QWidget):
         settings.setValue("model/splitter", self.splitter.saveState())
 
     def restore_settings(self, settings: QSettings) -> None:
-        try:
-            self.seed_box.setValue(int(settings.value("model/seed", self.seed_box.value())))
-        except (TypeError, ValueError):
-            pass
-        state = settings.value("model/splitter")
+        stored.read_spin(settings, "model/seed", self.seed_box)
+        state = stored.read(settings, "model/splitter", None, "bytes")
         if state is not None:
             self.splitter.restoreState(state)
 
