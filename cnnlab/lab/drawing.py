@@ -94,11 +94,13 @@ def model_base_name(name: str) -> str:
 
 
 def model_state_line(name: str, state: str = "idle", epoch: int | None = None,
-                     epochs: int | None = None, path: str | None = None) -> tuple[str, bool]:
+                     epochs: int | None = None, path: str | None = None,
+                     trained_epochs: int | None = None) -> tuple[str, bool]:
     """One line saying what the model predicting the drawing is, and whether its guesses
     mean anything: ``(text, warn)``. ``state`` is the session's training state ("idle",
     "running", "paused", "stopping"); ``epoch``/``epochs`` the running epoch (1-based) and
-    the run's length; ``path`` the file the idle model came from.
+    the run's length; ``path`` the file the idle model came from; ``trained_epochs`` what
+    its metadata says it was trained for (a shipped model's name does not say).
 
     >>> model_state_line("small CNN (untrained)", "running", 2, 5)
     ('training, epoch 2/5 · live weights', False)
@@ -119,6 +121,8 @@ def model_state_line(name: str, state: str = "idle", epoch: int | None = None,
         text = name[name.index("(trained ") + 1:].split(")")[0]
     elif "(partly trained)" in name:
         text = "partly trained (stopped in its first epoch)"
+    elif trained_epochs:
+        text = f"trained {trained_epochs} epoch{'s' if trained_epochs != 1 else ''}"
     else:
         text = "trained"
     if path:

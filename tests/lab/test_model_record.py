@@ -48,3 +48,6 @@ def test_state_line_never_contradicts_itself():
         "training, epoch 3/5 (paused) · live weights"
     assert model_state_line("no model") == ("no model", True)
     assert model_state_line("net (partly trained)")[1] is False
+    # a shipped model's name does not say how long it trained; its metadata does
+    assert model_state_line("default digits", trained_epochs=24, path="/r/digits.npz") == \
+        ("trained 24 epochs · loaded from digits.npz", False)

@@ -306,7 +306,10 @@ class DrawPanel(QWidget):
         s = self.session
         name = s.model_name if s.model is not None else "no model"
         epoch, epochs = self._live_epoch if s.is_training and self._live_epoch else (None, None)
-        state, warn = model_state_line(name, s.state, epoch, epochs, s.model_path)
+        meta = s.model.meta if s.model is not None else {}
+        trained = meta.get("epochs_trained") or (meta.get("training") or {}).get("epochs")
+        state, warn = model_state_line(name, s.state, epoch, epochs, s.model_path,
+                                       trained if isinstance(trained, int) else None)
         if warn and s.model is not None:
             state = f"⚠ {state}. Train it (Train tab) or open a trained model."
         color = ERROR_COLOR.name() if warn else "#555"

@@ -9,7 +9,7 @@ from PyQt6.QtCore import QPointF, QSize, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QFontMetricsF
 from PyQt6.QtWidgets import QWidget
 
-from cnnlab.app.widgets import diverging_colormap, image_plot, symmetric_levels
+from cnnlab.app.widgets import SHORT_COLORBAR_PX, diverging_colormap, image_plot, symmetric_levels
 
 #: Values are written into the cells of kernels up to this size (and only when they fit).
 MAX_TEXT_CELLS = 7
@@ -103,6 +103,10 @@ class KernelHeatmap(pg.GraphicsLayoutWidget):
         fit = self.labels_fit()
         for n, item in enumerate(self.labels):
             item.setVisible(fit and n < self._shown_labels)
+        lo, hi = self.colorbar.levels()  # a short colour bar: its ends and 0 only
+        short = self.height() < SHORT_COLORBAR_PX
+        self.colorbar.axis.setTicks([[(lo, f"{lo:.2g}"), (0.0, "0"), (hi, f"{hi:.2g}")]]
+                                    if short else None)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
