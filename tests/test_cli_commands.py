@@ -32,7 +32,8 @@ def test_evaluate_matches_the_experiments_tab(trained, capsys):
     (_, _), (x_test, y_test) = load_mnist("sample")
     expected = analyze(load(trained), x_test, y_test, MNIST_CLASSES)  # what the tab's job runs
     assert got["accuracy"] == expected.accuracy and got["loss"] == pytest.approx(expected.loss, abs=1e-12)
-    assert got["confusion"] == expected.confusion.tolist()
+    assert got["confusion_matrix"] == expected.confusion.tolist()
+    assert got["per_class_accuracy"] == pytest.approx(expected.per_class.tolist(), nan_ok=True)
     assert got["precision"] == pytest.approx(expected.precision.tolist(), nan_ok=True)
     assert got["recall"] == pytest.approx(expected.recall.tolist(), nan_ok=True)
     assert got["support"] == [100] * 10 and got["images"] == 1000 and got["split"] == "test"
@@ -58,7 +59,7 @@ def test_export_both_ways_and_evaluate_the_onnx_file(trained, tmp_path, capsys):
     capsys.readouterr()
     from_npz = _json(capsys, "evaluate", str(trained), "--json")
     from_onnx = _json(capsys, "evaluate", str(tmp_path / "m.onnx"), "--json")
-    assert from_onnx["confusion"] == from_npz["confusion"]
+    assert from_onnx["confusion_matrix"] == from_npz["confusion_matrix"]
     assert cnnlab(["export", str(tmp_path / "absent.npz"), "--onnx", str(tmp_path / "x.onnx")]) == 1
     assert "no model file" in capsys.readouterr().err
 

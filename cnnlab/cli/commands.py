@@ -33,8 +33,9 @@ def analysis_dict(result: Analysis, model_path: str, data_name: str, split: str)
             "class_names": list(result.class_names),
             "precision": [_number(v) for v in result.precision],
             "recall": [_number(v) for v in result.recall],
+            "per_class_accuracy": [_number(v) for v in result.per_class],
             "support": [int(v) for v in result.support],
-            "confusion": result.confusion.tolist()}
+            "confusion_matrix": result.confusion.tolist()}
 
 
 def analysis_text(result: Analysis, title: str) -> str:
