@@ -24,6 +24,8 @@ from cnnlab.lab.training_diagnostics import GradientReport, HistogramReport, Tra
 
 #: Seconds between weight snapshots sent to the Draw / filter views during training.
 SNAPSHOT_INTERVAL_S = 0.5
+#: Seconds between measured steps for the Train tab's Diagnostics view (norms, no weights).
+DIAGNOSTICS_INTERVAL_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -220,9 +222,9 @@ class Session(QObject):
             augment = random_shift
         last_snapshot = [0.0]
         holder: dict[str, JobContext] = {}
-        # gradient norms every 0.2 s, histograms of a fixed probe batch every epoch
+        # gradient norms now and then, histograms of a fixed probe batch every epoch
         probe = x[np.random.default_rng(cfg.seed).permutation(len(x))[:64]]
-        diagnostics = TrainingDiagnostics(model, probe=probe)
+        diagnostics = TrainingDiagnostics(model, probe=probe, interval_s=DIAGNOSTICS_INTERVAL_S)
 
         def on_batch(report) -> None:
             ctx = holder["ctx"]

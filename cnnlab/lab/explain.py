@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from contextlib import contextmanager
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -28,7 +29,7 @@ from cnnlab.engine.model import Sequential
 from cnnlab.lab.diagnostics import gradient_stats
 from cnnlab.lab.lr_finder import lr_find, suggest_lr
 
-__all__ = ["input_gradient", "occlusion", "occlusion_map", "grad_cam", "fgsm",
+__all__ = ["Explanation", "explain_image", "input_gradient", "occlusion", "occlusion_map", "grad_cam", "fgsm",
            "fgsm_batch", "flips", "smallest_flipping_eps", "lr_find", "suggest_lr", "gradient_stats"]
 
 
@@ -297,3 +298,28 @@ def smallest_flipping_eps(model, x, target=None, steps=1, eps_max=0.3, tolerance
         else:
             low = mid
     return high, best
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """The Draw tab's three overlays for one image and target, each float64 ``(H, W)``:
+    the saliency summed over channels, the occlusion drop spread over the pixels, and
+    Grad-CAM (None for a model without conv layers); ``probability`` of the target."""
+
+    target: int
+    probability: float
+    saliency: np.ndarray
+    occlusion: np.ndarray
+    grad_cam: np.ndarray | None
+
+
+def explain_image(model, x, target, patch=4, stride=2) -> Explanation:
+    """All three explanations of ``model``'s score for ``target`` on ``x`` ``(C, H, W)``."""
+    x = _image(model, x)
+    target = _class(model, target)
+    saliency = input_gradient(model, x, target).sum(axis=0).astype(np.float64)
+    drops = occlusion_map(occlusion(model, x, target, patch, stride), x.shape[1:], patch, stride)
+    has_conv = any(isinstance(layer, Conv2D) for layer in model.layers)
+    cam = grad_cam(model, x, target) if has_conv else None
+    p = float(model.predict_proba(x)[target])
+    return Explanation(target, p, saliency, drops, cam)

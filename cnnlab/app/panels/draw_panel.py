@@ -21,6 +21,7 @@ from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -28,7 +29,9 @@ from PyQt6.QtWidgets import (
 from cnnlab.app import settings as stored
 from cnnlab.app.panels.canvas import DrawingCanvas
 from cnnlab.app.panels.correction_box import CorrectionBox
+from cnnlab.app.panels.explain_view import ExplainView
 from cnnlab.app.panels.feature_maps_view import FeatureMapsView
+from cnnlab.app.panels.fool_view import FoolView
 from cnnlab.app.widgets import ERROR_COLOR, TRAIN_COLOR, big_label_font
 from cnnlab.data.preprocess import mnist_from_drawing
 from cnnlab.lab.drawing import (
@@ -172,10 +175,18 @@ class DrawPanel(QWidget):
         top.addLayout(right, 4)
 
         self.inside = FeatureMapsView()
+        # below the drawing: inside the network, why it says what it says, how to fool it
+        self.explain = ExplainView(self.session)
+        self.fool = FoolView(self.session, self.canvas)
+        self.lower_tabs = QTabWidget()
+        self.lower_tabs.setDocumentMode(True)
+        self.lower_tabs.addTab(self.inside, "Inside the network")
+        self.lower_tabs.addTab(self.explain, "Why? Saliency · occlusion · Grad-CAM")
+        self.lower_tabs.addTab(self.fool, "Fool it")
 
         layout = QVBoxLayout(self)
         layout.addLayout(top, 1)
-        layout.addWidget(self.inside, 1)
+        layout.addWidget(self.lower_tabs, 1)
 
     def _build_correction_box(self) -> CorrectionBox:
         self.correction = CorrectionBox(self._drawing_28, self._user_digits_path)
@@ -255,6 +266,8 @@ class DrawPanel(QWidget):
         if self._maps_stale and not self.canvas.is_drawing:
             self._maps_stale = False
             self.inside.show_activations(model, None if self.guess.empty else self.guess.network_input)
+            for view in (self.explain, self.fool):  # jobs, only while their tab is shown
+                view.set_input(model, self.guess)
 
     def _show_problem(self, text: str) -> None:
         self.message_label.setText(text)
@@ -268,6 +281,8 @@ class DrawPanel(QWidget):
         self.bars.setOpts(height=np.zeros(10), brushes=[BAR_COLOR] * 10)
         self._set_preview(None)
         self.inside.show_activations(None, None)
+        for view in (self.explain, self.fool):
+            view.set_input(None, None)
 
     def _show_guess(self, guess: DigitGuess) -> None:
         self.guess_label.show()

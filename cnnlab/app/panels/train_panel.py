@@ -22,10 +22,13 @@ from PyQt6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSizePolicy,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from cnnlab.app.panels.diagnostics_view import DiagnosticsView
+from cnnlab.app.panels.lr_finder_view import LrFinderView
 from cnnlab.app.panels.train_plots import REDRAW_MS, TrainingPlots
 from cnnlab.app.panels.train_settings import FIELDS, TrainingSettings
 from cnnlab.app.session import load_dataset
@@ -136,8 +139,16 @@ class TrainPanel(QWidget):
         lv.addWidget(self.reason_label)
         lv.addStretch(1)
 
+        # the live curves, what happens inside each layer, and the learning-rate finder
+        self.diagnostics = DiagnosticsView(self.session)
+        self.lr_finder = LrFinderView(self.session, self.config)
+        self.lr_finder.use_lr.connect(self.lr.setValue)
+        self.views = QTabWidget()
+        self.views.addTab(self.plots, "Curves")
+        self.views.addTab(self.diagnostics, "Diagnostics")
+        self.views.addTab(self.lr_finder, "LR finder")
         right = QVBoxLayout()
-        right.addWidget(self.plots, 1)
+        right.addWidget(self.views, 1)
         right.addWidget(self.progress)
         right.addWidget(self.log)
         layout = QHBoxLayout(self)
