@@ -92,7 +92,7 @@ def read(settings: QSettings, key: str, default: Any, kind: str, *, lo: float | 
     for anything in the settings file."""
     try:
         raw = settings.value(key)
-    except Exception as exc:  # noqa: BLE001 — a value Qt itself cannot convert
+    except Exception as exc:
         _note(settings, f"{key}: unreadable ({type(exc).__name__}); using the default")
         return default
     if raw is None:
@@ -100,9 +100,9 @@ def read(settings: QSettings, key: str, default: Any, kind: str, *, lo: float | 
     try:
         value = _convert(raw, kind, lo, hi, choices, max_len)
         return check(value) if check is not None else value
-    except (_Unusable, ValueError, TypeError, OverflowError, RecursionError) as exc:
-        shown = _short(raw)
-        _note(settings, f"{key} = {shown}: {exc}; using {_short(default)}")
+    except Exception as exc:  # a value of any shape, e.g. JSON a check indexes wrongly
+        using = "the default" if default is None else _short(default)
+        _note(settings, f"{key} = {_short(raw)}: {exc}; using {using}")
         return default
 
 
@@ -120,13 +120,15 @@ def take_notes(settings: QSettings) -> list[str]:
 
 
 def summary(notes: list[str], limit: int = 3) -> str:
-    """One status-line sentence for ``notes`` (the first few, then a count)."""
+    """One short status-line sentence naming the keys of ``notes`` (the first few, then a
+    count); the notes themselves say why."""
     if not notes:
         return ""
-    shown = "; ".join(notes[:limit])
-    more = f"; and {len(notes) - limit} more" if len(notes) > limit else ""
-    noun = "setting" if len(notes) == 1 else "settings"
-    return f"Ignored {len(notes)} saved {noun} that could not be used: {shown}{more}"
+    keys = [note.split(" = ")[0].split(":")[0] for note in notes]
+    more = f" and {len(keys) - limit} more" if len(keys) > limit else ""
+    noun = "setting" if len(keys) == 1 else "settings"
+    return (f"{len(keys)} saved {noun} could not be used and went back to the default: "
+            f"{', '.join(keys[:limit])}{more}")
 
 
 # --------------------------------------------------------------------------- conversion
@@ -146,6 +148,8 @@ def _convert(raw: Any, kind: str, lo, hi, choices, max_len) -> Any:
     if kind == "bool":
         if isinstance(raw, bool):
             return raw
+        if isinstance(raw, int) and raw in (0, 1):  # saved as int(checked) in this process
+            return bool(raw)
         text = _text(raw, 10).strip().lower()
         if text in ("true", "1"):
             return True

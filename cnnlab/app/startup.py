@@ -69,6 +69,8 @@ def run_app(argv: list[str] | None = None, *, start_training: bool = False,
     session = Session()
     problems = load_startup_state(session)  # bundled sample + default model: fast, local
     window = MainWindow(session)
+    for note in window.settings_notes:  # the status line names the keys; here is why
+        print(f"cnnlab: saved setting {note}", file=sys.stderr)
     errors = UnexpectedErrorHandler(window)
     errors.install()
     window.show()
