@@ -14,14 +14,28 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+REDUCTIONS = ("mean", "sum")
+
+
+def _check_reduction(who: str, reduction: str) -> str:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{who}: reduction must be 'mean' or 'sum', got {reduction!r}")
+    return reduction
+
+
 class SoftmaxCrossEntropy:
-    """Softmax followed by the mean negative log-likelihood, fused for stability.
+    """Softmax followed by the negative log-likelihood, fused for stability.
 
     ``forward(logits, labels)``: logits ``(N, K)`` float; labels ``(N,)`` ints in
-    ``[0, K)`` (or ``(N, K)`` probability rows, e.g. one-hot). Returns the mean loss
-    (a Python float, in nats). ``backward()`` returns d loss / d logits
-    ``= (softmax - onehot) / N``, ``(N, K)`` in the logits' dtype.
+    ``[0, K)`` (or ``(N, K)`` probability rows, e.g. one-hot). Returns the loss (a Python
+    float, in nats): the mean over the batch, or with ``reduction="sum"`` the sum — as the
+    linear-classifier homework sums its gradients, so its learning rates mean the same.
+    ``backward()`` returns d loss / d logits ``= (softmax - onehot) / N`` (no ``/ N`` for
+    the sum), ``(N, K)`` in the logits' dtype.
     """
+
+    def __init__(self, reduction: str = "mean"):
+        self.reduction = _check_reduction("SoftmaxCrossEntropy", reduction)
 
     def forward(self, logits: np.ndarray, labels: np.ndarray) -> float:
         logits = np.asarray(logits)
@@ -50,11 +64,12 @@ class SoftmaxCrossEntropy:
                              f"of {labels.dtype}")
         self._probs = np.exp(log_p)  # softmax, (N, K)
         self._target = target
-        return float(loss) / max(n, 1)
+        return float(loss) / max(n, 1) if self.reduction == "mean" else float(loss)
 
     def backward(self) -> np.ndarray:
         n = self._probs.shape[0]
-        return (self._probs - self._target) * (1.0 / max(n, 1))
+        scale = 1.0 / max(n, 1) if self.reduction == "mean" else 1.0
+        return (self._probs - self._target) * scale
 
 
 class MSELoss:
@@ -62,9 +77,7 @@ class MSELoss:
     shapes; ``backward()`` returns ``2 (prediction - target) / size`` (``/ 1`` for sum)."""
 
     def __init__(self, reduction: str = "mean"):
-        if reduction not in ("mean", "sum"):
-            raise ValueError(f"MSELoss: reduction must be 'mean' or 'sum', got {reduction!r}")
-        self.reduction = reduction
+        self.reduction = _check_reduction("MSELoss", reduction)
 
     def forward(self, prediction: np.ndarray, target: np.ndarray) -> float:
         prediction, target = np.asarray(prediction), np.asarray(target)

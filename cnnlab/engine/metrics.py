@@ -58,3 +58,23 @@ def precision_recall(y_true, y_pred, n_classes: int | None = None) -> tuple[np.n
     cm = confusion_matrix(y_true, y_pred, n_classes)
     tp = np.diag(cm)
     return _ratio(tp, cm.sum(axis=0)), _ratio(tp, cm.sum(axis=1))
+
+
+def macro_precision(y_true, y_pred, n_classes: int | None = None) -> float:
+    """Precision averaged over the classes, each class counting the same however rare
+    (Keras' and scikit-learn's "macro" average). The classes averaged are those present
+    in ``y_true`` or ``y_pred``; a class that is present but never predicted has
+    precision 0 — as ``sklearn.metrics.precision_score(average="macro",
+    zero_division=0)``. In [0, 1]."""
+    y_true, y_pred = _labels(y_true, y_pred)
+    if len(y_true) == 0:
+        raise ValueError("macro_precision: no samples")
+    cm = confusion_matrix(y_true, y_pred, n_classes)
+    present = (cm.sum(axis=0) + cm.sum(axis=1)) > 0
+    predicted = cm.sum(axis=0)
+    precision = np.divide(np.diag(cm), predicted, out=np.zeros(len(cm)), where=predicted > 0)
+    return float(precision[present].mean())
+
+
+#: Metric names a ``Trainer`` tracks per epoch (``metrics=["accuracy", "precision"]``).
+METRICS = {"accuracy": accuracy, "precision": macro_precision}

@@ -7,79 +7,16 @@ batches. Progress goes to plain callbacks as small frozen reports.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import threading
 import time
-from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from cnnlab.engine.history import BatchReport, EpochReport, History
 from cnnlab.engine.losses import SoftmaxCrossEntropy, l1_penalty, l2_penalty
+from cnnlab.engine.metrics import METRICS, macro_precision
 from cnnlab.engine.model import as_input
-from cnnlab.files import write_atomically
-
-
-@dataclass(frozen=True)
-class BatchReport:
-    """Emitted after every batch. ``epoch``/``batch`` are 1-based; ``loss``/``acc`` are
-    this batch's data loss (no L1/L2 penalty) and accuracy; ``seconds`` since fit start."""
-
-    epoch: int
-    epochs: int
-    batch: int
-    batches: int
-    loss: float
-    acc: float
-    samples_per_s: float
-    seconds: float
-
-
-@dataclass(frozen=True)
-class EpochReport:
-    """Emitted after every completed epoch; ``seconds`` is the epoch's duration, time
-    spent paused left out."""
-
-    epoch: int
-    epochs: int
-    train_loss: float
-    train_acc: float
-    val_loss: float | None
-    val_acc: float | None
-    seconds: float
-
-
-@dataclass
-class History:
-    """What a ``fit`` produced: one entry per batch (``batch_*``) or per completed epoch."""
-
-    batch_loss: list[float] = field(default_factory=list)
-    batch_acc: list[float] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)
-    train_acc: list[float] = field(default_factory=list)
-    val_loss: list[float | None] = field(default_factory=list)
-    val_acc: list[float | None] = field(default_factory=list)
-    epoch_seconds: list[float] = field(default_factory=list)
-    stopped: bool = False
-
-    def as_dict(self) -> dict:
-        """Plain lists and the ``stopped`` flag (JSON-serializable)."""
-        return asdict(self)
-
-    def to_csv(self, path) -> None:
-        """One row per completed epoch: ``epoch,train_loss,train_acc,val_loss,val_acc,
-        seconds`` (empty cells when there was no validation). Written atomically."""
-        text = io.StringIO()
-        writer = csv.writer(text, lineterminator="\n")
-        writer.writerow(["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"])
-        for i in range(len(self.train_loss)):
-            writer.writerow([i + 1, self.train_loss[i], self.train_acc[i],
-                             "" if self.val_loss[i] is None else self.val_loss[i],
-                             "" if self.val_acc[i] is None else self.val_acc[i],
-                             self.epoch_seconds[i]])
-        data = text.getvalue().encode("utf-8")
-        write_atomically(path, lambda f: f.write(data))
 
 
 class TrainingDiverged(ValueError):
@@ -149,23 +86,35 @@ def stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator):
 
 
 def evaluate(model, x, y, batch_size: int = 256, loss=None) -> tuple[float, float]:
-    """Mean loss and accuracy of ``model`` on images ``x`` ``(N, *input_shape)`` (uint8
-    scaled to [0, 1], or float) with int labels ``y`` ``(N,)``, in inference mode.
+    """Mean loss per image and accuracy of ``model`` on images ``x`` ``(N, *input_shape)``
+    (uint8 scaled to [0, 1], or float) with int labels ``y`` ``(N,)``, in inference mode.
     ``loss`` defaults to ``SoftmaxCrossEntropy``."""
+    mean_loss, acc, _pred = evaluate_predictions(model, x, y, batch_size, loss)
+    return mean_loss, acc
+
+
+def evaluate_predictions(model, x, y, batch_size: int = 256, loss=None):
+    """``(mean loss per image, accuracy, predicted labels (N,) int64)``, as ``evaluate``."""
     loss = loss or SoftmaxCrossEntropy()
     x = _check_images(model, x, "evaluate")
     n_classes = int(np.prod(model.output_shape))
     y = _check_labels(y, len(x), n_classes, "evaluate")
     if len(x) == 0:
         raise ValueError("evaluate: no samples")
-    total_loss, correct = 0.0, 0
+    total_loss, pred = 0.0, np.empty(len(x), dtype=np.int64)
     with model.inference_mode():
         for i in range(0, len(x), batch_size):
             logits = model.forward(as_input(x[i:i + batch_size], model.dtype))
             yb = y[i:i + batch_size]
-            total_loss += loss.forward(logits, yb) * len(yb)
-            correct += int((logits.argmax(axis=1) == yb).sum())
-    return total_loss / len(x), correct / len(x)
+            total_loss += _per_image(loss, loss.forward(logits, yb), len(yb)) * len(yb)
+            pred[i:i + len(yb)] = logits.argmax(axis=1)
+    return total_loss / len(x), float((pred == y).mean()), pred
+
+
+def _per_image(loss, value: float, n: int) -> float:
+    """A batch's loss as a mean per image, whatever the loss's ``reduction``: curves and
+    logs stay comparable when the gradient is a sum (``reduction="sum"``)."""
+    return value / max(n, 1) if getattr(loss, "reduction", "mean") == "sum" else value
 
 
 class Trainer:
@@ -175,14 +124,23 @@ class Trainer:
     penalties to the gradient; ``augment(x_batch, rng) -> x_batch`` transforms float
     training batches; ``on_batch(BatchReport)`` and ``on_epoch(EpochReport)`` are called
     on the training thread; ``on_gradients(epoch, batch)`` after each backward pass, before
-    the optimizer step (for gradient diagnostics). The same ``seed`` (and the same initial
+    the optimizer step (for gradient diagnostics). ``metrics``, Keras-style: "accuracy"
+    (always tracked) and "precision" (macro, per epoch on the training and validation
+    images: ``EpochReport.train_precision``, ``History.val_precision``, …). Losses are
+    reported per image also when the loss sums over the batch. The same ``seed`` (and the same initial
     weights) gives the same result: it drives the validation split, shuffling, Dropout and
     ``augment``.
     """
 
     def __init__(self, model, optimizer, loss=None, *, epochs: int = 5, batch_size: int = 64,
                  val_fraction: float = 0.1, seed: int = 0, l2: float = 0.0, l1: float = 0.0,
-                 augment=None, on_batch=None, on_epoch=None, on_gradients=None):
+                 augment=None, on_batch=None, on_epoch=None, on_gradients=None,
+                 metrics=("accuracy",)):
+        metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+        unknown = [m for m in metrics if m not in METRICS]
+        if unknown:
+            raise ValueError(f"Trainer: unknown metric {unknown[0]!r}; choose from {', '.join(METRICS)}")
+        self.metrics = ("accuracy", *[m for m in metrics if m != "accuracy"])
         for name, value in (("epochs", epochs), ("batch_size", batch_size)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"Trainer: {name} must be a positive integer, got {value!r}")
@@ -202,6 +160,7 @@ class Trainer:
         self._running.set()
         self._stop = False
         self._paused_seconds = 0.0
+        self._last_pred: np.ndarray | None = None  # the last batch's predicted labels
 
     # ------------------------------------------------------------ control
     def pause(self) -> None:
@@ -279,12 +238,16 @@ class Trainer:
             paused_before = self._paused_seconds  # time paused is not the epoch's time
             order = rng.permutation(train_idx)
             loss_sum, correct, seen = 0.0, 0, 0
+            preds, truths = [], []  # this epoch's predictions, for precision
             for batch in range(1, batches + 1):
                 if not self._may_continue():
                     history.stopped = True
                     return history
                 idx = order[(batch - 1) * self.batch_size: batch * self.batch_size]
                 loss, acc = self._step(x[idx], y[idx], rng, epoch, batch)
+                if "precision" in self.metrics:
+                    preds.append(self._last_pred)
+                    truths.append(y[idx])
                 loss_sum += loss * len(idx)
                 correct += round(acc * len(idx))
                 seen += len(idx)
@@ -296,12 +259,17 @@ class Trainer:
                     busy = max(elapsed - self._paused_seconds, 1e-9)
                     self.on_batch(BatchReport(epoch, self.epochs, batch, batches, loss, acc,
                                               samples_done / busy, elapsed))
-            val_loss = val_acc = None
+            val_loss = val_acc = val_pred = train_prec = val_prec = None
             if val is not None:
-                val_loss, val_acc = evaluate(self.model, *val, loss=self.loss)
+                val_loss, val_acc, val_pred = evaluate_predictions(self.model, *val, loss=self.loss)
+            if "precision" in self.metrics:
+                train_prec = macro_precision(np.concatenate(truths), np.concatenate(preds))
+                val_prec = None if val is None else macro_precision(val[1], val_pred)
+                history.train_precision.append(train_prec)
+                history.val_precision.append(val_prec)
             report = EpochReport(epoch, self.epochs, loss_sum / seen, correct / seen,
                                  val_loss, val_acc, time.perf_counter() - epoch_start
-                                 - (self._paused_seconds - paused_before))
+                                 - (self._paused_seconds - paused_before), train_prec, val_prec)
             history.train_loss.append(report.train_loss)
             history.train_acc.append(report.train_acc)
             history.val_loss.append(val_loss)
@@ -336,5 +304,5 @@ class Trainer:
             if self.on_gradients is not None:
                 self.on_gradients(epoch, batch)
             self.optimizer.step()
-        acc = float((logits.argmax(axis=1) == yb).mean())
-        return loss, acc
+        self._last_pred = logits.argmax(axis=1)  # (B,)
+        return _per_image(self.loss, loss, len(yb)), float((self._last_pred == yb).mean())

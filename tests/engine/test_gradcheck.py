@@ -96,11 +96,12 @@ def test_dropout_gradient_with_a_fixed_mask():
     check_layer(layer, away_from_zero((4, 6)), reseed=reseed)
 
 
-def test_softmax_cross_entropy_gradient():
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_softmax_cross_entropy_gradient(reduction):
     rng = np.random.default_rng(8)
     logits = rng.standard_normal((5, 4)) * 3
     labels = np.array([0, 3, 1, 1, 2])
-    loss = SoftmaxCrossEntropy()
+    loss = SoftmaxCrossEntropy(reduction)
     loss.forward(logits, labels)
     analytic = loss.backward()
     numeric = numerical_grad(lambda: loss.forward(logits, labels), logits)

@@ -17,6 +17,19 @@ def test_cross_entropy_matches_the_formula():
     np.testing.assert_allclose(loss.backward(), (p - onehot) / 2)
 
 
+def test_cross_entropy_sum_is_n_times_the_mean():
+    # the linear-classifier homework sums over the batch: same loss × N, gradient × N
+    rng = np.random.default_rng(1)
+    logits, labels = rng.normal(size=(6, 4)), np.array([0, 1, 2, 3, 0, 1])
+    mean, total = SoftmaxCrossEntropy(), SoftmaxCrossEntropy(reduction="sum")
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    assert total.forward(logits, labels) == pytest.approx(-np.log(p[np.arange(6), labels]).sum())
+    assert total.forward(logits, labels) == pytest.approx(6 * mean.forward(logits, labels))
+    np.testing.assert_allclose(total.backward(), 6 * mean.backward())
+    with pytest.raises(ValueError, match="reduction must be 'mean' or 'sum'"):
+        SoftmaxCrossEntropy(reduction="max")
+
+
 def test_uniform_logits_give_log_k():
     # published sanity value from the softmax exercise: loss ≈ -log(1/10) = 2.302585
     loss = SoftmaxCrossEntropy().forward(np.zeros((4, 10), dtype=np.float32), np.arange(4))

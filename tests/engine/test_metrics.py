@@ -38,3 +38,23 @@ def test_metrics_reject_mismatched_inputs():
         accuracy([0, 1], [0])
     with pytest.raises(ValueError, match="non-negative integer labels"):
         confusion_matrix([0.5, 1.0], [0, 1])
+
+
+def test_macro_precision_matches_a_plain_loop():
+    from cnnlab.engine.metrics import macro_precision
+
+    rng = np.random.default_rng(4)
+    y_true = rng.integers(0, 5, 200)
+    y_pred = np.where(rng.random(200) < 0.6, y_true, rng.integers(0, 5, 200))
+    y_pred[y_pred == 4] = 3  # class 4 is never predicted: its precision counts as 0
+    classes = sorted(set(y_true.tolist()) | set(y_pred.tolist()))
+    values = []
+    for k in classes:
+        predicted = [t for t, p in zip(y_true, y_pred) if p == k]
+        values.append(sum(t == k for t in predicted) / len(predicted) if predicted else 0.0)
+    assert macro_precision(y_true, y_pred) == pytest.approx(sum(values) / len(values), rel=1e-12)
+    # published example (scikit-learn's precision_score docs): 0.2222…
+    assert macro_precision([0, 1, 2, 0, 1, 2], [0, 2, 1, 0, 0, 1]) == pytest.approx(2 / 9)
+    assert macro_precision([1, 1], [1, 1], n_classes=10) == 1.0  # absent classes do not count
+    with pytest.raises(ValueError, match="no samples"):
+        macro_precision([], [])

@@ -289,3 +289,45 @@ def test_training_keeps_the_model_dtype(dtype):
             l2=1e-3).fit(x, y)
     arrays = [a for layer in model for a in (*layer.params.values(), *layer.grads.values())]
     assert arrays and all(a.dtype == dtype for a in arrays)
+
+
+def test_precision_metric_keras_style_in_reports_history_and_csv(tmp_path):
+    from cnnlab.engine.metrics import macro_precision
+
+    x, y = bar_images(90)
+    model = small_cnn()
+    reports = []
+    trainer = Trainer(model, SGD(model, 0.1), epochs=2, batch_size=10, val_fraction=0.3,
+                      metrics=["accuracy", "precision"], on_epoch=reports.append)
+    history = trainer.fit(x, y)
+    assert len(history.train_precision) == len(history.val_precision) == 2
+    assert [r.train_precision for r in reports] == history.train_precision
+    # validation precision: the trained model's predictions on the same split, recomputed
+    train_idx, val_idx = stratified_split(y, 0.3, np.random.default_rng(0))
+    assert history.val_precision[-1] == pytest.approx(
+        macro_precision(y[val_idx], model.predict(x[val_idx])))
+    assert 0 <= history.train_precision[0] <= 1
+    history.to_csv(tmp_path / "h.csv")
+    rows = list(csv.reader(open(tmp_path / "h.csv")))
+    assert rows[0][-2:] == ["train_precision", "val_precision"]
+    assert float(rows[2][-1]) == pytest.approx(history.val_precision[1])
+    plain = Trainer(small_cnn(), SGD(small_cnn(), 0.1), epochs=1, val_fraction=0).fit(x, y)
+    assert plain.train_precision == [] and plain.val_precision == []
+    with pytest.raises(ValueError, match="unknown metric 'recall'"):
+        Trainer(model, SGD(model, 0.1), metrics=["accuracy", "recall"])
+
+
+def test_a_summed_loss_trains_like_the_homework_and_reports_per_image():
+    # reduction="sum": the gradient is N times the mean's, so lr/N gives the same steps
+    x, y = bar_images(60)
+    runs = []
+    for reduction, lr in (("mean", 0.1), ("sum", 0.1 / 8)):  # 48 training images: 6 × 8
+        model = small_cnn()
+        trainer = Trainer(model, SGD(model, lr), SoftmaxCrossEntropy(reduction), epochs=1,
+                          batch_size=8, val_fraction=0.2)
+        runs.append((trainer.fit(x, y), model.get_weights()))
+    (h_mean, w_mean), (h_sum, w_sum) = runs
+    for k in w_mean:
+        np.testing.assert_allclose(w_sum[k], w_mean[k], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(h_sum.batch_loss, h_mean.batch_loss, rtol=1e-4)  # per image
+    assert h_sum.val_loss[0] == pytest.approx(h_mean.val_loss[0], rel=1e-4)
