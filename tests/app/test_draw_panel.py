@@ -382,3 +382,18 @@ def test_no_model_and_a_damaged_user_file_are_reported_not_raised(qtbot, tmp_pat
     qtbot.waitUntil(lambda: panel.message_label.isVisible(), timeout=2000)
     assert panel.message_label.text() == "There is no model yet."
     assert panel.guess is None and panel.guess_label.text() == ""
+
+
+def test_a_1024x700_window_keeps_the_maps_readable(qtbot, tmp_path, mnist, default_model):
+    from cnnlab.app.widgets import SHORT_COLORBAR_PX
+
+    panel = make_panel(qtbot, tmp_path, mnist, default_model)
+    panel.resize(1024, 593)  # what a 1024×700 window leaves the tab
+    qtbot.waitUntil(lambda: panel.lower_tabs.height() >= 230, timeout=3000)
+    assert panel.canvas.height() >= 200 and panel.preview.isVisible()
+    # the "unsure" line and its label are drawn over the bars, on a white ground
+    assert panel.threshold_line.zValue() > panel.bars.zValue()
+    grid = panel.inside.kernels_grid
+    grid.resize(grid.width(), SHORT_COLORBAR_PX - 40)  # a short colour bar: ends and 0 only
+    qtbot.waitUntil(lambda: grid.colorbar.axis._tickLevels is not None, timeout=2000)
+    assert len(grid.colorbar.axis._tickLevels[0]) <= 3

@@ -161,10 +161,10 @@ class DrawPanel(QWidget):
             labelOpts={"position": 0.98, "color": (90, 90, 90), "anchors": [(1, 1), (1, 1)],
                        "fill": (255, 255, 255, 200)})
         self.threshold_line.setToolTip(UNSURE_TIP)
+        self.threshold_line.setZValue(10)  # line and label over the bars, never behind them
         self.bars_plot.addItem(self.threshold_line)
 
         top = QHBoxLayout()
-        self.threshold_line.setZValue(10)  # line and label over the bars, never behind them
         top.addLayout(left, 5)
         top.addWidget(middle_widget, 0)
         # the correction box under the bars: the middle column stays short, so the views
@@ -180,6 +180,9 @@ class DrawPanel(QWidget):
         self.fool = FoolView(self.session, self.canvas)
         self.lower_tabs = QTabWidget()
         self.lower_tabs.setDocumentMode(True)
+        # a 700 px window still gives the maps and kernels a readable height (the drawing
+        # above shrinks to fit; without a minimum Qt gave them only what was left over)
+        self.lower_tabs.setMinimumHeight(230)
         self.lower_tabs.addTab(self.inside, "Inside the network")
         self.lower_tabs.addTab(self.explain, "Why? Saliency · occlusion · Grad-CAM")
         self.lower_tabs.addTab(self.fool, "Fool it")
