@@ -4,8 +4,10 @@ from __future__ import annotations
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
-#: oldest default-domain opset the exporter writes and the importer reads
+#: oldest default-domain opset the exporter writes
 MIN_OPSET = 9
+#: oldest opset the importer reads (the supported operations mean the same from opset 7 on)
+MIN_IMPORT_OPSET = 7
 
 
 class OnnxUnavailable(ImportError):

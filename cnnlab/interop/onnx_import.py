@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cnnlab.engine.layers import Flatten
 from cnnlab.engine.model import ModelFileError, Sequential
 from cnnlab.interop.onnx_layers import Builder, Refused
 from cnnlab.interop.onnx_metadata import restore_config
@@ -44,7 +45,8 @@ def _check_outputs(node, graph, used: set) -> None:
 
 def load_onnx(path) -> Sequential:
     """Build the cnnlab ``Sequential`` equivalent to the ONNX model in ``path`` (eval mode;
-    float32 unless the file's input is float64; final Softmax/LogSoftmax dropped).
+    float32 unless the file's input is float64; final Softmax/LogSoftmax dropped). A model
+    taking flat ``(N, 784)`` rows gets a leading Flatten and takes ``(N, 1, 28, 28)`` digits.
 
     Raises ``FileNotFoundError``, ``OnnxUnavailable`` (an ``ImportError``) without the
     ``onnx`` package, and ``ModelFileError`` for an unreadable file or any operation,
@@ -54,7 +56,7 @@ def load_onnx(path) -> Sequential:
     graph = proto.graph
     consts = graph_constants(path, graph)
     current, shape, dtype = graph_input(path, graph, consts)
-    nodes = [n for n in graph.node if n.op_type != "Constant"]
+    nodes = [n for n in graph.node if not all(o in consts for o in n.output)]  # not constants
     used = {name for n in nodes for name in n.input}
     builder = Builder(consts, shape, dtype, opset)
     for k, node in enumerate(nodes):
@@ -86,4 +88,10 @@ def load_onnx(path) -> Sequential:
         model = Sequential(builder.layers, shape, dtype=dtype, meta=meta)
     except ValueError as exc:
         raise ModelFileError(f"{path}: {exc}") from None
-    return restore_config(proto, model.eval())
+    restored = restore_config(proto, model.eval())
+    if restored is not model or shape != (28 * 28,):
+        return restored
+    # a digit classifier that takes flat (N, 784) rows: the same net on (N, 1, 28, 28) images,
+    # so the canvas, the datasets and the Experiments tab can feed it
+    meta["input"] = "the file's (N, 784) input, read as (N, 1, 28, 28) images"
+    return Sequential([Flatten(), *builder.layers], (1, 28, 28), dtype=dtype, meta=meta).eval()

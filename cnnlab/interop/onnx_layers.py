@@ -2,7 +2,7 @@
 
 ``Builder.add(node, ...)`` turns a supported node into a layer, checking every attribute
 against what the engine's layer computes; consecutive Sub / Div / Mul / Add by constants
-fold into one ``Normalize``, and an Add right after a MatMul becomes the Dense bias.
+fold into one ``Normalize``, and an Add right after a Conv, Gemm or MatMul becomes its bias.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from cnnlab.engine.layers import (
     ReLU,
     Sigmoid,
     Tanh,
+    layer_from_config,
 )
 
 _SIMPLE = {"Relu": ReLU, "Tanh": Tanh, "Sigmoid": Sigmoid}
@@ -51,7 +52,7 @@ class Builder:
         self.consts, self.shape, self.dtype, self.opset = consts, shape, dtype, opset
         self.layers: list = []
         self.norm: list | None = None  # pending [mean, std] from Sub/Div/Mul/Add
-        self.matmul = False  # the last layer is a bias-free Dense from MatMul
+        self.biasable = False  # the last node made a Conv2D / Dense: an Add can be its bias
         self.dropped_softmax = None
 
     # ----------------------------------------------------------- helpers
@@ -73,11 +74,11 @@ class Builder:
     def _append(self, layer) -> None:
         layer.index = len(self.layers)
         try:
-            self.shape = tuple(layer.output_shape(self.shape))
+            shape = tuple(layer.output_shape(self.shape))
         except ValueError as exc:
             raise Refused(str(exc)) from None
         self.layers.append(layer)
-        self.matmul = False
+        self.shape, self.biasable = shape, False
 
     def flush_norm(self) -> None:
         if self.norm is not None:
@@ -94,6 +95,20 @@ class Builder:
         except ValueError as exc:
             raise Refused(str(exc)) from None
         self.push(layer)
+        self.biasable = True
+
+    def add_bias(self, c: np.ndarray) -> None:
+        """Fold ``+ c`` (one value per output channel, or a scalar) into the last layer's bias,
+        as exporters write a Conv or MatMul followed by an Add."""
+        layer = self.layers[-1]
+        cfg = {**layer.get_config(), "bias": True}
+        bias = np.broadcast_to(c, (cfg.get("out_channels") or cfg["out_features"],))
+        if layer.bias:
+            bias = layer.params["b"] + bias.astype(layer.params["b"].dtype)
+        fused = layer_from_config(cfg, allocate=False)
+        fused.set_params({"W": layer.params["W"], "b": bias})
+        fused.index = layer.index
+        self.layers[-1] = fused
 
     def per_channel(self, value: np.ndarray) -> np.ndarray:
         """A normalisation constant as a scalar or one value per channel (axis 1)."""
@@ -136,13 +151,9 @@ class Builder:
         if len(node.input) != 2 or len(others) != 1 or (op in ("Sub", "Div") and node.input[0] != data):
             raise Refused(f"only (input {'-' if op == 'Sub' else '/'} constant) is supported"
                            if op in ("Sub", "Div") else "only input and one constant are supported")
-        value = self.const(others[0], "operand")
-        if op == "Add" and self.matmul and value.size == self.shape[0] and value.ndim <= 2:
-            dense = self.layers.pop()  # MatMul + Add: the Add is the Dense bias
-            self.shape = (dense.in_features,)
-            return self.weighted(Dense, {"W": dense.params["W"], "b": value.reshape(-1)},
-                                 dense.in_features, dense.out_features, bias=True)
-        c = self.per_channel(value)
+        c = self.per_channel(self.const(others[0], "operand"))
+        if op == "Add" and self.biasable:
+            return self.add_bias(c)
         mean, std = self.norm if self.norm is not None else (np.float64(0.0), np.float64(1.0))
         # (x - m)/s - c = (x - (m + c·s))/s, and so on: Sub then Div stays exact
         if op == "Sub":
@@ -256,7 +267,6 @@ class Builder:
         if w.ndim != 2:
             raise Refused(f"the weight must be a matrix, got shape {w.shape}")
         self.weighted(Dense, {"W": w}, w.shape[0], w.shape[1], bias=False)
-        self.matmul = True
 
     def dropout(self, node, attrs) -> None:
         ratio = attrs.get("ratio", 0.5)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from cnnlab.engine.model import ModelFileError
-from cnnlab.interop.onnx_common import MIN_OPSET, require_onnx
+from cnnlab.interop.onnx_common import MIN_IMPORT_OPSET, require_onnx
 
 #: files larger than this are refused before reading (a small CNN is a few MB)
 MAX_FILE_BYTES = 1 << 30
@@ -51,8 +51,9 @@ def read_model(path):
     versions = [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")]
     if not versions:
         raise ModelFileError(f"{path}: the model imports no standard ONNX opset")
-    if versions[0] < MIN_OPSET:
-        raise ModelFileError(f"{path}: ONNX opset {versions[0]} is too old (cnnlab reads {MIN_OPSET}+)")
+    if versions[0] < MIN_IMPORT_OPSET:
+        raise ModelFileError(f"{path}: ONNX opset {versions[0]} is too old (cnnlab reads "
+                             f"{MIN_IMPORT_OPSET}+)")
     return proto, versions[0]
 
 
@@ -105,7 +106,21 @@ def graph_constants(path, graph) -> dict[str, np.ndarray]:
         else:
             field, dtype = _PLAIN[name]
             consts[node.output[0]] = np.array(getattr(attr, field), dtype=dtype)
+    for node in graph.node:  # exporters reshape some weights in the graph: do it once here
+        if node.op_type == "Reshape" and len(node.input) == 2 and all(n in consts for n in node.input):
+            consts[node.output[0]] = _reshaped(path, node, consts[node.input[0]], consts[node.input[1]])
     return consts
+
+
+def _reshaped(path, node, data: np.ndarray, shape: np.ndarray) -> np.ndarray:
+    """ONNX Reshape of a constant (0 copies the input's size, -1 is inferred)."""
+    target = [int(v) for v in shape.reshape(-1)]
+    target = [data.shape[i] if v == 0 and i < data.ndim else v for i, v in enumerate(target)]
+    try:
+        return data.reshape(target)
+    except ValueError:
+        raise ModelFileError(f"{path}: node {node.name!r} (Reshape): cannot reshape a constant of "
+                             f"shape {data.shape} to {target}") from None
 
 
 def graph_input(path, graph, consts) -> tuple[str, tuple[int, ...], type]:

@@ -90,3 +90,28 @@ def test_constants_given_as_plain_numbers(tmp_path):
     assert model[0].get_config() == {"type": "Normalize", "mean": 0.5, "std": 2.0}
     x = np.random.default_rng(5).random((2, 1, 4, 4)).astype(np.float32)
     np.testing.assert_allclose(model.forward(x), _ort(path, x), atol=1e-6)
+
+
+def test_a_model_zoo_style_mnist_net(tmp_path):
+    from tests.interop.onnx_graphs import model_zoo_style_mnist
+
+    path = _save(tmp_path, model_zoo_style_mnist())
+    model = load_onnx(path)
+    assert [layer.name for layer in model.layers] == [
+        "Conv2D", "ReLU", "MaxPool2D", "Conv2D", "ReLU", "MaxPool2D", "Flatten", "Dense"]
+    assert model[0].padding == (2, 2) and model[0].bias and model[7].bias  # the Adds are biases
+    x = np.random.default_rng(6).random((1, 1, 28, 28)).astype(np.float32)
+    np.testing.assert_allclose(model.forward(x), _ort(path, x), atol=1e-4)
+    assert model.forward(np.concatenate([x, x])).shape == (2, 10)  # any batch size in cnnlab
+
+
+def test_a_flat_784_input_becomes_a_digit_image(tmp_path):
+    from tests.interop.onnx_graphs import flat_mlp
+
+    path = _save(tmp_path, flat_mlp())
+    model = load_onnx(path)
+    assert model.input_shape == (1, 28, 28) and model[0].name == "Flatten"
+    assert [layer.name for layer in model.layers[1:]] == ["Dense", "ReLU", "Dense"]
+    assert "784" in model.meta["input"]
+    x = np.random.default_rng(7).random((3, 1, 28, 28)).astype(np.float32)
+    np.testing.assert_allclose(model.predict_proba(x), _ort(path, x.reshape(3, 784)), atol=1e-6)
