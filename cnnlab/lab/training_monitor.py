@@ -110,13 +110,18 @@ def eta_seconds(epoch: int, epochs: int, batch: int, batches: int, seconds: floa
 
 def epoch_line(report) -> str:
     """Keras-like: ``"epoch 3/5 — loss 0.142 — acc 0.957 — val_loss 0.180 — val_acc 0.950
-    — 12.4 s"`` from an ``EpochReport`` (validation parts left out when there was none)."""
+    — 12.4 s"`` from an ``EpochReport`` (validation parts left out when there was none;
+    ``precision``/``val_precision`` added when the run tracks it)."""
     parts = [f"epoch {report.epoch}/{report.epochs}", f"loss {report.train_loss:.3f}",
              f"acc {report.train_acc:.3f}"]
     if report.val_loss is not None:
         parts.append(f"val_loss {report.val_loss:.3f}")
     if report.val_acc is not None:
         parts.append(f"val_acc {report.val_acc:.3f}")
+    if getattr(report, "train_precision", None) is not None:  # Keras' names
+        parts.append(f"precision {report.train_precision:.3f}")
+    if getattr(report, "val_precision", None) is not None:
+        parts.append(f"val_precision {report.val_precision:.3f}")
     parts.append(f"{report.seconds:.1f} s")
     return " — ".join(parts)
 

@@ -276,3 +276,20 @@ def test_long_filter_title_is_elided_and_keeps_the_colour_bar_in_view(qtbot, pan
     bar = grid.colorbar.mapRectToScene(grid.colorbar.boundingRect())
     assert bar.right() <= grid.view.width()
     assert grid.plot.titleLabel.text == grid.title  # short titles are shown whole
+
+
+def test_precision_curves_appear_only_when_tracked(qtbot):
+    from cnnlab.app.panels.train_plots import TrainingPlots
+    from cnnlab.engine.trainer import EpochReport
+
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    plots.start_run(2)
+    plots.add_epoch(EpochReport(1, 2, 0.5, 0.8, 0.6, 0.75, 1.0))
+    assert plots.curve_lengths()["prec"] == 0 and not plots._precision_in_legend
+    plots.add_epoch(EpochReport(2, 2, 0.4, 0.85, 0.5, 0.8, 1.0, 0.84, 0.79))
+    lengths = plots.curve_lengths()
+    assert lengths["prec"] == lengths["val_prec"] == 1
+    assert plots.epoch_curves["val_prec"].yData[0] == pytest.approx(79.0)
+    labels = [label.text for _item, label in plots.epoch_legends["acc"].items]
+    assert "train precision (macro)" in labels

@@ -66,6 +66,10 @@ def test_epoch_line_is_keras_like():
                              "val_acc 0.950 — 12.4 s")
     assert epoch_line(EpochReport(1, 1, 1.0, 0.5, None, None, 2.0)) == \
         "epoch 1/1 — loss 1.000 — acc 0.500 — 2.0 s"
+    tracked = EpochReport(2, 5, 0.1, 0.96, 0.2, 0.95, 3.0, train_precision=0.9612,
+                          val_precision=0.9488)
+    assert epoch_line(tracked) == ("epoch 2/5 — loss 0.100 — acc 0.960 — val_loss 0.200 — "
+                                   "val_acc 0.950 — precision 0.961 — val_precision 0.949 — 3.0 s")
 
 
 def test_first_layer_view_of_conv_dense_and_none():

@@ -58,7 +58,8 @@ class RunCurves:
         self.batch_raw = Series()
         self.batch_smooth = Series()
         self.ema = EMA(0.8)
-        self.epoch = {key: Series(4096) for key in ("loss", "val_loss", "acc", "val_acc")}
+        self.epoch = {key: Series(4096) for key in ("loss", "val_loss", "acc", "val_acc",
+                                                     "prec", "val_prec")}
         self.epochs = 0  # epochs the run was started with
 
     def add_batch(self, report) -> None:
@@ -84,6 +85,10 @@ class RunCurves:
             self.epoch["val_loss"].append(report.epoch, report.val_loss)
         if report.val_acc is not None:
             self.epoch["val_acc"].append(report.epoch, 100 * report.val_acc)
+        for key, value in (("prec", getattr(report, "train_precision", None)),
+                           ("val_prec", getattr(report, "val_precision", None))):
+            if value is not None:  # only when the run tracks precision
+                self.epoch[key].append(report.epoch, 100 * value)
 
     @property
     def empty(self) -> bool:
@@ -133,6 +138,13 @@ class TrainingPlots(QWidget):
                 pen=pg.mkPen(VAL_COLOR, width=2), symbol="s", symbolSize=6,
                 symbolBrush=VAL_COLOR, symbolPen=None, name="validation")
         self._previous_in_legend = False
+        # macro precision (when the run tracks it): dotted, on the accuracy plot
+        acc_item = self.acc_plot.getPlotItem()
+        for key, color in (("prec", TRAIN_COLOR), ("val_prec", VAL_COLOR)):
+            self.epoch_curves[key] = acc_item.plot(
+                pen=pg.mkPen(color, width=1.5, style=Qt.PenStyle.DotLine), symbol="t",
+                symbolSize=7, symbolBrush=color, symbolPen=None)
+        self._precision_in_legend = False
         # Reports arrive at up to ~20/s; repainting a plot costs several ms (axes text,
         # antialiased curves), so changes are drawn together at most every REDRAW_MS.
         self._dirty: set[str] = set()
@@ -200,6 +212,11 @@ class TrainingPlots(QWidget):
 
     def add_epoch(self, report) -> None:
         self.current.add_epoch(report)
+        if getattr(report, "train_precision", None) is not None and not self._precision_in_legend:
+            legend = self.epoch_legends["acc"]
+            legend.addItem(self.epoch_curves["prec"], "train precision (macro)")
+            legend.addItem(self.epoch_curves["val_prec"], "val. precision (macro)")
+            self._precision_in_legend = True
         self._mark("epochs")
 
     def show_weights(self, model) -> None:
