@@ -22,8 +22,8 @@ from cnnlab.app import settings as stored
 from cnnlab.app.data_actions import DatasetActions
 from cnnlab.app.jobs import JobKind
 from cnnlab.app.model_files import MODEL_FILTER, ModelFiles
+from cnnlab.app.model_history import ModelHistory
 from cnnlab.app.panels.backprop_panel import BackpropPanel
-from cnnlab.app.panels.dataset_browser import DatasetBrowser
 from cnnlab.app.panels.draw_panel import DrawPanel
 from cnnlab.app.panels.experiments_panel import ExperimentsPanel
 from cnnlab.app.panels.kernels_panel import KernelsPanel
@@ -120,6 +120,8 @@ class MainWindow(QMainWindow):
         file_menu = bar.addMenu("&File")
         file_menu.addAction(self._action("Open model…", self.open_model, QKeySequence.StandardKey.Open))
         file_menu.addAction(self._action("Save model…", self.save_model, QKeySequence.StandardKey.Save))
+        self.model_history = ModelHistory(self.session, self.settings, self)  # recent, undo, shipped
+        self.model_history.add_to(file_menu)
         file_menu.addSeparator()
         file_menu.addAction(self._action("Open architecture (JSON)…", self.open_architecture))
         file_menu.addAction(self._action("Save architecture (JSON)…", self.save_architecture))
@@ -133,8 +135,6 @@ class MainWindow(QMainWindow):
         data_menu = bar.addMenu("&Data")
         for action in self.data_actions.menu_actions():
             data_menu.addAction(action) if action is not None else data_menu.addSeparator()
-        data_menu.addSeparator()
-        data_menu.addAction(self._action("Browse…", self.browse_dataset, "Ctrl+B"))
 
         model_menu = bar.addMenu("&Model")
         for action in (self.start_action, self.pause_action, self.stop_action):
@@ -292,11 +292,6 @@ class MainWindow(QMainWindow):
         path = self._ask_save("Export history", "CSV files (*.csv)", "exports", "history.csv")
         if path:
             self._guarded("Could not export history", self.train_panel.export_history, path)
-
-    def browse_dataset(self) -> None:  # one browser window; it follows the loaded dataset
-        self.browser = getattr(self, "browser", None) or DatasetBrowser(self.session, self)
-        self.browser.show()
-        self.browser.raise_()
 
     def show_shortcuts(self) -> None:
         rows = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;{v}</td></tr>" for k, v in SHORTCUTS)

@@ -18,7 +18,7 @@ from PyQt6.QtCore import QObject, QThread, pyqtSignal
 from cnnlab.app.jobs import Job, JobContext, JobKind, JobWorker
 from cnnlab.engine.model import Sequential
 from cnnlab.engine.model import load as load_model_file
-from cnnlab.lab.model_record import name_from_meta, record_training
+from cnnlab.lab.model_record import is_trained, name_from_meta, record_training
 from cnnlab.lab.training import TrainingConfig, TrainingState
 from cnnlab.lab.training_diagnostics import GradientReport, HistogramReport, TrainingDiagnostics
 
@@ -93,6 +93,7 @@ class Session(QObject):
     """Current model + dataset + the one training run, and every worker thread."""
 
     model_changed = pyqtSignal(object)  # Sequential (the session's model; read-only for panels)
+    model_saved = pyqtSignal(object)  # Path the model was written to
     architecture_error_changed = pyqtSignal(object)  # str (why the designed net is impossible) or None
     dataset_changed = pyqtSignal(object)  # DatasetBundle
     about_to_train = pyqtSignal()  # start_training was called: editors apply pending edits now
@@ -112,6 +113,7 @@ class Session(QObject):
         self.model: Sequential | None = None
         self.model_name = "no model"
         self.model_path: Path | None = None
+        self.replaced = None  # (model, name, path): the last trained model set_model replaced
         self.architecture_error: str | None = None
         self.dataset: DatasetBundle | None = None
         self.state = TrainingState.IDLE
@@ -126,6 +128,8 @@ class Session(QObject):
         """Make ``model`` the current model (refused while training)."""
         self._refuse_while_training("change the model")
         model.eval()
+        if self.model is not None and model is not self.model and is_trained(self.model_name):
+            self.replaced = (self.model, self.model_name, self.model_path)  # one Undo away
         self.model, self.model_name, self.model_path = model, name, path
         self._snapshot = None
         self.model_changed.emit(model)
@@ -152,6 +156,7 @@ class Session(QObject):
             raise ValueError("there is no model to save")
         model.meta["name"] = self.model_name  # reloads as "… (trained 3 epochs)"
         model.save(path)
+        self.model_saved.emit(Path(path))
         self.status_message.emit(f"saved model to {path}")
 
     def snapshot(self) -> Sequential | None:

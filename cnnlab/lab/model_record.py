@@ -61,3 +61,27 @@ def name_from_meta(meta: dict | None, fallback: str) -> str:
     when the file has none)."""
     name = (meta or {}).get("name")
     return name if isinstance(name, str) and name.strip() else fallback
+
+
+def is_trained(name: str) -> bool:
+    """Whether a model of this name holds training worth keeping (everything but a freshly
+    built "(untrained)" network)."""
+    return "(untrained)" not in name and name != "no model"
+
+
+#: File ▸ Recent models keeps this many model files, the most recent first.
+RECENT_LIMIT = 8
+
+
+def recent_models(paths, new_path=None, limit: int = RECENT_LIMIT) -> list[str]:
+    """The recent-models list after using ``new_path`` (None: just clean ``paths``): most
+    recent first, each file once, at most ``limit``, only strings. A stored list that is
+    not a list of strings is refused with ``ValueError`` (the settings file is the user's
+    to edit)."""
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise ValueError(f"expected a list of file paths, got {str(paths)[:60]!r}")
+    out = [] if new_path is None else [str(new_path)]
+    for p in paths:
+        if p and p not in out:
+            out.append(p)
+    return out[:limit]

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from cnnlab.engine.trainer import History
 from cnnlab.lab.drawing import model_base_name, model_state_line
 from cnnlab.lab.model_record import name_from_meta, record_training, trained_name
@@ -51,3 +53,19 @@ def test_state_line_never_contradicts_itself():
     # a shipped model's name does not say how long it trained; its metadata does
     assert model_state_line("default digits", trained_epochs=24, path="/r/digits.npz") == \
         ("trained 24 epochs · loaded from digits.npz", False)
+
+
+def test_recent_models_most_recent_first_once_each():
+    from cnnlab.lab.model_record import RECENT_LIMIT, is_trained, recent_models
+
+    paths = recent_models([], "/a.npz")
+    paths = recent_models(paths, "/b.npz")
+    assert recent_models(paths, "/a.npz") == ["/a.npz", "/b.npz"]
+    many = [f"/{i}.npz" for i in range(20)]
+    assert recent_models(many, "/new.npz")[:2] == ["/new.npz", "/0.npz"]
+    assert len(recent_models(many)) == RECENT_LIMIT
+    for bad in ("/a.npz", [1, 2], {"a": 1}):
+        with pytest.raises(ValueError, match="list of file paths"):
+            recent_models(bad)
+    assert is_trained("default digits (98.5% on sample test)") and is_trained("x (partly trained)")
+    assert not is_trained("small CNN (untrained)")
