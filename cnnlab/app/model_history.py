@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PyQt6.QtCore import QObject, QSettings
+from PyQt6.QtCore import QObject, QSettings, QTimer
 from PyQt6.QtGui import QAction
 from PyQt6.QtWidgets import QMenu, QWidget
 
@@ -35,6 +35,7 @@ class ModelHistory(QObject):
         self.undo_action.triggered.connect(self.undo_model_change)
         self.shipped_action = QAction("Restore the shipped digit model", self)
         self.shipped_action.triggered.connect(self.restore_shipped)
+        self._announced = None  # the replaced model the status line last told about
         session.model_changed.connect(lambda _m: self._on_model_changed())
         session.model_saved.connect(self.remember)
         self._on_model_changed()
@@ -83,6 +84,10 @@ class ModelHistory(QObject):
         else:
             self._rebuild_recent()
         replaced = s.replaced
+        if replaced is not None and replaced[0] is not self._announced and replaced[0] is not s.model:
+            self._announced = replaced[0]  # say it once, after the session's own "model: …"
+            QTimer.singleShot(0, lambda n=replaced[1]: s.status_message.emit(
+                f"replaced “{n}”: File ▸ Undo model change (Ctrl+Shift+Z) brings it back"))
         self.undo_action.setEnabled(replaced is not None and replaced[0] is not s.model)
         self.undo_action.setText(f"Undo model change (back to “{replaced[1]}”)" if replaced
                                  else "Undo model change")

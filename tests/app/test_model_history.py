@@ -20,7 +20,11 @@ def test_a_preset_never_loses_the_trained_model(qtbot, session, tmp_path):
     history = ModelHistory(session, settings)
     model, name, path = shipped()
     session.set_model(model, name, path)
+    said = []
+    session.status_message.connect(said.append)
     session.set_model(build_preset(SMALL), f"{SMALL} (untrained)")  # a preset is picked
+    qtbot.waitUntil(lambda: any("Undo model change" in m for m in said), timeout=2000)
+    assert said[-1].startswith(f"replaced “{name}”")
     session.set_model(build_preset(SMALL), f"{SMALL} (untrained)")  # …and edited
     assert history.undo_action.isEnabled() and "default digits" in history.undo_action.text()
     history.undo_action.trigger()
