@@ -1,16 +1,17 @@
-"""Array kernels behind the layers: output sizes, im2col / col2im, pooling windows.
+"""Array kernels behind ``Conv2D``: the output size, im2col and its adjoint col2im.
 
-Everything here is vectorized over images and pixels. The only Python loops run over
-kernel offsets (k·k iterations), each moving a whole ``(N, C, H_out, W_out)`` slab.
+A convolution is computed as ONE matrix product over the whole batch:
 
-Layouts (NCHW throughout):
+1. ``pad_flat``: every image becomes a flat row of its zero-padded pixels (``ConvGeometry``
+   explains the layout with a worked example);
+2. ``im2col``: column ``q`` of the result holds the receptive field of output pixel ``q``,
+   rows ordered ``(c, i, j)`` like ``W.reshape(C_out, C_in·kh·kw)``;
+3. ``W2 @ cols``: one BLAS call gives every output pixel of every image and filter;
+4. ``columns_as_images``: that product read as ``(N, C_out, H_out, W_out)`` (a view).
 
-- ``im2col`` writes columns ``(C·kh·kw, N, L)``, rows ordered ``(c, i, j)`` to match
-  ``W.reshape(C_out, C_in·kh·kw)``, so a convolution is ONE BLAS product
-  ``W2 @ cols -> (C_out, N·L)`` over the whole batch (one big GEMM beats N small ones);
-  ``columns_as_images`` views that result as NCHW without a copy.
-- ``col2im`` is its adjoint: it adds every column back to the pixel it came from
-  (overlapping windows accumulate).
+``col2im`` is im2col's adjoint (backward): it adds every column back onto the pixels it was
+copied from, so overlapping windows accumulate. The only Python loops run over the kh·kw
+kernel taps, each moving a whole ``(C, N, ·)`` slab. Pooling kernels live in ``pooling.py``.
 """
 
 from __future__ import annotations
@@ -39,32 +40,47 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0,
                      dilation: int = 1) -> int:
     """Output length along one axis: ``floor((size + 2p - d(k-1) - 1) / s) + 1``.
 
-    Returns a value < 1 when the (dilated) kernel does not fit the padded input; callers
-    turn that into an error message naming their layer.
+    The one place this formula lives: convolutions, pooling windows (``padding=0``), the
+    Kernels tab and the receptive-field view all call it. ``padding`` is per side; for
+    uneven padding pass ``size + before + after`` and ``padding=0``. Returns a value < 1 when
+    the (dilated) kernel does not fit the padded input; callers turn that into an error
+    message naming their layer.
     """
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
-
-
-def _window_slices(offset: int, out: int, stride: int) -> slice:
-    """The input positions kernel tap ``offset`` touches for ``out`` outputs."""
-    return slice(offset, offset + stride * (out - 1) + 1, stride)
 
 
 @dataclass(frozen=True)
 class ConvGeometry:
     """Sizes and memory layouts of one convolution over ``(N, C, h, w)`` inputs.
 
-    **Padded images** are flat rows ``(N, C, length)`` with row pitch ``pitch``:
-    pixel ``(r, c)`` sits at ``offset + r·pitch + c``. Consecutive rows share one run of
-    ``pw`` zeros (the right padding of a row is the left padding of the next), which is
-    all a window ever overhangs, so rows are ``w + pw`` long instead of ``w + 2pw``.
+    **Padded images** are flat rows ``(N, C, length)`` with row pitch ``pitch``: pixel
+    ``(r, c)`` sits at ``offset + r·pitch + c``. Consecutive rows share one run of ``pw``
+    zeros (the right padding of a row is the left padding of the next), which is all a
+    window ever overhangs, so a row takes ``w + pw`` places instead of ``w + 2pw``.
 
     **Columns** ``(C·kh·kw, N, col_length)``: output ``(r, s)`` of an image is column
-    ``r·col_pitch + s``. With stride 1 every kernel tap is one *flat shift* of the padded
-    rows (``col_pitch = pitch``): contiguous copies, nothing per pixel, and the
-    ``pitch - W_out`` columns past each output row are junk that callers skip (about
-    ``pw / W_out`` extra matmul work). Other strides use dense columns
-    (``col_pitch = W_out``) gathered through a strided view.
+    ``r·col_pitch + s``. With stride 1 every kernel tap ``(i, j)`` is one *flat shift* of the
+    padded rows by ``i·pitch + j`` (``col_pitch = pitch``): one contiguous copy per tap,
+    nothing per pixel. The ``pitch - W_out`` columns past each output row are *junk* (their
+    windows wrap from one row into the next); the matrix product computes them too (about
+    ``pw / W_out`` extra work) and callers skip them. Other strides gather dense columns
+    (``col_pitch = W_out``, no junk) through a strided view.
+
+    Worked example: one 4×4 channel ``a…p``, 3×3 kernel, padding 1, stride 1. Output 4×4;
+    ``pitch = 4 + 1 = 5``, ``offset = 1·5 + 1 = 6`` (where ``a`` sits),
+    ``length = (6 - 1)·5 + 6 = 31``::
+
+        flat position   0  1  2  3  4 | 5  6  7  8  9 | 10 ... 14 | 15 ... 19 | 20 ... 24 | 25 ... 30
+        value           0  0  0  0  0 | 0  a  b  c  d | 0 e f g h | 0 i j k l | 0 m n o p | 0 0 0 0 0 0
+                        (top padding)   (the 0 at 5 is row a's left and the top row's right padding)
+
+    Columns: ``col_pitch = 5``, ``col_length = (4 - 1)·5 + 4 = 19``. Tap ``(i, j)`` of column
+    ``q`` is ``flat[q + 5i + j]``, so the tap's whole row of ``cols`` is the slice
+    ``flat[5i + j : 5i + j + 19]``. Column 0 = output (0, 0) reads flat 0,1,2 / 5,6,7 /
+    10,11,12 = ``0 0 0 / 0 a b / 0 e f``: the padded window around ``a``. Column 7 = output
+    (1, 2) reads ``b c d / f g h / j k l``. Columns 4, 9 and 14 (``s = 4``) are junk: column 4
+    reads ``0 0 a / d 0 e / h 0 i``, a window wrapped across rows. So ``cols`` is
+    ``(1·9, N, 19)`` with 16 real and 3 junk columns per image.
     """
 
     h: int
@@ -81,6 +97,7 @@ class ConvGeometry:
 
     @cached_property
     def shifted(self) -> bool:
+        """True for stride 1: every tap is one flat shift (see the class docstring)."""
         return tuple(self.stride) == (1, 1)
 
     @cached_property
@@ -137,7 +154,7 @@ def pad_flat(x: np.ndarray, geo: ConvGeometry, out: np.ndarray | None = None,
         out = np.zeros((n, c, geo.length), dtype=x.dtype)
     elif clean:
         out.fill(0)
-    grid(out, geo.offset, (geo.h, geo.w), geo.pitch)[...] = x
+    grid(out, geo.offset, (geo.h, geo.w), geo.pitch)[...] = x  # pixels only; padding stays 0
     return out
 
 
@@ -149,14 +166,14 @@ def im2col(x_flat: np.ndarray, geo: ConvGeometry, out: np.ndarray | None = None)
     (kh, kw), (dh, dw), length = geo.kernel, geo.dilation, geo.col_length
     if out is None:
         out = np.empty((c * kh * kw, n, length), dtype=x_flat.dtype)
-    taps = out.reshape(c, kh * kw, n, length)  # a view: same memory as `out`
-    by_channel = x_flat.transpose(1, 0, 2)  # (C, N, L) view
+    taps = out.reshape(c, kh * kw, n, length)  # (C, kh·kw, N, L) view of `out`
+    by_channel = x_flat.transpose(1, 0, 2)  # (C, N, length) view
     for i in range(kh):
         for j in range(kw):
-            start = i * dh * geo.pitch + j * dw
-            if geo.shifted:
+            start = i * dh * geo.pitch + j * dw  # where tap (i, j) of column 0 reads
+            if geo.shifted:  # (C, N, L) <- (C, N, L): one contiguous shift
                 taps[:, i * kw + j] = by_channel[:, :, start:start + length]
-            else:
+            else:  # (C, N, H_out, W_out) gathered with the stride
                 window = grid(x_flat, start, geo.out_hw, geo.pitch, geo.stride)
                 taps[:, i * kw + j].reshape(c, n, *geo.out_hw)[...] = window.transpose(1, 0, 2, 3)
     return out
@@ -173,12 +190,12 @@ def col2im(cols: np.ndarray, geo: ConvGeometry, n: int, c: int,
         out = np.zeros((n, c, geo.length), dtype=cols.dtype)
     else:
         out.fill(0)
-    taps = cols.reshape(c, kh * kw, n, length)
-    by_channel = out.transpose(1, 0, 2)  # (C, N, L) view of `out`
+    taps = cols.reshape(c, kh * kw, n, length)  # (C, kh·kw, N, L) view
+    by_channel = out.transpose(1, 0, 2)  # (C, N, length) view of `out`
     for i in range(kh):
         for j in range(kw):
             start = i * dh * geo.pitch + j * dw
-            if geo.shifted:
+            if geo.shifted:  # (C, N, L) slab added back at its shift
                 by_channel[:, :, start:start + length] += taps[:, i * kw + j]
             else:
                 window = grid(out, start, geo.out_hw, geo.pitch, geo.stride)
@@ -206,176 +223,3 @@ def columns_as_images(y: np.ndarray, n: int, pitch: int, out_hw: tuple[int, int]
     return as_strided(y, shape=(n, c, *out_hw),
                       strides=(length * item, n * length * item, pitch * item, item),
                       writeable=y.flags.writeable)
-
-
-def pool_windows(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
-                 out_hw: tuple[int, int]):
-    """Yield ``(t, view)`` for every kernel offset ``t = i·kw + j``: ``view`` is the
-    ``(N, C, H_out, W_out)`` strided view of ``x`` holding that tap of every window."""
-    kh, kw = kernel
-    ho, wo = out_hw
-    for i in range(kh):
-        rows = _window_slices(i, ho, stride[0])
-        for j in range(kw):
-            yield i * kw + j, x[:, :, rows, _window_slices(j, wo, stride[1])]
-
-
-def max_pool_forward(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
-                     out_hw: tuple[int, int]) -> np.ndarray:
-    """Max over every window of ``x`` ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``, same
-    dtype. Only the max: which element won is worked out again in backward, so
-    inference pays for nothing it does not use."""
-    taps = pool_windows(x, kernel, stride, out_hw)
-    _, first = next(taps)
-    second = next(taps, None)
-    if second is None:  # a 1x1 window
-        return first.copy()
-    out = np.maximum(first, second[1])
-    for _, view in taps:
-        np.maximum(out, view, out=out)
-    return out
-
-
-def max_pool_backward(grad_out: np.ndarray, x: np.ndarray, out: np.ndarray,
-                      kernel: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
-    """Route ``grad_out`` ``(N, C, H_out, W_out)`` to the maximum of each window of the
-    forward input ``x`` (forward output ``out``); returns ``(N, C, H, W)``.
-
-    Taps are visited in row-major window order; the first tap equal to its window's max
-    takes the window's whole remaining gradient, so tied maxima send it to exactly one
-    element. Overlapping windows accumulate; elements no window covers get zero.
-    """
-    out_hw = grad_out.shape[2:]
-    overlap = stride[0] < kernel[0] or stride[1] < kernel[1]
-    covers_all = tuple(stride) == tuple(kernel) and all(  # no overlap and no gaps
-        (n - 1) * s + k == size for n, s, k, size in zip(out_hw, stride, kernel, x.shape[2:]))
-    # every element is written exactly once when windows tile x: no need to zero first
-    grad_in = (np.empty if covers_all else np.zeros)(x.shape, dtype=grad_out.dtype)
-    remaining = grad_out.copy()  # (N, C, H_out, W_out): not yet routed
-    hit = np.empty(out.shape, dtype=bool)
-    routed = np.empty(out.shape, dtype=grad_out.dtype)
-    taps = list(zip(pool_windows(x, kernel, stride, out_hw),
-                    pool_windows(grad_in, kernel, stride, out_hw)))
-    for (_, src), (_, dst) in taps[:-1]:
-        np.equal(src, out, out=hit)
-        if overlap:
-            np.multiply(remaining, hit, out=routed)
-            dst += routed
-        else:
-            routed = np.multiply(remaining, hit, out=dst)
-        remaining -= routed
-    last = taps[-1][1][1]
-    if overlap:
-        last += remaining  # whatever no earlier tap took belongs to the last one
-    else:
-        last[...] = remaining
-    return grad_in
-
-
-def _running_max(views, with_index: bool = True, first_index_dtype=np.uint8):
-    """Max over ``views`` (same shape) and the index of the first view holding it
-    (None when ``with_index`` is False)."""
-    out = np.maximum(views[0], views[1]) if len(views) > 1 else views[0].copy()
-    if not with_index:
-        for view in views[2:]:
-            np.maximum(out, view, out=out)
-        return out, None
-    if len(views) == 2:
-        return out, np.greater(views[1], views[0]).view(first_index_dtype)  # bool is 0/1
-    index = np.zeros(out.shape, dtype=first_index_dtype)
-    if len(views) > 2:
-        np.copyto(index, 1, where=views[1] > views[0])
-        better = np.empty(out.shape, dtype=bool)
-        for t, view in enumerate(views[2:], start=2):
-            np.greater(view, out, out=better)  # strict: the first maximum keeps a tie
-            np.copyto(index, t, where=better)
-            np.maximum(out, view, out=out)
-    return out, index
-
-
-def _route(grad: np.ndarray, index: np.ndarray, targets: list) -> None:
-    """Write ``grad`` into ``targets[index]`` and zero into the other targets (all of
-    ``grad``'s shape): ``targets[i] = grad * (index == i)``, done by subtraction so the
-    last target needs no comparison."""
-    hit = np.empty(index.shape, dtype=bool)
-    remaining = grad
-    for i in range(len(targets) - 1):
-        np.equal(index, i, out=hit)
-        np.multiply(remaining, hit, out=targets[i])
-        rest = targets[i + 1] if i == len(targets) - 2 else None
-        remaining = np.subtract(remaining, targets[i], out=rest)
-    if len(targets) == 1:
-        targets[0][...] = grad
-
-
-def max_pool_tiled(x: np.ndarray, kernel: tuple[int, int], out_hw: tuple[int, int],
-                   with_index: bool = True):
-    """Max pooling when the stride equals the kernel (windows tile ``x``; a remainder
-    row/column is dropped). Returns ``(out, index)``: ``out`` ``(N, C, H_out, W_out)``,
-    ``index = (column index (N, C, kh·H_out, W_out), row index (N, C, H_out, W_out))``
-    (uint8) of each window's first maximum in row-major order, or None when
-    ``with_index`` is False (inference: two passes instead of four).
-
-    Columns are reduced first over views ``x[..., j::kw]``, which NumPy walks as one long
-    strided run (no per-row loop), then rows; so a 2x2 pool is four whole-array passes.
-    """
-    (kh, kw), (ho, wo) = kernel, out_hw
-    tiles = x[:, :, :ho * kh, :wo * kw]
-    col_max, col_index = _running_max([tiles[..., j::kw] for j in range(kw)],  # (N, C, kh·Ho, Wo)
-                                      with_index)
-    out, row_index = _running_max([col_max[:, :, i::kh] for i in range(kh)], with_index)
-    return out, (col_index, row_index) if with_index else None
-
-
-def max_pool_tiled_backward(grad_out: np.ndarray, index, input_shape: tuple,
-                            kernel: tuple[int, int]) -> np.ndarray:
-    """Adjoint of :func:`max_pool_tiled`: each window's gradient goes to its first
-    maximum only; returns ``(N, C, H, W)`` (a dropped remainder gets zero)."""
-    (kh, kw), (ho, wo) = kernel, grad_out.shape[2:]
-    col_index, row_index = index
-    n, c, h, w = input_shape
-    exact = h == ho * kh and w == wo * kw
-    grad_in = (np.empty if exact else np.zeros)(input_shape, dtype=grad_out.dtype)
-    by_row = np.empty(col_index.shape, dtype=grad_out.dtype)  # (N, C, kh·Ho, Wo)
-    _route(grad_out, row_index, [by_row[:, :, i::kh] for i in range(kh)])
-    tiles = grad_in[:, :, :ho * kh, :wo * kw]
-    _route(by_row, col_index, [tiles[..., j::kw] for j in range(kw)])
-    return grad_in
-
-
-def avg_pool_forward(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
-                     out_hw: tuple[int, int]) -> np.ndarray:
-    """Mean over every window of ``x`` ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``."""
-    kh, kw = kernel
-    ho, wo = out_hw
-    n, c = x.shape[:2]
-    if (kh, kw) == tuple(stride):  # windows tile: one reshape, one reduction
-        tiles = x[:, :, :ho * kh, :wo * kw].reshape(n, c, ho, kh, wo, kw)
-        return tiles.mean(axis=(3, 5), dtype=x.dtype)
-    taps = pool_windows(x, kernel, stride, out_hw)
-    _, first = next(taps)
-    out = first.copy()
-    for _, view in taps:
-        out += view
-    out *= 1.0 / (kh * kw)
-    return out
-
-
-def avg_pool_backward(grad_out: np.ndarray, input_shape: tuple, kernel: tuple[int, int],
-                      stride: tuple[int, int]) -> np.ndarray:
-    """Spread ``grad_out`` ``(N, C, H_out, W_out)`` evenly over each window; returns
-    ``(N, C, H, W)`` (overlapping windows accumulate; a cropped border gets zero)."""
-    kh, kw = kernel
-    n, c, ho, wo = grad_out.shape
-    share = grad_out * (1.0 / (kh * kw))
-    if (kh, kw) == tuple(stride):
-        grad_in = np.empty(input_shape, dtype=grad_out.dtype)
-        if input_shape[2] != ho * kh or input_shape[3] != wo * kw:
-            grad_in.fill(0)
-        tiles = grad_in[:, :, :ho * kh, :wo * kw].reshape(n, c, ho, kh, wo, kw)
-        tiles[...] = share[:, :, :, None, :, None]
-        return grad_in
-    grad_in = np.zeros(input_shape, dtype=grad_out.dtype)
-    for _, view in pool_windows(grad_in, kernel, stride, (ho, wo)):
-        view += share
-    return grad_in

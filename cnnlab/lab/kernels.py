@@ -241,11 +241,12 @@ def resolve_padding(kernel, padding="same", dilation=1) -> tuple[tuple[int, int]
     return (ph, ph), (pw, pw)
 
 
-def conv_output_size(h: int, w: int, kernel, stride=1, padding="same",
-                     dilation=1) -> tuple[int, int]:
-    """Output ``(H', W')`` with ``floor((H + p_top + p_bottom - d(k-1) - 1) / s) + 1`` per axis
-    (``2p`` for symmetric padding). ``kernel``: the kernel array or its size. Raises
-    ``ValueError`` when the dilated kernel does not fit the padded input."""
+def filtered_size(h: int, w: int, kernel, stride=1, padding="same",
+                  dilation=1) -> tuple[int, int]:
+    """Size ``(H', W')`` of an ``h x w`` image after filtering with ``kernel`` (the array or
+    its size): ``engine.functional.conv_output_size`` per axis, with ``"same"`` or uneven
+    padding resolved first. Raises ``ValueError`` when the dilated kernel does not fit the
+    padded input."""
     kh, kw = _kernel_hw(kernel)
     (pt, pb), (pl, pr) = resolve_padding((kh, kw), padding, dilation)
     sh, sw = _pair(stride, "stride")
@@ -290,7 +291,7 @@ def blur_images(images: np.ndarray, kernel, stride=1, padding="same", dilation=1
     weight = as_conv_weight(kernel, c, mode)  # (C, C, kh, kw)
     kh, kw = weight.shape[2:]
     (pt, pb), (pl, pr) = resolve_padding((kh, kw), padding, dilation)
-    ho, wo = conv_output_size(h, w, (kh, kw), stride, padding, dilation)
+    ho, wo = filtered_size(h, w, (kh, kw), stride, padding, dilation)
     conv = Conv2D(c, c, (kh, kw), stride=stride, padding=(pt, pl), dilation=dilation,
                   bias=False, init="zeros", dtype=np.float32)
     conv.set_params({"W": weight})

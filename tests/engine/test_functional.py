@@ -5,6 +5,7 @@ import pytest
 
 from cnnlab.engine import functional as F
 from cnnlab.engine import init
+from cnnlab.engine import pooling as P
 from cnnlab.engine import reference as ref
 
 
@@ -96,18 +97,18 @@ def test_pool_kernels_match_the_loop_reference(k, s, h, w):
     rng = np.random.default_rng(2)
     x = rng.standard_normal((2, 2, h, w))
     out_hw = ((h - k[0]) // s[0] + 1, (w - k[1]) // s[1] + 1)
-    out = F.max_pool_forward(x, k, s, out_hw)
+    out = P.max_pool_forward(x, k, s, out_hw)
     np.testing.assert_array_equal(out, ref.pool_forward(x, k, s, "max"))
     g = rng.standard_normal(out.shape)
-    np.testing.assert_allclose(F.max_pool_backward(g, x, out, k, s),
+    np.testing.assert_allclose(P.max_pool_backward(g, x, out, k, s),
                                ref.pool_backward(g, x, k, s, "max"))
     if k == s:
-        tiled, index = F.max_pool_tiled(x, k, out_hw)
+        tiled, index = P.max_pool_tiled(x, k, out_hw)
         np.testing.assert_array_equal(tiled, out)
-        np.testing.assert_allclose(F.max_pool_tiled_backward(g, index, x.shape, k),
+        np.testing.assert_allclose(P.max_pool_tiled_backward(g, index, x.shape, k),
                                    ref.pool_backward(g, x, k, s, "max"))
-    np.testing.assert_allclose(F.avg_pool_forward(x, k, s, out_hw), ref.pool_forward(x, k, s, "avg"))
-    np.testing.assert_allclose(F.avg_pool_backward(g, x.shape, k, s), ref.pool_backward(g, x, k, s, "avg"))
+    np.testing.assert_allclose(P.avg_pool_forward(x, k, s, out_hw), ref.pool_forward(x, k, s, "avg"))
+    np.testing.assert_allclose(P.avg_pool_backward(g, x.shape, k, s), ref.pool_backward(g, x, k, s, "avg"))
 
 
 def test_initializer_statistics_and_specs():
@@ -142,3 +143,17 @@ def test_zero_junk_columns_clears_only_the_junk():
     F.zero_junk_columns(y, geo.col_pitch, geo.out_hw)
     assert (y == 0).sum() == 2 * 3 * (4 - 1) * (geo.col_pitch - 5)
     assert F.columns_as_images(y, 3, geo.col_pitch, geo.out_hw).all()  # every real output kept
+
+
+def test_the_worked_example_of_the_conv_geometry_docstring():
+    # one 4x4 channel a..p (1..16), 3x3 kernel, padding 1: the numbers ConvGeometry shows
+    geo = F.ConvGeometry(4, 4, (3, 3), padding=(1, 1))
+    assert (geo.pitch, geo.offset, geo.length, geo.col_pitch, geo.col_length) == (5, 6, 31, 5, 19)
+    x = np.arange(1, 17, dtype=np.float64).reshape(1, 1, 4, 4)  # a=1 … p=16
+    flat = F.pad_flat(x, geo)[0, 0]
+    assert flat[:5].tolist() == [0] * 5 and flat[5:10].tolist() == [0, 1, 2, 3, 4]
+    assert flat[20:25].tolist() == [0, 13, 14, 15, 16] and flat[25:].tolist() == [0] * 6
+    cols = F.im2col(F.pad_flat(x, geo), geo)[:, 0]  # (9, 19)
+    assert cols[:, 0].tolist() == [0, 0, 0, 0, 1, 2, 0, 5, 6]  # the window around a
+    assert cols[:, 7].tolist() == [2, 3, 4, 6, 7, 8, 10, 11, 12]  # output (1, 2)
+    assert cols[:, 4].tolist() == [0, 0, 1, 4, 0, 5, 8, 0, 9]  # junk: wraps across rows

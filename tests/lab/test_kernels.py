@@ -12,9 +12,9 @@ from cnnlab.lab.kernels import (
     blur_images,
     box,
     classic_blur,
-    conv_output_size,
     custom,
     emboss,
+    filtered_size,
     gaussian,
     identity,
     laplacian,
@@ -146,12 +146,12 @@ def test_output_size_follows_the_conv_formula():
                         expected = (h + 2 * p - d * (k - 1) - 1) // s + 1
                         if expected < 1:
                             with pytest.raises(ValueError, match="does not fit"):
-                                conv_output_size(h, h, k, s, p, d)
+                                filtered_size(h, h, k, s, p, d)
                             continue
-                        assert conv_output_size(h, h + 1, k, s, p, d) == (
+                        assert filtered_size(h, h + 1, k, s, p, d) == (
                             expected, (h + 1 + 2 * p - d * (k - 1) - 1) // s + 1)
                     # "same": the input size at stride 1, ceil(H / s) otherwise
-                    assert conv_output_size(h, h, k, s, "same", d) == (math.ceil(h / s),) * 2
+                    assert filtered_size(h, h, k, s, "same", d) == (math.ceil(h / s),) * 2
     images = np.zeros((1, 3, 11, 10), dtype=np.uint8)
     assert blur_images(images, gaussian(5, 1), stride=2, padding=1, dilation=2).shape == (1, 3, 3, 2)
 
