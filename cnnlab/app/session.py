@@ -244,7 +244,8 @@ class Session(QObject):
 
         # Built here so Pause/Stop work from the first moment; fit() runs in the worker.
         trainer = Trainer(
-            model, cfg.make_optimizer(model), epochs=cfg.epochs, batch_size=cfg.batch_size,
+            model, cfg.make_optimizer(model), cfg.make_loss(), epochs=cfg.epochs,
+            batch_size=cfg.batch_size, metrics=cfg.metrics,
             val_fraction=cfg.val_fraction, seed=cfg.seed, l2=cfg.l2, l1=cfg.l1,
             augment=augment, on_batch=on_batch, on_gradients=diagnostics.before_step,
             on_epoch=lambda r: (holder["ctx"].report(r, force=True),

@@ -17,7 +17,8 @@ from __future__ import annotations
 from cnnlab.lab.drawing import model_base_name
 
 #: The per-epoch lists of a ``History`` kept in the file (the per-batch ones are too long).
-EPOCH_FIELDS = ("train_loss", "train_acc", "val_loss", "val_acc", "epoch_seconds")
+EPOCH_FIELDS = ("train_loss", "train_acc", "val_loss", "val_acc", "epoch_seconds",
+                "train_precision", "val_precision")  # precision: empty unless tracked
 
 
 def trained_name(base: str, epochs: int, partly: bool = False) -> str:

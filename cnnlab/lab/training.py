@@ -17,6 +17,8 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any
 
+from cnnlab.engine.losses import REDUCTIONS, SoftmaxCrossEntropy
+from cnnlab.engine.metrics import METRICS
 from cnnlab.engine.optim import OPTIMIZERS, Optimizer, make_optimizer
 
 
@@ -39,6 +41,8 @@ class TrainingConfig:
     subset: int | None = None
     include_user_digits: bool = False  # add the Draw tab's corrected drawings (MNIST only)
     user_digits_path: str | None = None  # None: the default per-user file
+    loss_reduction: str = "mean"  # "sum": the batch's gradients add up, as in the homework
+    metrics: tuple[str, ...] = ("accuracy",)  # Keras-style; "precision" adds macro precision
 
     def __post_init__(self):
         name = str(self.optimizer).lower()
@@ -61,6 +65,13 @@ class TrainingConfig:
                 raise ValueError(f"{key} must be a finite number ≥ 0, got {value!r}")
         if not self.val_fraction < 1:
             raise ValueError(f"val_fraction must be below 1, got {self.val_fraction!r}")
+        if self.loss_reduction not in REDUCTIONS:
+            raise ValueError(f"loss_reduction must be 'mean' or 'sum', got {self.loss_reduction!r}")
+        metrics = (self.metrics,) if isinstance(self.metrics, str) else tuple(self.metrics)
+        unknown = [m for m in metrics if m not in METRICS]
+        if unknown:
+            raise ValueError(f"unknown metric {unknown[0]!r}: choose from {', '.join(METRICS)}")
+        object.__setattr__(self, "metrics", metrics)
         object.__setattr__(self, "optimizer", name)
         object.__setattr__(self, "hyper", MappingProxyType(hyper))
 
@@ -82,6 +93,10 @@ class TrainingConfig:
         values.update(self.hyper)
         values["lr"] = self.lr
         return values
+
+    def make_loss(self) -> SoftmaxCrossEntropy:
+        """The cross-entropy these settings name (mean or sum over the batch)."""
+        return SoftmaxCrossEntropy(self.loss_reduction)
 
     def make_optimizer(self, layers) -> Optimizer:
         """The optimizer these settings name, over ``layers`` (a model or a layer list)."""

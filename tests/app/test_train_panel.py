@@ -293,3 +293,20 @@ def test_precision_curves_appear_only_when_tracked(qtbot):
     assert plots.epoch_curves["val_prec"].yData[0] == pytest.approx(79.0)
     labels = [label.text for _item, label in plots.epoch_legends["acc"].items]
     assert "train precision (macro)" in labels
+
+
+def test_summed_loss_and_precision_from_the_train_tab(qtbot, panel, session, tmp_path):
+    panel.loss_reduction.setCurrentIndex(panel.loss_reduction.findData("sum"))
+    panel.precision.setChecked(True)
+    cfg = panel.settings_form.config()
+    assert cfg.loss_reduction == "sum" and cfg.metrics == ("accuracy", "precision")
+    with qtbot.waitSignal(session.training_finished, timeout=30000) as done:
+        panel.start_button.click()
+    history = done.args[0]
+    assert len(history.train_precision) == 1 and history.val_precision[0] is not None
+    assert "— precision " in panel.log.toPlainText() and "val_precision" in panel.log.toPlainText()
+    assert panel.plots.curve_lengths()["val_prec"] == 1
+    assert history.train_loss[0] < 10  # reported per image, not summed over the batch
+    panel.export_history(tmp_path / "h.csv")
+    header = (tmp_path / "h.csv").read_text().splitlines()[0]
+    assert header.endswith("train_precision,val_precision")

@@ -8,7 +8,15 @@ The optimizer list and its hyper-parameter fields come from the engine's registr
 from __future__ import annotations
 
 from PyQt6.QtCore import QSettings
-from PyQt6.QtWidgets import QCheckBox, QDoubleSpinBox, QFormLayout, QGroupBox, QSpinBox, QWidget
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QSpinBox,
+    QWidget,
+)
 
 from cnnlab.app import settings as stored
 from cnnlab.app.panels.optimizer_fields import OptimizerFields
@@ -17,7 +25,7 @@ from cnnlab.lab.training import TrainingConfig
 
 #: Spin boxes saved by value (the optimizer and augmentation are saved separately).
 NUMERIC_FIELDS = ("epochs", "batch_size", "lr", "l2", "l1", "val_fraction", "seed", "subset")
-FIELDS = NUMERIC_FIELDS + ("optimizer", "augment")
+FIELDS = NUMERIC_FIELDS + ("optimizer", "augment", "loss_reduction", "precision")
 
 
 def _double_box(lo: float, hi: float, step: float, decimals: int, value: float,
@@ -63,6 +71,16 @@ class TrainingSettings(QGroupBox):
         self.subset = _int_box(0, 10_000_000, 0, "train on N images drawn at random (fixed by "
                                                  "the seed); all = every training image", 256)
         self.subset.setSpecialValueText("all")
+        self.loss_reduction = QComboBox()
+        self.loss_reduction.addItem("mean over the batch", "mean")
+        self.loss_reduction.addItem("sum over the batch (homework)", "sum")
+        self.loss_reduction.setToolTip(
+            "mean: the usual (Keras, PyTorch); sum: the batch's gradients add up, as in the\n"
+            "linear-classifier homework, so its learning rates mean the same here\n"
+            "(the plotted loss stays per image either way)")
+        self.precision = QCheckBox("precision (macro)")
+        self.precision.setToolTip("also track macro precision per epoch: the log, the "
+                                  "accuracy plot and the history CSV")
         self.user_digits = QCheckBox("from the Draw tab")
         self.user_digits.setToolTip("also train on the digits saved with \"This is wrong → label\" "
                                     "on the Draw tab (MNIST-shaped data only)")
@@ -76,6 +94,7 @@ class TrainingSettings(QGroupBox):
         for label, widget in (("L2 λ", self.l2), ("L1 λ", self.l1),
                               ("validation", self.val_fraction), ("seed", self.seed),
                               ("augmentation", self.augment), ("training images", self.subset),
+                              ("loss", self.loss_reduction), ("metrics", self.precision),
                               ("my digits", self.user_digits)):
             self.form.addRow(label, widget)
 
@@ -86,7 +105,8 @@ class TrainingSettings(QGroupBox):
     def config_widgets(self) -> list:
         """Every widget that sets a field of the config (disabled while training runs)."""
         return [self.epochs, self.batch_size, self.lr, *self.optimizer_fields.widgets(), self.l2,
-                self.l1, self.val_fraction, self.seed, self.augment, self.subset]
+                self.l1, self.val_fraction, self.seed, self.augment, self.subset,
+                self.loss_reduction, self.precision]
 
     def config(self) -> TrainingConfig:
         """The ``TrainingConfig`` the widgets describe."""
@@ -96,7 +116,9 @@ class TrainingSettings(QGroupBox):
             l2=self.l2.value(),
             l1=self.l1.value(), val_fraction=self.val_fraction.value(), seed=self.seed.value(),
             augment=self.augment.isChecked(), subset=self.subset.value() or None,
-            include_user_digits=self.user_digits.isChecked())
+            include_user_digits=self.user_digits.isChecked(),
+            loss_reduction=self.loss_reduction.currentData(),
+            metrics=("accuracy", "precision") if self.precision.isChecked() else ("accuracy",))
 
     def save_settings(self, settings: QSettings) -> None:
         for name in NUMERIC_FIELDS:
@@ -104,10 +126,15 @@ class TrainingSettings(QGroupBox):
         self.optimizer_fields.save(settings, "train")
         settings.setValue("train/augment", self.augment.isChecked())
         settings.setValue("train/user_digits", self.user_digits.isChecked())
+        settings.setValue("train/precision", self.precision.isChecked())
+        settings.setValue("train/loss_reduction", self.loss_reduction.currentData())
 
     def restore_settings(self, settings: QSettings) -> None:
         for name in NUMERIC_FIELDS:
             stored.read_spin(settings, f"train/{name}", getattr(self, name))
         self.optimizer_fields.restore(settings, "train")
-        for key, box in (("augment", self.augment), ("user_digits", self.user_digits)):
+        for key, box in (("augment", self.augment), ("user_digits", self.user_digits),
+                         ("precision", self.precision)):
             box.setChecked(stored.read(settings, f"train/{key}", box.isChecked(), "bool"))
+        reduction = stored.read(settings, "train/loss_reduction", "mean", "str", choices=("mean", "sum"))
+        self.loss_reduction.setCurrentIndex(self.loss_reduction.findData(reduction))
