@@ -27,9 +27,9 @@ def _check_range(lr_min, lr_max, steps, batch_size) -> None:
             raise ValueError(f"lr_find: {name} must be a positive number, got {value!r}")
     if lr_min >= lr_max:
         raise ValueError(f"lr_find: lr_min ({lr_min:g}) must be below lr_max ({lr_max:g})")
-    for name, value in (("steps", steps), ("batch_size", batch_size)):
-        if not isinstance(value, Integral) or isinstance(value, bool) or value < 2:
-            raise ValueError(f"lr_find: {name} must be an integer >= 2, got {value!r}")
+    for name, value, low in (("steps", steps, 2), ("batch_size", batch_size, 1)):
+        if not isinstance(value, Integral) or isinstance(value, bool) or value < low:
+            raise ValueError(f"lr_find: {name} must be an integer >= {low}, got {value!r}")
 
 
 def lr_find(model, optimizer, x, y, lr_min=1e-6, lr_max=1, steps=100, batch_size=64, seed=0,

@@ -111,7 +111,7 @@ class LrFinderView(QWidget):
             return
         model = model.copy()  # the job never sees an array the GUI or a training touches
         x, y, hyper = ds.x_train, ds.y_train, dict(cfg.hyper)
-        optimizer, batch_size, seed = cfg.optimizer, max(cfg.batch_size, 2), cfg.seed
+        optimizer, batch_size, seed = cfg.optimizer, cfg.batch_size, cfg.seed
 
         def work(ctx):
             lrs, losses = [], []
