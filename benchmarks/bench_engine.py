@@ -208,6 +208,42 @@ def inference_ms(specs, shape, seconds, use_torch: bool) -> dict:
     return median_ms(fns, seconds, min_runs=50, warmup=10, block=20)
 
 
+def step_gflop(specs, shape) -> float:
+    """Useful GFLOP of one training step: 2·M·N·K per matrix product, three per conv and
+    dense layer (forward, weight gradient, input gradient; no input gradient for the first
+    layer, as in the step timed). Element-wise work (ReLU, pooling, bias, loss) is left
+    out: it is memory traffic, not arithmetic. Junk columns are not counted."""
+    model = engine_net(specs, shape)
+    flop, size, first = 0, tuple(shape), True
+    for layer in model.layers:
+        out = layer.output_shape(size)
+        if isinstance(layer, L.Conv2D):
+            k = layer.in_channels * layer.kernel_size[0] * layer.kernel_size[1]
+            flop += (2 if first else 3) * 2 * BATCH * out[0] * out[1] * out[2] * k
+            first = False
+        elif isinstance(layer, L.Dense):
+            flop += (2 if first else 3) * 2 * BATCH * layer.in_features * layer.out_features
+            first = False
+        size = out
+    return flop / 1e9
+
+
+def gemm_peak_gflops(size: int = 2048, repeats: int = 3) -> float:
+    """The machine's float32 GEMM rate with the BLAS threads of this run: the best of
+    ``repeats`` ``size x size`` products, in GFLOP/s."""
+    rng = np.random.default_rng(3)
+    a, b = rng.random((size, size), dtype=np.float32), rng.random((size, size), dtype=np.float32)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    return 2 * size ** 3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
 def fmt(value, digits=1, suffix=""):
     return "–" if value is None else f"{value:,.{digits}f}{suffix}"
 
@@ -225,7 +261,8 @@ def main(args) -> None:
           + (f"; torch {torch.__version__} CPU, torch.set_num_threads({args.threads})"
              if use_torch else "; torch not installed (no comparison)"))
     print(f"batch {BATCH}, float32, one step = forward + loss + backward + SGD update; "
-          f"median of >= 5 steps, libraries alternating in blocks; s/epoch = ms/step x {EPOCH_IMAGES:,}/{BATCH}\n")
+          f"median of >= 5 steps, libraries alternating in blocks; "
+          f"s/epoch = ms/step x {EPOCH_IMAGES:,}/{BATCH}\n")
 
     rows = []
     rng = np.random.default_rng(0)
@@ -250,6 +287,18 @@ def main(args) -> None:
         print(f"| {name} | {fmt(ours, 2)} | {fmt(loop, 0)} | {fmt(theirs, 2)} | "
               f"{fmt(loop and loop / ours, 0, '×')} | {fmt(theirs and ours / theirs, 2, '×')} | "
               f"{fmt(ours * epoch)} | {fmt(theirs and theirs * epoch)} |")
+
+    peak = gemm_peak_gflops()
+    print(f"\nroofline: float32 GEMM peak measured here {peak:.0f} GFLOP/s "
+          f"(2048² matmul, {args.threads} thread(s)); GFLOP/step counts the matrix products only\n")
+    print("| net | GFLOP/step | numpy GFLOP/s | numpy % of peak | torch GFLOP/s | "
+          "torch % of peak |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for (name, shape, specs), (_, ours, _, theirs) in zip(NETS, rows):
+        gf = step_gflop(specs, shape)
+        rate, trate = gf / ours * 1e3, theirs and gf / theirs * 1e3
+        print(f"| {name} | {gf:.3f} | {rate:.1f} | {100 * rate / peak:.0f} % | {fmt(trate)} | "
+              f"{fmt(trate and 100 * trate / peak, 0, ' %')} |")
 
     name, shape, specs = NETS[2]
     ms = inference_ms(specs, shape, args.seconds / 2, use_torch)

@@ -97,43 +97,51 @@ class Conv2D(WeightedLayer):
             raise self.error(f"expects {self.in_channels} input channels, got input of "
                              f"shape {x.shape}")
         ho, wo = self._out_hw(h, w)
-        geo = F.ConvGeometry(h, w, self.kernel_size, self.stride, self.padding, self.dilation)
+        geo = F.conv_geometry(h, w, self.kernel_size, self.stride, self.padding, self.dilation)
+        # 1. padded flat rows (N, C_in, length); see ConvGeometry for the layout
         if geo.padded or not x.flags.c_contiguous:
             x_flat, fresh = self._buffer("padded", (n, c, geo.length), x.dtype)
             F.pad_flat(x, geo, out=x_flat, clean=fresh)  # a reused border stays zero
         else:
             x_flat = x.reshape(n, c, geo.length)  # (N, C_in, H·W): no copy
+        # 2. one column per output pixel: (K, N·L), K = C_in·kh·kw, L = geo.col_length
         k, length = c * self.kernel_size[0] * self.kernel_size[1], geo.col_length
-        cols, _ = self._buffer("cols", (k, n * length), x.dtype)  # (C_in·kh·kw, N·L)
+        cols, _ = self._buffer("cols", (k, n * length), x.dtype)
         F.im2col(x_flat, geo, out=cols)
-        w2 = self.weight(x.dtype).reshape(self.out_channels, k)  # (C_out, K)
+        # 3. every filter on every column: (C_out, K) @ (K, N·L) -> (C_out, N·L), one BLAS call
+        w2 = self.weight(x.dtype).reshape(self.out_channels, k)
         y_cols, _ = self._buffer("y_cols", (self.out_channels, n * length), x.dtype)
-        np.matmul(w2, cols, out=y_cols)  # (C_out, N·L): the one BLAS call
-        y = np.empty((n, self.out_channels, ho, wo), dtype=x.dtype)  # (N, C_out, H_out, W_out)
+        np.matmul(w2, cols, out=y_cols)
+        # 4. read as (N, C_out, H_out, W_out), junk columns skipped; one copy adds the bias
+        y = np.empty((n, self.out_channels, ho, wo), dtype=x.dtype)
         bias = self.params["b"].astype(x.dtype, copy=False)[:, None, None] if self.bias else 0
         np.add(F.columns_as_images(y_cols.reshape(self.out_channels, n, length), n,
                                    geo.col_pitch, (ho, wo)), bias, out=y)
-        self._cache = (geo, n, cols)
+        self._cache = (geo, n, cols)  # backward needs the columns for dW
         return y
 
     def backward(self, grad_out: np.ndarray, need_input_grad: bool = True):
         """grad_out: ``(N, C_out, H_out, W_out)``. Fills ``grads`` and returns
         ``(N, C_in, H, W)`` (None when ``need_input_grad`` is False)."""
-        geo, n, cols = self._cache
+        geo, n, cols = self._cache  # cols: (K, N·L) from forward
         dtype, o, length = grad_out.dtype, self.out_channels, geo.col_length
         if self.bias:
-            self.store_grad("b", grad_out.sum(axis=(0, 2, 3)))
-        g_cols, _ = self._buffer("g_cols", (o, n * length), dtype)  # gradient as columns
+            self.store_grad("b", grad_out.sum(axis=(0, 2, 3)))  # (C_out,)
+        # 1. the gradient in the column layout of forward's product: (C_out, N·L)
+        g_cols, fresh = self._buffer("g_cols", (o, n * length), dtype)
         g_3d = g_cols.reshape(o, n, length)
         np.copyto(F.columns_as_images(g_3d, n, geo.col_pitch, geo.out_hw), grad_out)
-        F.zero_junk_columns(g_3d, geo.col_pitch, geo.out_hw)
-        # dW = g_cols @ colsᵀ: (C_out, N·L) x (N·L, K); BLAS reads colsᵀ without a copy
+        if fresh:  # junk columns must be zero; the copy above never writes them
+            F.zero_junk_columns(g_3d, geo.col_pitch, geo.out_hw)
+        # 2. dW = g_cols @ colsᵀ: (C_out, N·L) @ (N·L, K); BLAS reads colsᵀ without a copy
         self.store_grad("W", g_cols @ cols.astype(dtype, copy=False).T)
         if not need_input_grad:
             return None
+        # 3. the gradient of every column: (K, C_out) @ (C_out, N·L) -> (K, N·L)
         k = cols.shape[0]
         w2 = self.weight(dtype).reshape(o, k)
         d_cols, _ = self._buffer("d_cols", (k, n * length), dtype)
-        np.matmul(w2.T, g_cols, out=d_cols)  # (K, N·L)
-        dx_flat = F.col2im(d_cols, geo, n, self.in_channels)  # (N, C_in, padded length)
-        return F.grid(dx_flat, geo.offset, (geo.h, geo.w), geo.pitch)
+        np.matmul(w2.T, g_cols, out=d_cols)
+        # 4. each column back onto the pixels it was copied from: (N, C_in, length) -> pixels
+        dx_flat = F.col2im(d_cols, geo, n, self.in_channels)
+        return F.grid(dx_flat, geo.offset, (geo.h, geo.w), geo.pitch)  # (N, C_in, H, W) view

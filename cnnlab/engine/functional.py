@@ -17,7 +17,7 @@ kernel taps, each moving a whole ``(C, N, ·)`` slab. Pooling kernels live in ``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -130,6 +130,15 @@ class ConvGeometry:
         return (ho - 1) * self.col_pitch + wo
 
 
+@lru_cache(maxsize=256)
+def conv_geometry(h: int, w: int, kernel: tuple[int, int], stride=(1, 1), padding=(0, 0),
+                  dilation=(1, 1)) -> ConvGeometry:
+    """The :class:`ConvGeometry` for these sizes, built once and reused: a layer meets the
+    same input size every step, and working the layout out again costs more than a
+    single-image convolution's copies."""
+    return ConvGeometry(h, w, tuple(kernel), tuple(stride), tuple(padding), tuple(dilation))
+
+
 def grid(flat: np.ndarray, start: int, hw: tuple[int, int], pitch: int,
          step: tuple[int, int] = (1, 1)) -> np.ndarray:
     """``(N, C, h, w)`` strided view of flat rows ``(N, C, L)``: element ``(r, c)`` is
@@ -187,16 +196,20 @@ def col2im(cols: np.ndarray, geo: ConvGeometry, n: int, c: int,
     ``grid(result, geo.offset, (geo.h, geo.w), geo.pitch)``."""
     (kh, kw), (dh, dw), length = geo.kernel, geo.dilation, geo.col_length
     if out is None:
-        out = np.zeros((n, c, geo.length), dtype=cols.dtype)
-    else:
-        out.fill(0)
+        out = np.empty((n, c, geo.length), dtype=cols.dtype)
     taps = cols.reshape(c, kh * kw, n, length)  # (C, kh·kw, N, L) view
     by_channel = out.transpose(1, 0, 2)  # (C, N, length) view of `out`
+    if geo.shifted:  # tap (0, 0) covers [0, L): copy it rather than zero everything and add
+        by_channel[:, :, :length] = taps[:, 0]
+        out[:, :, length:] = 0
+    else:
+        out.fill(0)
     for i in range(kh):
         for j in range(kw):
             start = i * dh * geo.pitch + j * dw
             if geo.shifted:  # (C, N, L) slab added back at its shift
-                by_channel[:, :, start:start + length] += taps[:, i * kw + j]
+                if i or j:
+                    by_channel[:, :, start:start + length] += taps[:, i * kw + j]
             else:
                 window = grid(out, start, geo.out_hw, geo.pitch, geo.stride)
                 window += taps[:, i * kw + j].reshape(c, n, *geo.out_hw).transpose(1, 0, 2, 3)
