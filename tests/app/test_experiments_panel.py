@@ -155,6 +155,13 @@ def test_sweep_rows_table_heatmap_reproducible_and_csv(qtbot, small_session, tmp
     # The heatmap shows each cell's validation accuracy.
     r = next(r for r in first.rows if (r.a, r.b) == (0.1, 0.01))
     assert view.heatmap.texts[1][1].toPlainText() == f"{100 * r.val_acc:.1f} %"
+    # …or its validation loss, and as lines against the learning rate, one per λ
+    view.results.metric.setCurrentIndex(view.results.metric.findData("val_loss"))
+    assert view.heatmap.texts[1][1].toPlainText() == f"{r.val_loss:.3f}"
+    assert view.results.line_count() == 2
+    ys = sorted(view.results.lines.getPlotItem().listDataItems()[1].getData()[1])
+    assert ys == pytest.approx(sorted(x.val_loss for x in first.rows if x.b == 0.01))
+    view.results.metric.setCurrentIndex(0)
     # Same seed, same numbers.
     second = _sweep(qtbot, view)
     assert _numbers(second.rows) == _numbers(first.rows)
@@ -192,6 +199,22 @@ def test_sweep_batch_size_grid_and_bad_values(qtbot, small_session):
     result = _sweep(qtbot, view)
     assert [(r.a, r.b, r.param_b) for r in result.rows] == [(0.05, 100, "batch_size"),
                                                            (0.05, 300, "batch_size")]
+
+
+def test_exercise_grids_are_one_click_with_plain_sgd(qtbot, small_session):
+    panel = ExperimentsPanel(small_session)
+    qtbot.addWidget(panel)
+    view = panel.sweeps
+    assert view.table.horizontalHeaderItem(0).text() == "lr"  # named before any run
+    assert view.results.notes[0].isVisibleTo(view)
+    view.apply_preset(1)
+    assert view.grid.currentIndex() == 0 and view.lr_values.text() == "0.1, 0.01, 0.001, 0.0001"
+    assert view.b_values.text() == "0, 0.005, 0.01"
+    settings = view.form.settings()
+    assert settings.optimizer == "sgd" and settings.hyper["momentum"] == 0.0  # plain SGD
+    view.apply_preset(2)
+    assert view.grid.currentIndex() == 1 and view.b_values.text() == "16, 32, 64, 128"
+    assert view.grid_values()[0][1] == [0.01, 0.001, 0.0001]
 
 
 def test_cancel_stops_the_sweep_within_one_batch(qtbot, small_session):

@@ -27,7 +27,8 @@ from PyQt6.QtWidgets import (
 from cnnlab.app import settings as stored
 from cnnlab.app.jobs import JobKind
 from cnnlab.app.panels.empty_note import EmptyNote
-from cnnlab.app.panels.experiment_widgets import LabelledHeatmap, NumericItem, percent
+from cnnlab.app.panels.experiment_widgets import NumericItem, percent
+from cnnlab.app.panels.sweep_results import SweepResults
 from cnnlab.app.panels.training_run_view import (
     TrainingRunView,
     TrainSettingsForm,
@@ -37,6 +38,7 @@ from cnnlab.app.panels.training_run_view import (
 )
 from cnnlab.app.widgets import format_duration
 from cnnlab.engine.model import Sequential
+from cnnlab.lab.sweep_views import EXERCISE_GRIDS
 from cnnlab.lab.sweeps import SweepResult, SweepRow, grid_sweep, rows_to_csv, stratified_subset
 
 if TYPE_CHECKING:
@@ -92,12 +94,16 @@ class SweepsView(TrainingRunView):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSortingEnabled(True)
-        self.heatmap = LabelledHeatmap()
-        self.heatmap.set_title("validation accuracy per setting")
+        self.results = SweepResults(PARAM_TITLES)
+        self.heatmap = self.results.heatmap
         self.table_note = EmptyNote(self.table, "Press Run sweep: one row per cell of the grid "
                                                 "appears here as it finishes; click a header to sort.")
-        self.heatmap_note = EmptyNote(self.heatmap.view, "the grid of validation accuracies, "
-                                                         "one coloured cell per setting")
+        self.preset = QComboBox()
+        self.preset.addItem("choose an exercise grid…")
+        for p in EXERCISE_GRIDS:
+            self.preset.addItem(p.label)
+        self.preset.setToolTip("the exercises' grids in one click (trained with plain SGD)")
+        self.preset.activated.connect(self.apply_preset)
 
         self._build_layout()
         self._on_grid(0)
@@ -112,9 +118,10 @@ class SweepsView(TrainingRunView):
         buttons.addWidget(self.export_button)
         results = QSplitter(Qt.Orientation.Horizontal)
         results.addWidget(self.table)
-        results.addWidget(self.heatmap)
+        results.addWidget(self.results)
         results.setSizes([520, 400])
-        self.arrange([group("grid", ("sweep", self.grid), ("learning rates", self.lr_values),
+        self.arrange([group("grid", ("preset", self.preset), ("sweep", self.grid),
+                            ("learning rates", self.lr_values),
                             (self.b_label, self.b_values), ("training images", self.subset)),
                       group("every cell", self.form), buttons, self.summary], results)
 
@@ -128,7 +135,19 @@ class SweepsView(TrainingRunView):
 
     def _update_notes(self) -> None:
         self.table_note.set_empty(not self.rows)
-        self.heatmap_note.set_empty(not self.rows)
+
+    def apply_preset(self, index: int) -> None:
+        """Set the grid, its values and plain SGD from ``EXERCISE_GRIDS[index - 1]``."""
+        if index < 1:
+            return
+        p = EXERCISE_GRIDS[index - 1]
+        self.grid.setCurrentIndex([g[1] for g in GRIDS].index(p.param_b))
+        self.lr_values.setText(", ".join(f"{v:g}" for v in p.lrs))
+        self.b_values.setText(", ".join(f"{v:g}" for v in p.values_b))
+        self.form.optimizer_fields.set_name("sgd")
+        for name, value in p.hyper:
+            self.form.optimizer_fields.boxes["sgd", name].setValue(value)
+        self.preset.setCurrentIndex(0)
 
     # ------------------------------------------------------------------ running
     def grid_values(self) -> tuple[tuple[str, list], tuple[str, list]]:
@@ -216,13 +235,10 @@ class SweepsView(TrainingRunView):
 
     # ---------------------------------------------------------------- rendering
     def _reset_results(self) -> None:
-        a, b = (PARAM_TITLES[p] for p in self.params)
         self.table.setSortingEnabled(False)
         self.table.setRowCount(0)
         self.table.setHorizontalHeaderLabels([PARAM_SHORT[p] for p in self.params] + COLUMNS[2:])
         self.table.setSortingEnabled(True)
-        self.heatmap.plot.setLabel("left", a)
-        self.heatmap.plot.setLabel("bottom", b)
         self._update_heatmap()
         self._update_notes()
 
@@ -240,21 +256,7 @@ class SweepsView(TrainingRunView):
         self.table.setSortingEnabled(True)
 
     def _update_heatmap(self) -> None:
-        va, vb = self.values
-        if not va or not vb:
-            return
-        acc = np.full((len(va), len(vb)), np.nan)
-        texts = [["" for _ in vb] for _ in va]
-        for r in self.rows:
-            i, j = va.index(r.a), vb.index(r.b)
-            acc[i, j] = _nan(r.val_acc)
-            texts[i][j] = "diverged" if r.diverged else percent(_nan(r.val_acc))
-        finite = acc[np.isfinite(acc)]
-        lo = float(finite.min()) if finite.size else 0.0
-        hi = float(finite.max()) if finite.size else 1.0
-        # Stretch the colours over the results (a floor keeps one result from being white).
-        levels = (min(lo, hi - 0.05) - 0.05, max(hi, lo + 0.05))
-        self.heatmap.set_data(acc, [f"{v:g}" for v in va], [f"{v:g}" for v in vb], texts, levels)
+        self.results.show_rows(self.rows, self.params, self.values)
 
     # ------------------------------------------------------------------ export
     def _ask_export(self) -> None:
