@@ -154,7 +154,7 @@ class MainWindow(QMainWindow):
         bar = self.statusBar()
         self.dataset_label = ElidedLabel()  # a long folder name must not widen the window
         self.model_label = ElidedLabel()
-        self.training_label = ElidedLabel("idle", min_width=120)  # training and every job
+        self.training_label = ElidedLabel("idle", min_width=200)  # training and every job
         self._training_text = ""
         self.job_cancel = QPushButton("Cancel")
         self.job_cancel.setToolTip("cancel the running background job")

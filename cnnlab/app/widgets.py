@@ -301,9 +301,10 @@ class ElidedLabel(QLabel):
     def text(self) -> str:
         return self._full
 
-    def sizeHint(self) -> QSize:  # noqa: N802
-        hint = super().sizeHint()
-        return QSize(self.fontMetrics().horizontalAdvance(self._full) + 8, hint.height())
+    def sizeHint(self) -> QSize:
+        m = self.contentsMargins()
+        room = m.left() + m.right() + 2 * self.margin() + 4
+        return QSize(self.fontMetrics().horizontalAdvance(self._full) + room, super().sizeHint().height())
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802
         return QSize(self._min_width, super().minimumSizeHint().height())
