@@ -88,14 +88,16 @@ def lr_find(model, optimizer, x, y, lr_min=1e-6, lr_max=1, steps=100, batch_size
     return np.asarray(lrs, dtype=np.float64), np.asarray(losses, dtype=np.float64)
 
 
-def smooth(values, beta: float = 0.9) -> np.ndarray:
-    """Bias-corrected exponential moving average of ``values`` (float64, same length)."""
-    out = np.empty(len(values))
-    avg = 0.0
-    for i, v in enumerate(values):
-        avg = beta * avg + (1 - beta) * float(v)
-        out[i] = avg / (1 - beta ** (i + 1))
-    return out
+def smooth(values, window: int = 9) -> np.ndarray:
+    """Centred moving average of ``values`` over ``window`` points (fewer at the ends), so
+    the smoothed curve does not lag behind the raw one as an exponential average would.
+    float64, same length."""
+    v = np.asarray(values, dtype=np.float64)
+    n, half = len(v), max(int(window), 1) // 2
+    sums = np.concatenate([[0.0], np.cumsum(v)])
+    i = np.arange(n)
+    lo, hi = np.maximum(i - half, 0), np.minimum(i + half + 1, n)
+    return (sums[hi] - sums[lo]) / (hi - lo)
 
 
 def suggest_lr(lrs, losses, skip_start: int = 5) -> float | None:

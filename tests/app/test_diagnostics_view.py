@@ -105,6 +105,7 @@ def test_lr_finder_suggests_a_rate_and_one_click_uses_it(qtbot, panel, session):
     assert finder.raw_curve.xData is not None and len(finder.raw_curve.xData) == len(finder.lrs)
     assert finder.suggestion is not None and finder.lrs[0] < finder.suggestion < finder.lrs[-1]
     assert finder.marker.isVisible()
+    assert finder.marker.label.toPlainText() == f"suggested {one_digit(finder.suggestion)}"
     assert finder.use_button.isEnabled() and one_digit(finder.suggestion) in finder.use_button.text()
     qtbot.mouseClick(finder.use_button, Qt.MouseButton.LeftButton)
     assert panel.lr.value() == pytest.approx(float(one_digit(finder.suggestion)))

@@ -185,3 +185,29 @@ def test_lr_find_rejects_bad_arguments(sample):
         lr_find(model, "rmsprop", x, y)
     with pytest.raises(ValueError, match="label per image"):
         lr_find(model, "sgd", x, y[:5])
+
+
+def test_smooth_is_a_centred_moving_average():
+    values = np.array([1.0, 2.0, 6.0, 3.0, 8.0])
+    expected = [np.mean(values[max(i - 1, 0):i + 2]) for i in range(5)]
+    np.testing.assert_allclose(smooth(values, 3), expected)
+    np.testing.assert_array_equal(smooth(np.full(7, 2.5)), np.full(7, 2.5))
+
+
+def test_trainer_calls_on_gradients_between_backward_and_step(sample):
+    x, y = sample
+    model = mlp(ReLU, 1, width=8)
+    seen = []
+
+    def on_gradients(epoch, batch):
+        layer = model.layers[1]
+        seen.append((epoch, batch, layer.params["W"].copy(), layer.grads["W"].copy()))
+
+    opt = make_optimizer("sgd", model, lr=0.1, momentum=0.0)
+    trainer = Trainer(model, opt, epochs=1, batch_size=50, val_fraction=0, seed=0,
+                      on_gradients=on_gradients)
+    trainer.fit(x[:100], y[:100])
+    assert [(e, b) for e, b, _, _ in seen] == [(1, 1), (1, 2)]
+    _, _, w1, g1 = seen[0]
+    _, _, w2, _ = seen[1]
+    np.testing.assert_allclose(w2, w1 - 0.1 * g1, rtol=1e-5, atol=1e-7)  # the hook saw W before

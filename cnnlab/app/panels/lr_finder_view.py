@@ -158,9 +158,9 @@ class LrFinderView(QWidget):
             self._say("No clear descent in the loss: try more data, or a different optimizer.",
                       error=True)
             return
+        self.marker.show()  # first: a hidden label ignores new text
         self.marker.setValue(math.log10(self.suggestion))
-        self.marker.label.setFormat(f"suggested {self.suggestion:.1e}")
-        self.marker.show()
+        self.marker.label.setFormat(f"suggested {one_digit(self.suggestion)}")
         self.use_button.setText(f"Use {one_digit(self.suggestion)}")
         self.use_button.setEnabled(True)
         stop = "" if len(lrs) == STEPS else f" (stopped at {lrs[-1]:.1e}: the loss blew up)"
