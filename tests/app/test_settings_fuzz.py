@@ -161,3 +161,26 @@ def test_reset_clears_everything(settings):
     settings.setValue("train/batch_size", "1e12")
     where = stored.reset(settings)
     assert settings.allKeys() == [] and where == settings.fileName()
+
+
+@pytest.mark.parametrize("values, reason", [
+    ([[0.1] * 32] * 32, "larger than 31×31"),  # the size box's maximum
+    ([[0.0] * 120] * 120, "characters is more than"),
+    ([[1, 2], [3]], "rectangular"),
+    ("[" * 5000 + "]" * 5000, "recursion"),
+])
+def test_an_unusable_custom_kernel_keeps_the_default(qtbot, settings, values, reason):
+    import json
+
+    from cnnlab.app.panels.kernels_panel import KernelsPanel
+
+    panel = KernelsPanel(Session())
+    qtbot.addWidget(panel)
+    default = panel.blur_view.kernel.copy()
+    settings.setValue("kernels/blur/kernel", "custom")
+    settings.setValue("kernels/blur/custom", values if isinstance(values, str) else json.dumps(values))
+    panel.restore_settings(settings)
+    [note] = [n for n in stored.take_notes(settings) if n.startswith("kernels/blur/custom")]
+    assert reason in note.lower() or reason in note
+    assert panel.blur_view.kernel.shape == default.shape
+
