@@ -44,6 +44,8 @@ class KernelHeatmap(pg.GraphicsLayoutWidget):
         self._shown_labels = 0
         self.hover_text = ""
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        # the view box is laid out after the widget's resize: fit the values to its real size
+        self.plot.vb.sigResized.connect(lambda _vb: self._fit_labels())
         self.setMinimumSize(180, 110)
 
     def sizeHint(self) -> QSize:
@@ -90,13 +92,17 @@ class KernelHeatmap(pg.GraphicsLayoutWidget):
         """Whether every value's text fits inside its cell at the current size."""
         if self.kernel is None or not self._shown_labels:
             return False
-        kh, kw = self.kernel.shape
-        rect = self.plot.vb.sceneBoundingRect()
-        cell_w, cell_h = rect.width() / kw, rect.height() / kh
+        # one cell's size on screen (the plot keeps the aspect ratio: not the view box's size / k)
+        vb = self.plot.vb
+        try:
+            origin, corner = vb.mapViewToScene(QPointF(0, 0)), vb.mapViewToScene(QPointF(1, 1))
+        except RuntimeError:  # the view is being torn down
+            return False
+        cell_w, cell_h = abs(corner.x() - origin.x()), abs(corner.y() - origin.y())
         metrics = QFontMetricsF(self._font)
         widest = max(metrics.horizontalAdvance(item.toPlainText())
                      for item in self.labels[:self._shown_labels])
-        return widest + 4 <= cell_w and metrics.height() <= cell_h
+        return widest <= cell_w and metrics.height() <= cell_h
 
     def _fit_labels(self) -> None:
         # values that would run into each other are hidden: hovering still shows each one
@@ -107,11 +113,6 @@ class KernelHeatmap(pg.GraphicsLayoutWidget):
         short = self.height() < SHORT_COLORBAR_PX
         self.colorbar.axis.setTicks([[(lo, f"{lo:.2g}"), (0.0, "0"), (hi, f"{hi:.2g}")]]
                                     if short else None)
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        if hasattr(self, "labels"):  # Qt resizes the view while it is being built
-            self._fit_labels()
 
     def value_at(self, row: int, col: int) -> str:
         return f"row {row}, col {col}: {self.kernel[row, col]:.6g}"

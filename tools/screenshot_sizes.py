@@ -1,0 +1,87 @@
+"""The Draw and Kernels & Blur tabs at a large (1440×900) and a small (1024×700) window,
+and the dataset browser, to ``docs/screenshots/``:
+
+    QT_QPA_PLATFORM=offscreen python tools/screenshot_sizes.py      # or under xvfb-run
+
+Writes ``window_draw_1440x900.png``, ``window_draw_1024x700.png``, the same for
+``kernels``, ``kernels_fixed_size_1024x700.png`` (a Gaussian whose size was fixed by hand,
+with what it cuts off) and ``browser.png`` (Data ▸ Browse…, the 7s of the MNIST sample).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+
+from PyQt6.QtCore import QSettings  # noqa: E402
+from PyQt6.QtWidgets import QApplication  # noqa: E402
+from take_screenshots import draw_three, wait_until  # noqa: E402
+
+from cnnlab.app.main_window import MainWindow  # noqa: E402
+from cnnlab.app.session import Session  # noqa: E402
+from cnnlab.app.startup import load_startup_state  # noqa: E402
+
+SIZES = [(1440, 900), (1024, 700)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    session = Session()
+    problems = load_startup_state(session)
+    if problems:
+        raise SystemExit("\n".join(problems))
+    settings = QSettings(str(Path(tempfile.mkdtemp()) / "shots.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(session, settings)
+    window.show()
+
+    def settle() -> None:
+        for _ in range(40):
+            app.processEvents()
+
+    def save(widget, name: str) -> None:
+        settle()
+        path = args.out / name
+        widget.grab().save(str(path))
+        print("wrote", path)
+
+    draw = window.draw_panel
+    kernels = window.kernels_panel
+    for i, (w, h) in enumerate(SIZES):
+        window.resize(w, h)
+        window.tabs.setCurrentWidget(draw)
+        settle()
+        if i == 0:
+            draw_three(draw.canvas)
+        draw.refresh()
+        wait_until(app, lambda: draw.guess is not None and not draw.guess.empty)
+        save(window, f"window_draw_{w}x{h}.png")
+        window.tabs.setCurrentWidget(kernels)
+        kernels.tabs.setCurrentIndex(0)
+        save(window, f"window_kernels_{w}x{h}.png")
+    blur = kernels.blur_view
+    blur.auto_size.setChecked(False)
+    blur.size_spin.setValue(5)
+    blur.sigma_spin.setValue(3.0)
+    save(window, "kernels_fixed_size_1024x700.png")
+
+    browser = window.data_actions.browse()
+    browser.resize(900, 640)
+    browser.class_filter.setCurrentIndex(browser.class_filter.findData(7))
+    save(browser, "browser.png")
+    browser.close()
+    session.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
