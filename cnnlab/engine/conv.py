@@ -8,6 +8,12 @@ from cnnlab.engine import functional as F
 from cnnlab.engine import limits
 from cnnlab.engine.base import WeightedLayer, compact_pair, positive_int, shape_str
 
+#: Inference convolves at most this many column elements at a time (16 MB of float32): a
+#: 256-image batch of a LeNet-sized layer would otherwise need one 180 MB column matrix,
+#: freshly allocated (page faults) and far bigger than the cache, on every call. Training
+#: keeps the whole batch's columns: backward needs them.
+EVAL_CHUNK_ELEMENTS = 1 << 22
+
 
 class Conv2D(WeightedLayer):
     """``Conv2D(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
@@ -104,26 +110,34 @@ class Conv2D(WeightedLayer):
             F.pad_flat(x, geo, out=x_flat, clean=fresh)  # a reused border stays zero
         else:
             x_flat = x.reshape(n, c, geo.length)  # (N, C_in, H·W): no copy
-        # 2. one column per output pixel: (K, N·L), K = C_in·kh·kw, L = geo.col_length
-        k, length = c * self.kernel_size[0] * self.kernel_size[1], geo.col_length
-        cols, _ = self._buffer("cols", (k, n * length), x.dtype)
-        F.im2col(x_flat, geo, out=cols)
-        # 3. every filter on every column: (C_out, K) @ (K, N·L) -> (C_out, N·L), one BLAS call
-        w2 = self.weight(x.dtype).reshape(self.out_channels, k)
-        y_cols, _ = self._buffer("y_cols", (self.out_channels, n * length), x.dtype)
-        np.matmul(w2, cols, out=y_cols)
-        # 4. read as (N, C_out, H_out, W_out), junk columns skipped; one copy adds the bias
-        y = np.empty((n, self.out_channels, ho, wo), dtype=x.dtype)
+        o, k, length = self.out_channels, c * self.kernel_size[0] * self.kernel_size[1], geo.col_length
+        w2 = self.weight(x.dtype).reshape(o, k)  # (C_out, K), K = C_in·kh·kw
         bias = self.params["b"].astype(x.dtype, copy=False)[:, None, None] if self.bias else 0
-        np.add(F.columns_as_images(y_cols.reshape(self.out_channels, n, length), n,
-                                   geo.col_pitch, (ho, wo)), bias, out=y)
-        self._cache = (geo, n, cols)  # backward needs the columns for dW
+        y = np.empty((n, o, ho, wo), dtype=x.dtype)
+        chunk = n if self.training else max(1, min(n, EVAL_CHUNK_ELEMENTS // (k * length)))
+        cols_buf, _ = self._buffer("cols", (k * chunk * length,), x.dtype)
+        y_buf, _ = self._buffer("y_cols", (o * chunk * length,), x.dtype)
+        for a in range(0, n, chunk):  # training: the whole batch at once
+            m = min(chunk, n - a)
+            # 2. one column per output pixel: (K, m·L), L = geo.col_length
+            cols = cols_buf[:k * m * length].reshape(k, m * length)
+            F.im2col(x_flat[a:a + m], geo, out=cols)
+            # 3. every filter on every column: (C_out, K) @ (K, m·L) -> (C_out, m·L), one BLAS call
+            y_cols = y_buf[:o * m * length].reshape(o, m * length)
+            np.matmul(w2, cols, out=y_cols)
+            # 4. read as (m, C_out, H_out, W_out), junk columns skipped; one copy adds the bias
+            np.add(F.columns_as_images(y_cols.reshape(o, m, length), m, geo.col_pitch, (ho, wo)),
+                   bias, out=y[a:a + m])
+        # backward needs the columns for dW (rebuilt from x_flat if they came in chunks)
+        self._cache = (geo, n, cols if chunk == n else None, x_flat)
         return y
 
     def backward(self, grad_out: np.ndarray, need_input_grad: bool = True):
         """grad_out: ``(N, C_out, H_out, W_out)``. Fills ``grads`` and returns
         ``(N, C_in, H, W)`` (None when ``need_input_grad`` is False)."""
-        geo, n, cols = self._cache  # cols: (K, N·L) from forward
+        geo, n, cols, x_flat = self._cache  # cols: (K, N·L) from forward
+        if cols is None:  # an inference-mode forward went in chunks
+            cols = F.im2col(x_flat, geo).reshape(-1, n * geo.col_length)
         dtype, o, length = grad_out.dtype, self.out_channels, geo.col_length
         if self.bias:
             self.store_grad("b", grad_out.sum(axis=(0, 2, 3)))  # (C_out,)
