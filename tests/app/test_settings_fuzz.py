@@ -165,7 +165,7 @@ def test_reset_clears_everything(settings):
 
 @pytest.mark.parametrize("values, reason", [
     ([[0.1] * 32] * 32, "larger than 31×31"),  # the size box's maximum
-    ([[0.0] * 120] * 120, "characters is more than"),
+    ([[0.0] * 200] * 200, "characters is more than"),
     ([[1, 2], [3]], "rectangular"),
     ("[" * 5000 + "]" * 5000, "recursion"),
 ])
@@ -184,3 +184,21 @@ def test_an_unusable_custom_kernel_keeps_the_default(qtbot, settings, values, re
     assert reason in note.lower() or reason in note
     assert panel.blur_view.kernel.shape == default.shape
 
+
+
+def test_the_largest_custom_kernel_round_trips(qtbot, settings):
+    import numpy as np
+
+    from cnnlab.app.panels.kernel_designer import MAX_KERNEL
+    from cnnlab.app.panels.kernels_panel import KernelsPanel
+
+    kernel = np.random.default_rng(0).normal(size=(MAX_KERNEL, MAX_KERNEL)) / 7  # long reprs
+    import json
+
+    settings.setValue("kernels/blur/kernel", "custom")
+    settings.setValue("kernels/blur/custom", json.dumps(kernel.tolist()))
+    panel = KernelsPanel(Session())
+    qtbot.addWidget(panel)
+    panel.restore_settings(settings)
+    assert not [n for n in stored.take_notes(settings) if n.startswith("kernels/blur")]
+    np.testing.assert_array_equal(panel.blur_view.kernel, kernel)

@@ -132,8 +132,8 @@ class BlurLabView(QWidget):
         self.formula.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         col.addWidget(self.formula)
         # The message sits right under the settings it is about, in room reserved for it
-        # (two lines): an impossible setting never moves the controls or scrolls them away
-        self.message = ReservedLabel(2)
+        # (three lines): an impossible setting never moves the controls or scrolls them away
+        self.message = ReservedLabel(3)
         self.message.setStyleSheet(f"color: {ERROR_COLOR.name()}")
         col.addWidget(self.message)
         # the heatmap takes what is left: the controls above keep their place at any size
@@ -304,7 +304,7 @@ class BlurLabView(QWidget):
         names = [self.kernel_combo.itemData(i) for i in range(self.kernel_combo.count())]
         name = stored.read(settings, f"{prefix}/kernel", None, "str", choices=names)
         if name == CUSTOM:  # JSON, never eval: the settings file is the user's to edit
-            custom = stored.read(settings, f"{prefix}/custom", None, "json", max_len=20_000,
+            custom = stored.read(settings, f"{prefix}/custom", None, "json", max_len=50_000,
                                  check=_custom_kernel)
             if custom is None:
                 name = None  # unreadable custom values: keep the default kernel
