@@ -316,9 +316,13 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         self.tabs.setCurrentIndex(stored.read(s, "window/tab", self.tabs.currentIndex(), "int",
                                               lo=0, hi=self.tabs.count() - 1))
-        for _title, panel in self.panels:
+        for title, panel in self.panels:
             if hasattr(panel, "restore_settings"):
-                panel.restore_settings(s)
+                try:
+                    panel.restore_settings(s)
+                except Exception as exc:  # a bug must not cost the user the whole app
+                    stored.note(s, f"{title.replace('&&', '&')} tab: its settings could not be "
+                                   f"restored ({type(exc).__name__}: {exc})")
         self.settings_notes = stored.take_notes(s)
         if self.settings_notes:
             text = stored.summary(self.settings_notes)

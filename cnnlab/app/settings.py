@@ -124,7 +124,7 @@ def summary(notes: list[str], limit: int = 3) -> str:
     count); the notes themselves say why."""
     if not notes:
         return ""
-    keys = [note.split(" = ")[0].split(":")[0] for note in notes]
+    keys = [n.split(" = ")[0].split(":")[0] for n in notes]
     more = f" and {len(keys) - limit} more" if len(keys) > limit else ""
     noun = "setting" if len(keys) == 1 else "settings"
     return (f"{len(keys)} saved {noun} could not be used and went back to the default: "
@@ -199,5 +199,9 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "…"
 
 
-def _note(settings: QSettings, text: str) -> None:
+def note(settings: QSettings, text: str) -> None:
+    """Keep ``text`` for :func:`take_notes` (for a fallback :func:`read` cannot see)."""
     _notes.setdefault(settings, []).append(text)
+
+
+_note = note

@@ -202,3 +202,15 @@ def test_the_largest_custom_kernel_round_trips(qtbot, settings):
     panel.restore_settings(settings)
     assert not [n for n in stored.take_notes(settings) if n.startswith("kernels/blur")]
     np.testing.assert_array_equal(panel.blur_view.kernel, kernel)
+
+
+def test_a_panel_whose_restore_fails_does_not_stop_the_window(qtbot, tmp_path, monkeypatch):
+    from cnnlab.app.panels.draw_panel import DrawPanel
+
+    def broken(self, settings):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(DrawPanel, "restore_settings", broken)
+    w = _window(qtbot, tmp_path / "cnnlab.ini")
+    assert w.settings_notes == ["Draw tab: its settings could not be restored (KeyError: 'a bug')"]
+    assert "Draw tab" in stored.summary(w.settings_notes)
