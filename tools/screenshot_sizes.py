@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     blur.auto_size.setChecked(False)
     blur.size_spin.setValue(5)
     blur.sigma_spin.setValue(3.0)
+    wait_until(app, lambda: not blur._timer.isActive())  # the coalesced recompute has run
     save(window, "kernels_fixed_size_1024x700.png")
 
     browser = window.data_actions.browse()

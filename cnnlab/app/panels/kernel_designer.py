@@ -45,7 +45,7 @@ class ReservedLabel(QLabel):
         super().__init__(text)
         self.setWordWrap(True)
         self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        self.setMinimumHeight(lines * self.fontMetrics().lineSpacing() + 4)
+        self.setFixedHeight(lines * self.fontMetrics().lineSpacing() + 4)
 
     def hasHeightForWidth(self) -> bool:
         return False
