@@ -193,7 +193,8 @@ class DiagnosticsView(QWidget):
         self._dead = [s for s in report.layers if not math.isnan(s.dead_fraction)]
         for warning in report.warnings:
             self.warnings.append(warning)
-            line = pg.InfiniteLine(report.step, pen=pg.mkPen(ERROR_COLOR, style=Qt.PenStyle.DashLine))
+            line = pg.InfiniteLine(warning.step,  # where the problem began
+                                   pen=pg.mkPen(ERROR_COLOR, style=Qt.PenStyle.DashLine))
             line.setToolTip(warning.message)
             self.grad_plot.addItem(line)
             self._warning_lines.append(line)
