@@ -39,6 +39,24 @@ WORST_TARGET_MS, MEDIAN_TARGET_MS = 50.0, 15.0
 JOBS = ("training", "recovery", "sweeps", "data-size", "analysis")
 
 
+class TimedApplication(QApplication):
+    """With ``--trace``: records the GUI-thread events that took over 20 ms (paints, queued
+    signals delivered to slots, timers), to tell a busy GUI thread from a blocked one."""
+
+    def __init__(self, argv):
+        super().__init__(argv)
+        self.event_log: list[tuple[float, float, str]] = []  # (start, seconds, what)
+
+    def notify(self, receiver, event):
+        t = time.perf_counter()
+        try:
+            return super().notify(receiver, event)
+        finally:
+            dt = time.perf_counter() - t
+            if dt > 0.02:  # nested events count in their parent too
+                self.event_log.append((t, dt, f"{event.type().name} → {type(receiver).__name__}"))
+
+
 class GapRecorder:
     """Tick times of a GUI timer, and (with ``trace``) where the other threads stood when
     a tick came more than ``trace_ms`` late."""
@@ -46,7 +64,7 @@ class GapRecorder:
     def __init__(self, tick_ms: float, trace: bool, trace_ms: float = 30.0):
         self.tick_ms, self.trace, self.trace_ms = tick_ms, trace, trace_ms
         self.ticks: list[float] = []
-        self.samples: list[tuple[float, list[str]]] = []  # (gap ms, worker stacks)
+        self.samples: list[tuple[float, float, list[str]]] = []  # (gap ms, end, worker stacks)
         self.timer = QTimer()
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)
         self.timer.setInterval(int(tick_ms))
@@ -55,7 +73,7 @@ class GapRecorder:
     def _tick(self) -> None:
         now = time.perf_counter()
         if self.trace and self.ticks and 1e3 * (now - self.ticks[-1]) > self.trace_ms:
-            self.samples.append((1e3 * (now - self.ticks[-1]), self._worker_stacks()))
+            self.samples.append((1e3 * (now - self.ticks[-1]), now, self._worker_stacks()))
         self.ticks.append(now)
 
     @staticmethod
@@ -95,7 +113,7 @@ def run_job(app, start, tick_ms: float, trace: bool) -> dict:
     app.processEvents()  # let the tab draw the result, as the user would see it
     if "error" in outcome:
         raise SystemExit(f"job failed: {outcome['error']}")
-    return {"wall": wall, "gaps": rec.gaps(), "samples": rec.samples}
+    return {"wall": wall, "gaps": rec.gaps(), "samples": rec.samples, "t0": t0}
 
 
 # ------------------------------------------------------------------ how each job starts
@@ -172,7 +190,7 @@ def main() -> int:
     if unknown:
         ap.error(f"unknown job(s) {', '.join(sorted(unknown))}; choose from {', '.join(JOBS)}")
 
-    app = QApplication(sys.argv[:1])
+    app = (TimedApplication if args.trace else QApplication)(sys.argv[:1])
     from cnnlab.app.session import Session
     from cnnlab.app.startup import load_startup_state
 
@@ -204,8 +222,13 @@ def main() -> int:
               f"{np.percentile(g, 99):.1f} | {worst:.1f}{'' if ok else ' ✗'} | "
               f"{int(np.sum(g > 50))} |", flush=True)
         if args.trace:
-            for gap, stacks in sorted(r["samples"], key=lambda s: -s[0])[:6]:
-                print(f"    {gap:6.1f} ms: {' | '.join(stacks) or 'no worker in cnnlab/numpy'}")
+            for gap, end, stacks in sorted(r["samples"], key=lambda s: -s[0])[:6]:
+                gui = [f"{what} {1e3 * dt:.0f} ms" for t, dt, what in app.event_log
+                       if end - gap / 1e3 <= t <= end]
+                print(f"    {gap:6.1f} ms at {end - r['t0']:5.2f} s: worker "
+                      f"{' | '.join(stacks) or 'not in cnnlab/numpy'}; GUI events > 20 ms: "
+                      f"{', '.join(gui) or 'none'}")
+            app.event_log.clear()
         session.shutdown()
         for w in widgets:
             w.close()
