@@ -6,87 +6,27 @@ signals. Nothing else in the app creates, starts or joins a ``QThread``.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PyQt6.QtCore import QObject, QThread, pyqtSignal
 
+from cnnlab.app.dataset_bundle import DatasetBundle, dataset_name, load_dataset
 from cnnlab.app.jobs import Job, JobContext, JobKind, JobWorker
+from cnnlab.app.training_run import WeightsSnapshot, training_run
 from cnnlab.engine.model import Sequential
 from cnnlab.engine.model import load as load_model_file
 from cnnlab.lab.model_record import is_trained, name_from_meta, record_training
 from cnnlab.lab.training import TrainingConfig, TrainingState
-from cnnlab.lab.training_diagnostics import GradientReport, HistogramReport, TrainingDiagnostics
+from cnnlab.lab.training_diagnostics import GradientReport, HistogramReport
+
+__all__ = ["DatasetBundle", "Session", "WeightsSnapshot", "dataset_name", "load_dataset"]
 
 #: Seconds between weight snapshots sent to the Draw / filter views during training.
 SNAPSHOT_INTERVAL_S = 0.5
 #: Seconds between measured steps for the Train tab's Diagnostics view (norms, no weights).
 DIAGNOSTICS_INTERVAL_S = 0.2
-
-
-@dataclass(frozen=True)
-class DatasetBundle:
-    """A loaded dataset: uint8 images ``(N, C, H, W)`` and int64 labels ``(N,)``."""
-
-    name: str  # what the user reads: "MNIST sample"
-    source: str  # what load_mnist/load_cifar10 was given: "sample", "full" or a path
-    kind: str  # "mnist" or "cifar10"
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    class_names: tuple[str, ...]
-
-    @property
-    def input_shape(self) -> tuple[int, int, int]:
-        return tuple(self.x_train.shape[1:])  # type: ignore[return-value]
-
-    @property
-    def n_classes(self) -> int:
-        return len(self.class_names)
-
-    def describe(self) -> str:
-        if self.source not in ("sample", "full"):  # the name already gives the counts
-            return self.name
-        return f"{self.name} · {len(self.x_train):,} train / {len(self.x_test):,} test"
-
-
-def dataset_name(label: str, source: str, n_train: int, n_test: int) -> str:
-    """What the user reads: "MNIST sample", "MNIST full", or for files opened from disk
-    "MNIST (60,000 / 10,000, from …/mnist)" (the folder or file, not its whole path)."""
-    if source in ("sample", "full"):
-        return f"{label} {source}"
-    return f"{label} ({n_train:,} / {n_test:,}, from …/{Path(source).name or source})"
-
-
-def load_dataset(kind: str, source: str = "sample") -> DatasetBundle:
-    """Load MNIST or CIFAR-10 through ``cnnlab.data`` (blocking; call from a job
-    unless ``source == "sample"``)."""
-    from cnnlab import data
-
-    if kind == "mnist":
-        (xtr, ytr), (xte, yte) = data.load_mnist(source)
-        classes, label = tuple(data.MNIST_CLASSES), "MNIST"
-    elif kind == "cifar10":
-        (xtr, ytr), (xte, yte) = data.load_cifar10(source)
-        classes, label = tuple(data.CIFAR10_CLASSES), "CIFAR-10"
-    else:
-        raise ValueError(f"unknown dataset kind {kind!r} (expected 'mnist' or 'cifar10')")
-    name = dataset_name(label, source, len(xtr), len(xte))
-    return DatasetBundle(name, source, kind, xtr, ytr, xte, yte, classes)
-
-
-@dataclass(frozen=True)
-class WeightsSnapshot:
-    """A copy of the model taken between batches, safe to use on the GUI thread."""
-
-    model: Sequential
-    epoch: int
-    batch: int
 
 
 class Session(QObject):
@@ -191,8 +131,6 @@ class Session(QObject):
 
     def start_training(self, cfg: TrainingConfig) -> Job:
         """Train the current model on the current dataset in a worker thread."""
-        from cnnlab.engine.trainer import Trainer
-
         self._refuse_while_training("start a second training")
         self.about_to_train.emit()  # e.g. the designer builds an edit made a moment ago
         if self.architecture_error:
@@ -207,55 +145,7 @@ class Session(QObject):
         out = self.model.output_shape
         if tuple(out) != (ds.n_classes,):
             raise ValueError(f"the model outputs {tuple(out)} but {ds.name} has {ds.n_classes} classes")
-        x, y = ds.x_train, ds.y_train
-        if cfg.subset and cfg.subset < len(x):
-            # A random subset fixed by the seed: the bundled sample is sorted by label, so
-            # its first N images would all be zeros.
-            keep = np.sort(np.random.default_rng(cfg.seed).permutation(len(x))[: cfg.subset])
-            x, y = x[keep], y[keep]
-        if cfg.include_user_digits and ds.input_shape == (1, 28, 28):
-            from cnnlab.data.user_digits import UserDigits
-
-            ux, uy = UserDigits(cfg.user_digits_path).arrays()  # DatasetError is a ValueError
-            x, y = np.concatenate([x, ux]), np.concatenate([y, uy])
-        model = self.model
-        model.train()
-        augment = None
-        if cfg.augment:
-            from cnnlab.engine.augment import random_shift
-
-            augment = random_shift
-        last_snapshot = [0.0]
-        holder: dict[str, JobContext] = {}
-        # gradient norms now and then, histograms of a fixed probe batch every epoch
-        probe = x[np.random.default_rng(cfg.seed).permutation(len(x))[:64]]
-        diagnostics = TrainingDiagnostics(model, probe=probe, interval_s=DIAGNOSTICS_INTERVAL_S)
-
-        def on_batch(report) -> None:
-            ctx = holder["ctx"]
-            ctx.report(report)
-            measured = diagnostics.after_step()
-            if measured is not None:
-                ctx.report(measured, force=True)
-            now = time.perf_counter()
-            if now - last_snapshot[0] >= SNAPSHOT_INTERVAL_S:
-                last_snapshot[0] = now
-                ctx.report(WeightsSnapshot(model.copy(), report.epoch, report.batch), force=True)
-
-        # Built here so Pause/Stop work from the first moment; fit() runs in the worker.
-        trainer = Trainer(
-            model, cfg.make_optimizer(model), cfg.make_loss(), epochs=cfg.epochs,
-            batch_size=cfg.batch_size, metrics=cfg.metrics,
-            val_fraction=cfg.val_fraction, seed=cfg.seed, l2=cfg.l2, l1=cfg.l1,
-            augment=augment, on_batch=on_batch, on_gradients=diagnostics.before_step,
-            on_epoch=lambda r: (holder["ctx"].report(r, force=True),
-                                holder["ctx"].report(diagnostics.epoch_end(r.epoch), force=True)))
-
-        def run(ctx: JobContext):
-            holder["ctx"] = ctx
-            ctx.report(diagnostics.epoch_end(0), force=True)
-            return trainer.fit(x, y)
-
+        trainer, run = training_run(self.model, cfg, ds, SNAPSHOT_INTERVAL_S, DIAGNOSTICS_INTERVAL_S)
         self._trainer = trainer
         job = self.run_job("training", run, JobKind.TRAINING)
         self._training_job = job
