@@ -36,3 +36,13 @@ def test_benchmark_nets_have_the_issue_shapes():
     assert params[3] == 896 + 18496 + 524416 + 1290
     x = np.zeros((2, 1, 28, 28), dtype=np.float32)
     assert bench.loop_step_ms(bench.NETS[0][2], (1, 28, 28), x, np.array([1, 2]), 1) > 0
+
+
+def test_roofline_counts_three_products_per_layer_but_two_for_the_first():
+    bench = load_bench()
+    name, shape, specs = bench.NETS[0]  # conv 1→9 3x3 valid (26x26 out), dense 1521→10
+    conv = 2 * 2 * 64 * 9 * 26 * 26 * 9  # forward + weight gradient, no input gradient
+    dense = 3 * 2 * 64 * 1521 * 10
+    assert bench.step_gflop(specs, shape) == (conv + dense) / 1e9
+    _, lenet_shape, lenet_specs = bench.NETS[2]
+    assert 4.1 < bench.step_gflop(lenet_specs, lenet_shape) < 4.3  # ~4.2 GFLOP (issue 13)
