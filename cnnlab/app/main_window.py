@@ -199,8 +199,8 @@ class MainWindow(QMainWindow):
         remaining = (r.epochs - r.epoch) * r.batches + (r.batches - r.batch)
         done = (r.epoch - 1) * r.batches + r.batch
         eta = r.seconds / done * remaining if done else 0.0
-        self._training_text = (f"epoch {r.epoch}/{r.epochs} · {format_count(r.samples_per_s)} img/s"
-                               f" · ETA {format_duration(eta)}")
+        self._training_text = (f"training · epoch {r.epoch}/{r.epochs} · "
+                               f"{format_count(r.samples_per_s)} img/s · ETA {format_duration(eta)}")
         self._show_activity()
 
     def _update_training_actions(self) -> None:
