@@ -88,7 +88,8 @@ class DatasetActions(QObject):
             note = "cached" if is_cached(kind) else f"download {mb}"
             out.append((f"{label} full ({sizes}, {note})", kind, "full"))
         for kind, path in self.opened:
-            out.append((f"{KINDS[kind]}: {Path(path).name}", kind, path))
+            name = Path(path).name  # a long folder name must not widen the dataset combo
+            out.append((f"{KINDS[kind]}: {name if len(name) <= 32 else name[:31] + '…'}", kind, path))
         return out
 
     def choose(self, kind: str, source: str) -> Job | None:

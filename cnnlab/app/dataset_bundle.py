@@ -44,7 +44,9 @@ def dataset_name(label: str, source: str, n_train: int, n_test: int) -> str:
     "MNIST (60,000 / 10,000, from …/mnist)" (the folder or file, not its whole path)."""
     if source in ("sample", "full"):
         return f"{label} {source}"
-    return f"{label} ({n_train:,} / {n_test:,}, from …/{Path(source).name or source})"
+    where = Path(source).name or source
+    where = where if len(where) <= 32 else where[:31] + "…"  # names show in combos and titles
+    return f"{label} ({n_train:,} / {n_test:,}, from …/{where})"
 
 
 def load_dataset(kind: str, source: str = "sample") -> DatasetBundle:

@@ -266,6 +266,8 @@ def test_dataset_names_say_where_the_files_came_from():
     assert dataset_name("MNIST", "/data/sets/mnist", 60000, 10000) == "MNIST (60,000 / 10,000, from …/mnist)"
     assert dataset_name("CIFAR-10", "/x/cifar-10-binary.tar.gz", 50000, 10000).endswith(
         "from …/cifar-10-binary.tar.gz)")
+    long = dataset_name("MNIST", "/d/" + "x" * 100, 10, 10)
+    assert long == f"MNIST (10 / 10, from …/{'x' * 31}…)"
 
 
 def test_cancel_button_in_the_status_bar_cancels_background_jobs_only(qtbot, tmp_path):
