@@ -8,6 +8,7 @@ and one place that shows a failed build on the designer instead of training a st
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -30,7 +31,9 @@ class ModelBuilder(QObject):
     """Builds ``design`` (with the seed from ``seed()``) and hands the model to the session.
 
     Signals: ``failed(str)`` with the reason a build failed (the design stays invalid for
-    training: the session is told), ``busy(bool)`` while a build job runs."""
+    training: the session is told), ``busy(bool)`` while a build job runs. ``error`` and
+    ``error_row`` keep that reason (and the row it names) until the design changes, so a
+    later re-check of the design cannot forget it and let Train use the previous model."""
 
     failed = pyqtSignal(str)
     busy = pyqtSignal(bool)
@@ -41,6 +44,8 @@ class ModelBuilder(QObject):
         self.session, self.design, self.seed = session, design, seed
         self.built = None  # the last model this builder gave the session
         self.generation = 0
+        self.error: str | None = None  # why the current design's build failed
+        self.error_row: int | None = None  # the layer that message names, if any
         self.job = None
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
@@ -55,6 +60,7 @@ class ModelBuilder(QObject):
     def schedule(self) -> None:
         """Build after a quiet moment (if the design is valid)."""
         self.generation += 1  # a build job still running is now stale
+        self.forget_failure()
         if self.design.error:
             self.timer.stop()
         else:
@@ -63,6 +69,11 @@ class ModelBuilder(QObject):
     def cancel(self) -> None:
         self.timer.stop()
         self.generation += 1
+        self.forget_failure()
+
+    def forget_failure(self) -> None:
+        """The design changed: the last build's failure no longer describes it."""
+        self.error = self.error_row = None
 
     def build_now(self) -> None:
         """Build now (small nets here, big ones in a job). Does nothing while the design is
@@ -80,7 +91,7 @@ class ModelBuilder(QObject):
         self.busy.emit(True)
         job = self.session.run_job("build model", lambda ctx: build_specs(specs, shape, seed=seed))
         job.finished.connect(lambda model: self._install(model, name, generation))
-        job.failed.connect(self._failed)
+        job.failed.connect(lambda reason: self._failed(reason, generation))
         job.done.connect(lambda: self._job_done(job))
         self.job = job
 
@@ -101,12 +112,18 @@ class ModelBuilder(QObject):
         try:
             model = self.design.build(seed=self.seed())
         except (ValueError, MemoryError) as exc:
-            self._failed(str(exc) or type(exc).__name__)
+            self._failed(str(exc) or type(exc).__name__, generation)
             return
         self._install(model, name, generation)
 
-    def _failed(self, reason: str) -> None:
+    def _failed(self, reason: str, generation: int) -> None:
+        if generation != self.generation:
+            return  # the design changed since: this failure is about an older one
         message = f"Could not build the network: {reason}"
+        found = re.search(r"\b[A-Za-z0-9]+ #(\d+)\b", reason)  # "Conv2D #0: …" names the row
+        row = int(found.group(1)) if found else None
+        self.error = message
+        self.error_row = row if row is not None and row < len(self.design.specs) else None
         self.session.set_architecture_error(message)
         self.failed.emit(message)
 
@@ -119,6 +136,7 @@ class ModelBuilder(QObject):
         if generation != self.generation or self.design.error:
             return  # the design changed while this one was being built
         self.built = model
+        self.forget_failure()
         try:
             self.session.set_model(model, name)
         except RuntimeError as exc:  # training started meanwhile

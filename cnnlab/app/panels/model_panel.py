@@ -55,7 +55,7 @@ class ModelPanel(QWidget):
         self._parked: dict[tuple[int, ...], tuple] = {}
         self._build_ui()
         self.builder = ModelBuilder(session, self.design, self.seed_box.value, self)
-        self.builder.failed.connect(self._show_message)
+        self.builder.failed.connect(lambda _message: self.refresh(select=self.selected_row()))
         self.builder.busy.connect(self._on_build_busy)
 
         session.model_changed.connect(self._on_model_changed)
@@ -135,11 +135,13 @@ class ModelPanel(QWidget):
     specs = property(lambda self: self.design.specs)
     input_shape = property(lambda self: self.design.input_shape)
     rows = property(lambda self: self.design.rows)
-    architecture_error = property(lambda self: self.design.error)
+    #: why the design cannot be trained: an impossible layer, or a build that failed
+    architecture_error = property(lambda self: self.design.error or self.builder.error)
 
     def _set_design(self, specs: list[dict], input_shape, name: str, build: bool,
                     select: int | None = None) -> None:
         self.design.set(specs, input_shape, name)
+        self.builder.forget_failure()  # a new design: the last one's failed build is moot
         self.refresh(select=select)
         if build:
             self.builder.schedule()
@@ -150,6 +152,7 @@ class ModelPanel(QWidget):
         """The user changed the layer list: it is no longer a named preset/file."""
         self.preset_combo.setCurrentIndex(0)
         self.preset_description.clear()
+        self.builder.forget_failure()
         self.refresh(select=select)
         self.builder.schedule()
 
@@ -206,10 +209,14 @@ class ModelPanel(QWidget):
                                DataTarget(ds.name, tuple(ds.input_shape), ds.n_classes))
         source = f" ({ds.name})" if ds is not None and tuple(ds.input_shape) == self.input_shape else ""
         self.input_label.setText(f"input: {shape_text(self.input_shape)}{source}")
-        d = self.design
-        self.layer_list.show_design(d.specs, d.rows, d.error, d.error_row)
-        self.layer_list.show_message(d.describe(), is_error=bool(d.error))
-        self.session.set_architecture_error(d.error)
+        d, b = self.design, self.builder
+        if d.error or not b.error:
+            self.layer_list.show_design(d.specs, d.rows, d.error, d.error_row)
+            self.layer_list.show_message(d.describe(), is_error=bool(d.error))
+        else:  # the layers fit together but the network could not be built (memory budget)
+            self.layer_list.show_design(d.specs, d.rows, b.error, b.error_row)
+            self.layer_list.show_message(b.error, is_error=True)
+        self.session.set_architecture_error(self.architecture_error)
         if select is not None and 0 <= select < len(self.specs):
             self.table.selectRow(select)
         self._on_selection()
@@ -244,9 +251,6 @@ class ModelPanel(QWidget):
         shape = ds.input_shape if ds is not None else self.input_shape
         self._set_design(self.specs, shape, self.design.name, build=False)
         self.builder.build_now()
-
-    def _show_message(self, text: str) -> None:
-        self.layer_list.show_message(text, is_error=True)
 
     # ----------------------------------------------------- session signals
     def _on_model_changed(self, model) -> None:
