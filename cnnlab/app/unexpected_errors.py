@@ -52,7 +52,6 @@ class UnexpectedErrorHandler(QObject):
     def uninstall(self) -> None:
         if sys.excepthook is self:
             sys.excepthook = self._previous or sys.__excepthook__
-        self.reported.disconnect()
 
     def __call__(self, exc_type, exc, tb) -> None:
         if issubclass(exc_type, KeyboardInterrupt):  # Ctrl+C in the terminal: quit as usual
