@@ -236,3 +236,20 @@ def columns_as_images(y: np.ndarray, n: int, pitch: int, out_hw: tuple[int, int]
     return as_strided(y, shape=(n, c, *out_hw),
                       strides=(length * item, n * length * item, pitch * item, item),
                       writeable=y.flags.writeable)
+
+
+_ZEROS: dict[np.dtype, np.ndarray] = {}
+
+
+def zeros_view(shape: tuple[int, ...], dtype) -> np.ndarray:
+    """A read-only all-zero array of ``shape``: a view of one shared buffer per dtype,
+    grown as needed. ``np.maximum(x, zeros_view(x.shape, x.dtype))`` is ReLU at full
+    vector speed; ``np.maximum(x, 0)`` takes NumPy's scalar-operand path, ~4x slower."""
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape))
+    buf = _ZEROS.get(dtype)
+    if buf is None or buf.size < size:
+        buf = np.zeros(max(size, 1 << 16), dtype=dtype)
+        buf.flags.writeable = False
+        _ZEROS[dtype] = buf
+    return buf[:size].reshape(shape)

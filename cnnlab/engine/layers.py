@@ -14,6 +14,7 @@ from numbers import Real
 
 import numpy as np
 
+from cnnlab.engine import functional as F
 from cnnlab.engine import limits
 from cnnlab.engine.base import Layer, WeightedLayer, positive_int, shape_str
 from cnnlab.engine.conv import Conv2D
@@ -111,8 +112,10 @@ class ReLU(Layer):
     """``max(x, 0)``; the gradient at exactly 0 is 0 (as in PyTorch)."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self._y = np.maximum(x, 0)  # backward's mask is y > 0: nothing extra to store
-        return self._y
+        x = np.asarray(x)
+        # against an array of zeros, not the scalar 0: NumPy's fast path (see zeros_view)
+        self._y = np.maximum(x, F.zeros_view(x.shape, x.dtype))
+        return self._y  # backward's mask is y > 0: nothing extra to store
 
     def backward(self, grad_out: np.ndarray, need_input_grad: bool = True):
         return grad_out * (self._y > 0) if need_input_grad else None
@@ -132,13 +135,18 @@ class LeakyReLU(Layer):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x)
-        self._mask = x > 0
-        return np.where(self._mask, x, x * self.negative_slope)
+        # factor: 1 where x > 0, else the slope (exactly: 0/1 arithmetic). Multiplying by it
+        # is np.where(x > 0, x, slope·x) without np.where's branches, which are slow on
+        # activations' unpredictable signs
+        factor = (x > 0).astype(np.result_type(x.dtype, np.float32))
+        factor += (1 - factor) * self.negative_slope
+        self._factor = factor  # same shape as x; also the local gradient
+        return x * factor
 
     def backward(self, grad_out: np.ndarray, need_input_grad: bool = True):
         if not need_input_grad:
             return None
-        return np.where(self._mask, grad_out, grad_out * self.negative_slope)
+        return grad_out * self._factor
 
 
 class Tanh(Layer):
@@ -158,7 +166,10 @@ class Sigmoid(Layer):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x)
         e = np.exp(-np.abs(x))  # in (0, 1]: never overflows
-        self._y = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        negative = (x < 0).astype(e.dtype)  # 1 where x < 0, else 0
+        # 1/(1+e) for x >= 0, e/(1+e) for x < 0: the numerator picked by 0/1 arithmetic
+        # (exact), not np.where, whose branches are slow on unpredictable signs
+        self._y = (negative * e + (1 - negative)) / (1 + e)
         return self._y
 
     def backward(self, grad_out: np.ndarray, need_input_grad: bool = True):

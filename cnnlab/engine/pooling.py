@@ -170,16 +170,16 @@ def _running_max(views, with_index: bool = True, first_index_dtype=np.uint8):
         for view in views[2:]:
             np.maximum(out, view, out=out)
         return out, None
-    if len(views) == 2:
-        return out, np.greater(views[1], views[0]).view(first_index_dtype)  # bool is 0/1
-    index = np.zeros(out.shape, dtype=first_index_dtype)
-    if len(views) > 2:
-        np.copyto(index, 1, where=views[1] > views[0])
-        better = np.empty(out.shape, dtype=bool)
-        for t, view in enumerate(views[2:], start=2):
-            np.greater(view, out, out=better)  # strict: the first maximum keeps a tie
-            np.copyto(index, t, where=better)
-            np.maximum(out, view, out=out)
+    if len(views) == 1:
+        return out, np.zeros(out.shape, dtype=first_index_dtype)
+    index = np.greater(views[1], views[0]).view(first_index_dtype)  # bool is 0/1
+    better = np.empty(out.shape, dtype=bool) if len(views) > 2 else None
+    for t, view in enumerate(views[2:], start=2):
+        np.greater(view, out, out=better)  # strict: the first maximum keeps a tie
+        # index = t where better: t exceeds every index so far, so a max does it without
+        # np.copyto(where=), whose branches are slow on unpredictable masks
+        np.maximum(index, better.view(first_index_dtype) * first_index_dtype(t), out=index)
+        np.maximum(out, view, out=out)
     return out, index
 
 

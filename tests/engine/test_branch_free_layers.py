@@ -1,0 +1,59 @@
+"""LeakyReLU, Sigmoid, ReLU and the max-pool winner index avoid np.where / masked copies
+(branchy, slow on the random signs of activations): they must give exactly what the
+np.where formulas give, special values included."""
+
+import numpy as np
+import pytest
+
+from cnnlab.engine import pooling as P
+from cnnlab.engine.layers import LeakyReLU, ReLU, Sigmoid
+
+SPECIAL = np.array([0.0, -0.0, 1e-30, -1e-30, 700.0, -700.0, np.inf, -np.inf, np.nan])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("slope", [0.01, 0.2, 0.0, -0.5, 3.0])
+def test_leaky_relu_is_exactly_the_where_formula(dtype, slope):
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.standard_normal(500), SPECIAL]).astype(dtype)
+    g = rng.standard_normal(x.shape).astype(dtype)
+    layer = LeakyReLU(slope)
+    with np.errstate(invalid="ignore"):
+        y = layer.forward(x)
+        expected = np.where(x > 0, x, x * slope)
+    np.testing.assert_array_equal(y, expected)
+    assert y.dtype == dtype
+    np.testing.assert_array_equal(layer.backward(g), np.where(x > 0, g, g * slope))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_is_exactly_the_where_formula(dtype):
+    rng = np.random.default_rng(1)
+    x = np.concatenate([20 * rng.standard_normal(500), SPECIAL]).astype(dtype)
+    e = np.exp(-np.abs(x))
+    expected = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    y = Sigmoid().forward(x)
+    np.testing.assert_array_equal(y, expected)
+    assert y.dtype == dtype
+    if dtype == np.float64:
+        assert y[x == -700].min() > 0  # e/(1+e), not 1 - 1/(1+e): no cancellation to 0
+
+
+def test_relu_matches_maximum_with_zero():
+    x = np.concatenate([np.random.default_rng(2).standard_normal(300), SPECIAL]).astype(np.float32)
+    layer = ReLU()
+    np.testing.assert_array_equal(layer.forward(x), np.maximum(x, 0))
+    np.testing.assert_array_equal(layer.backward(np.ones_like(x)), (np.maximum(x, 0) > 0) * 1.0)
+    big = np.arange(-5.0, 5.0).reshape(2, 5)  # a second shape reuses the shared zeros
+    np.testing.assert_array_equal(layer.forward(big), np.maximum(big, 0))
+
+
+@pytest.mark.parametrize("taps", [1, 2, 3, 9])
+def test_running_max_index_is_the_first_maximum(taps):
+    rng = np.random.default_rng(taps)
+    views = [rng.integers(0, 3, (4, 5)).astype(np.float32) for _ in range(taps)]  # many ties
+    out, index = P._running_max(views)
+    stacked = np.stack(views)
+    np.testing.assert_array_equal(out, stacked.max(axis=0))
+    np.testing.assert_array_equal(index, stacked.argmax(axis=0))  # argmax: first maximum
+    assert index.dtype == np.uint8
