@@ -114,14 +114,22 @@ class Optimizer:
             grad.fill(0)
 
     def step(self) -> None:
-        """Update every parameter in place from its gradient."""
+        """Update every parameter in place from its gradient. Each layer keeps the step it
+        was moved by in ``layer.last_update`` (``{name: Δ}`` with ``p_new = p_old − Δ``; a
+        reference to the optimizer's buffer, valid until the next step), so diagnostics can
+        compare the size of an update with the size of the weights."""
         self.t += 1
         for key, param, grad in self.slots():
             if key not in self.state:
                 self.state[key] = {}
-            self._update(param, grad, self.state[key])
+            delta = self._update(param, grad, self.state[key])
+            layer = self.layers[key[0]]
+            if key[1] == next(iter(layer.params)):
+                layer.last_update = {}
+            layer.last_update[key[1]] = delta
 
-    def _update(self, param, grad, state) -> None:  # pragma: no cover - abstract
+    def _update(self, param, grad, state) -> np.ndarray:  # pragma: no cover - abstract
+        """Move ``param`` in place and return the step Δ it subtracted."""
         raise NotImplementedError
 
 
@@ -139,7 +147,7 @@ class SGD(Optimizer):
         self.momentum = float(momentum)
         self.weight_decay = float(weight_decay)
 
-    def _update(self, param, grad, state) -> None:
+    def _update(self, param, grad, state) -> np.ndarray:
         g = grad + self.weight_decay * param if self.weight_decay else grad
         if self.momentum:
             v = state.get("v")
@@ -149,7 +157,9 @@ class SGD(Optimizer):
                 v *= self.momentum
                 v += g
             g = v
-        param -= self.lr * g
+        delta = self.lr * g
+        param -= delta
+        return delta
 
 
 @register("adam", "Adam", LR,
@@ -175,7 +185,7 @@ class Adam(Optimizer):
         self.eps = float(eps)
         self.weight_decay = float(weight_decay)
 
-    def _update(self, param, grad, state) -> None:
+    def _update(self, param, grad, state) -> np.ndarray:
         g = grad + self.weight_decay * param if self.weight_decay else grad
         if "m" not in state:
             state["m"] = np.zeros_like(param)
@@ -197,3 +207,4 @@ class Adam(Optimizer):
         np.divide(m, tmp, out=tmp)
         tmp *= step
         param -= tmp
+        return tmp

@@ -62,8 +62,9 @@ def gradient_stats(model, before: dict | None = None) -> dict[int, dict]:
 
     Layers with weights get ``grad_norm`` (‖dL/dW‖₂), ``weight_norm`` (‖W‖₂) and
     ``update_ratio`` (‖W − W_before‖ / ‖W_before‖, the size of the last step relative to
-    the weights; NaN unless ``before`` holds the weights taken before the step, as
-    :func:`weight_copies` or ``model.get_weights()`` return them). ReLU layers that ran a
+    the weights: from ``before`` when given — weights taken before the step, as
+    :func:`weight_copies` or ``model.get_weights()`` return them — else from the step the
+    optimizer recorded in ``layer.last_update``; NaN before any step). ReLU layers that ran a
     forward pass get ``dead_fraction`` (see :func:`dead_fraction`). float values."""
     stats: dict[int, dict] = {}
     for i, layer in enumerate(model.layers):
@@ -71,6 +72,9 @@ def gradient_stats(model, before: dict | None = None) -> dict[int, dict]:
             w = layer.params["W"]
             ratio = math.nan
             old = None if before is None else before.get(f"{i}.W")
+            step = getattr(layer, "last_update", {}).get("W") if before is None else None
+            if step is not None and step.shape == w.shape:
+                old = w.astype(np.float64) + step  # p_new = p_old − Δ
             if old is not None:
                 old_norm = _norm(old)
                 ratio = _norm(w.astype(np.float64) - old) / old_norm if old_norm > 0 else math.inf

@@ -74,7 +74,26 @@ def test_gradient_stats_against_hand_computed_norms():
             0.5 * np.linalg.norm(g) / np.linalg.norm(w0), rel=1e-5)
     hidden = model.layers[2]._y  # (16, 8)
     assert stats[2]["dead_fraction"] == pytest.approx(np.mean(~(hidden > 0).any(axis=0)))
-    assert math.isnan(gradient_stats(model)[1]["update_ratio"])
+    # with the model alone, the step the optimizer recorded gives the same ratios
+    alone = gradient_stats(model)
+    for i in (1, 3):
+        assert alone[i]["update_ratio"] == pytest.approx(stats[i]["update_ratio"], rel=1e-6)
+    assert math.isnan(gradient_stats(mlp(ReLU, 1, width=8))[1]["update_ratio"])  # no step yet
+
+
+def test_update_ratio_after_an_adam_step_without_copies():
+    model = mlp(ReLU, 1, width=8)
+    x = np.random.default_rng(2).uniform(0, 1, (16, 1, 28, 28))
+    loss = SoftmaxCrossEntropy()
+    model.train()
+    loss.forward(model.forward(x), np.arange(16) % 10)
+    model.backward(loss.backward(), need_input_grad=False)
+    before = weight_copies(model)
+    make_optimizer("adam", model, lr=1e-3).step()
+    alone, measured = gradient_stats(model), gradient_stats(model, before)
+    for i in (1, 3):
+        assert np.isfinite(alone[i]["update_ratio"]) and alone[i]["update_ratio"] > 0
+        assert alone[i]["update_ratio"] == pytest.approx(measured[i]["update_ratio"], rel=1e-5)
 
 
 def test_dead_fraction_counts_units_silent_for_the_whole_batch():
