@@ -57,3 +57,22 @@ def test_running_max_index_is_the_first_maximum(taps):
     np.testing.assert_array_equal(out, stacked.max(axis=0))
     np.testing.assert_array_equal(index, stacked.argmax(axis=0))  # argmax: first maximum
     assert index.dtype == np.uint8
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4, 6), (1, 1, 2, 2), (3, 2, 8, 2)])
+def test_flat_2x2_pool_matches_the_strided_reduction(shape):
+    rng = np.random.default_rng(len(shape))
+    x = rng.integers(0, 3, shape).astype(np.float64)  # many ties: the first maximum must win
+    x.flat[::7] = np.nan if shape[0] > 1 else 0.0
+    ho, wo = shape[2] // 2, shape[3] // 2
+    fast_out, fast_index = P._max_pool_2x2_flat(x, True)
+    tiles = [x[..., j::2] for j in range(2)]
+    col_max, col_index = P._running_max(tiles)
+    out, row_index = P._running_max([col_max[:, :, i::2] for i in range(2)])
+    np.testing.assert_array_equal(fast_out, out)
+    np.testing.assert_array_equal(fast_index[0], col_index)
+    np.testing.assert_array_equal(fast_index[1], row_index)
+    np.testing.assert_array_equal(P._max_pool_2x2_flat(x, False)[0], out)
+    g = rng.standard_normal((shape[0], shape[1], ho, wo))
+    np.testing.assert_array_equal(P.max_pool_tiled_backward(g, fast_index, shape, (2, 2)),
+                                  P.max_pool_tiled_backward(g, (col_index, row_index), shape, (2, 2)))
