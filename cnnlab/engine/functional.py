@@ -68,11 +68,15 @@ class ConvGeometry:
 
     Worked example: one 4×4 channel ``a…p``, 3×3 kernel, padding 1, stride 1. Output 4×4;
     ``pitch = 4 + 1 = 5``, ``offset = 1·5 + 1 = 6`` (where ``a`` sits),
-    ``length = (6 - 1)·5 + 6 = 31``::
+    ``length = (6 - 1)·5 + 6 = 31``. The 6×6 padded image as flat rows of pitch 5::
 
-        flat position   0  1  2  3  4 | 5  6  7  8  9 | 10 ... 14 | 15 ... 19 | 20 ... 24 | 25 ... 30
-        value           0  0  0  0  0 | 0  a  b  c  d | 0 e f g h | 0 i j k l | 0 m n o p | 0 0 0 0 0 0
-                        (top padding)   (the 0 at 5 is row a's left and the top row's right padding)
+        padded image     flat positions            values
+        0 0 0 0 0 0       0  1  2  3  4            0 0 0 0 0
+        0 a b c d 0       5  6  7  8  9            0 a b c d
+        0 e f g h 0      10 11 12 13 14            0 e f g h     (10: right of d AND left of e)
+        0 i j k l 0      15 16 17 18 19            0 i j k l
+        0 m n o p 0      20 21 22 23 24            0 m n o p
+        0 0 0 0 0 0      25 26 27 28 29 30         0 0 0 0 0 0
 
     Columns: ``col_pitch = 5``, ``col_length = (4 - 1)·5 + 4 = 19``. Tap ``(i, j)`` of column
     ``q`` is ``flat[q + 5i + j]``, so the tap's whole row of ``cols`` is the slice
@@ -80,7 +84,8 @@ class ConvGeometry:
     10,11,12 = ``0 0 0 / 0 a b / 0 e f``: the padded window around ``a``. Column 7 = output
     (1, 2) reads ``b c d / f g h / j k l``. Columns 4, 9 and 14 (``s = 4``) are junk: column 4
     reads ``0 0 a / d 0 e / h 0 i``, a window wrapped across rows. So ``cols`` is
-    ``(1·9, N, 19)`` with 16 real and 3 junk columns per image.
+    ``(1·9, N, 19)`` with 16 real and 3 junk columns per image; ``W2 @ cols`` is
+    ``(C_out, N·19)`` and ``columns_as_images`` reads its 16 real columns as 4×4 outputs.
     """
 
     h: int
