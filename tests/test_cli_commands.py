@@ -113,3 +113,17 @@ def test_onnx_models_train_too(tmp_path, capsys):
     assert cnnlab(["train", str(tmp_path / "mlp.onnx"), "--epochs", "1",
                    "--out", str(tmp_path / "mlp.npz")]) == 0
     assert np.isfinite(load(tmp_path / "mlp.npz").meta["test_accuracy"])
+
+
+def test_train_and_evaluate_on_files_from_disk(tmp_path, capsys):
+    from tests.data.builders import write_mnist_idx
+
+    arrays = write_mnist_idx(tmp_path / "idx", n_train=40, n_test=12, gz=True)
+    out = str(tmp_path / "m.npz")
+    for data in (str(tmp_path / "idx"), f"mnist:{tmp_path / 'idx'}"):
+        assert cnnlab(["train", "linear", "--data", data, "--epochs", "1", "--val-fraction", "0",
+                       "--out", out]) == 0
+        assert "MNIST idx: 40 images" in capsys.readouterr().out
+    got = _json(capsys, "evaluate", out, "--data", str(tmp_path / "idx"), "--json")
+    assert got["images"] == 12 and sum(map(sum, got["confusion_matrix"])) == 12
+    assert got["support"] == np.bincount(arrays["y_test"], minlength=10).tolist()
