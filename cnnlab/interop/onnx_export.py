@@ -28,7 +28,7 @@ from cnnlab.engine.layers import (
     Sigmoid,
     Tanh,
 )
-from cnnlab.engine.model import write_atomically
+from cnnlab.files import write_atomically
 from cnnlab.interop.onnx_common import INPUT_NAME, MIN_OPSET, OUTPUT_NAME, require_onnx
 from cnnlab.interop.onnx_metadata import add_config
 
