@@ -180,16 +180,20 @@ def im2col(x_flat: np.ndarray, geo: ConvGeometry, out: np.ndarray | None = None)
     (kh, kw), (dh, dw), length = geo.kernel, geo.dilation, geo.col_length
     if out is None:
         out = np.empty((c * kh * kw, n, length), dtype=x_flat.dtype)
+    if geo.shifted:
+        # Tap (i, j) reads x_flat[n, c, i·dh·pitch + j·dw + q] for column q: every tap of
+        # every channel is one strided view (C, kh, kw, N, L) of x_flat, copied in one call
+        sn, sc = x_flat.strides[:2]
+        item = x_flat.itemsize
+        taps = as_strided(x_flat, shape=(c, kh, kw, n, length),
+                          strides=(sc, dh * geo.pitch * item, dw * item, sn, item), writeable=False)
+        out.reshape(c, kh, kw, n, length)[...] = taps  # rows (c, i, j), like W.reshape(C_out, -1)
+        return out
     taps = out.reshape(c, kh * kw, n, length)  # (C, kh·kw, N, L) view of `out`
-    by_channel = x_flat.transpose(1, 0, 2)  # (C, N, length) view
     for i in range(kh):
-        for j in range(kw):
-            start = i * dh * geo.pitch + j * dw  # where tap (i, j) of column 0 reads
-            if geo.shifted:  # (C, N, L) <- (C, N, L): one contiguous shift
-                taps[:, i * kw + j] = by_channel[:, :, start:start + length]
-            else:  # (C, N, H_out, W_out) gathered with the stride
-                window = grid(x_flat, start, geo.out_hw, geo.pitch, geo.stride)
-                taps[:, i * kw + j].reshape(c, n, *geo.out_hw)[...] = window.transpose(1, 0, 2, 3)
+        for j in range(kw):  # (C, N, H_out, W_out) gathered with the stride
+            window = grid(x_flat, i * dh * geo.pitch + j * dw, geo.out_hw, geo.pitch, geo.stride)
+            taps[:, i * kw + j].reshape(c, n, *geo.out_hw)[...] = window.transpose(1, 0, 2, 3)
     return out
 
 
