@@ -16,6 +16,7 @@ kernel taps, each moving a whole ``(C, N, ·)`` slab. Pooling kernels live in ``
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -254,11 +255,10 @@ def zeros_view(shape: tuple[int, ...], dtype) -> np.ndarray:
     """A read-only all-zero array of ``shape``: a view of one shared buffer per dtype,
     grown as needed. ``np.maximum(x, zeros_view(x.shape, x.dtype))`` is ReLU at full
     vector speed; ``np.maximum(x, 0)`` takes NumPy's scalar-operand path, ~4x slower."""
-    dtype = np.dtype(dtype)
-    size = int(np.prod(shape))
+    size = math.prod(shape)
     buf = _ZEROS.get(dtype)
     if buf is None or buf.size < size:
         buf = np.zeros(max(size, 1 << 16), dtype=dtype)
         buf.flags.writeable = False
-        _ZEROS[dtype] = buf
+        _ZEROS[dtype] = buf  # keyed by the dtype as given: np.float32 and dtype('float32')
     return buf[:size].reshape(shape)
