@@ -257,7 +257,11 @@ def read_cifar_path(path: str | os.PathLike) -> tuple[Pair, Pair]:
         return read_cifar_folder(path)
     if _batch_kind([path.name]):
         return read_cifar_folder(path.parent)
-    if tarfile.is_tarfile(path):
+    try:
+        is_tar = tarfile.is_tarfile(path)
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        raise DatasetError(f"{path}: truncated or corrupt archive ({short(exc)})") from None
+    if is_tar:
         return read_cifar_tar(path)
     raise DatasetError(f"{path}: not a CIFAR-10 file this lab reads (cifar-10-binary.tar.gz, "
                        "cifar-10-python.tar.gz, data_batch_*[.bin] or test_batch[.bin])")

@@ -58,7 +58,8 @@ def _list(args) -> int:
     cache = resolve_cache_dir(args.cache_dir)
     print(f"cache folder: {cache}")
     for entry in cache_report(args.cache_dir):
-        extra = f"{_mb(entry.bytes_present)} of {_mb(entry.size)}" if entry.state == "partial" else _mb(entry.size)
+        extra = (f"{_mb(entry.bytes_present)} of {_mb(entry.size)}" if entry.state == "partial"
+                 else _mb(entry.size))
         print(f"  {entry.dataset:<8} {entry.filename:<28} {entry.state:<9} {extra}")
     for name in ("mnist", "cifar10"):
         path = sample_path(name)

@@ -54,7 +54,8 @@ class UserDigits:
             image = image[0]
         if image.shape != (28, 28):
             raise ValueError(f"UserDigits.add: expected a 28x28 image, got shape {image.shape}")
-        if isinstance(label, bool) or not isinstance(label, (int, np.integer)) or not 0 <= label < len(MNIST_CLASSES):
+        if isinstance(label, bool) or not isinstance(label, (int, np.integer)) \
+                or not 0 <= label < len(MNIST_CLASSES):
             raise ValueError(f"UserDigits.add: label must be an integer 0..9, got {label!r}")
         if image.dtype != np.uint8:
             if not np.issubdtype(image.dtype, np.floating) or not np.all((image >= 0) & (image <= 1)):

@@ -23,10 +23,10 @@ def float_dtype(dtype, owner: str) -> np.dtype:
     """``np.dtype`` of ``dtype`` (``np.float32``, ``"float64"``, …); only float32 and
     float64 are accepted."""
     try:
-        dt = np.dtype(dtype)
-    except TypeError:
+        dt = np.dtype(dtype) if dtype is not None else None
+    except Exception:  # NumPy's dtype parser raises TypeError, ValueError, KeyError, ...
         dt = None
-    if dt not in FLOAT_DTYPES:
+    if dt is None or dt not in FLOAT_DTYPES:  # (np.dtype("float64") == None is True)
         raise ValueError(f"{owner}: dtype must be float32 or float64, got {dtype!r}")
     return dt
 

@@ -72,6 +72,8 @@ class Sequential:
         if len(self.layers) > limits.MAX_LAYERS:
             raise ValueError(f"Sequential: {len(self.layers)} layers, at most {limits.MAX_LAYERS}")
         self.dtype = self._common_dtype(dtype)
+        if meta is not None and not isinstance(meta, dict):
+            raise ValueError(f"Sequential: meta must be a dict, got {type(meta).__name__}")
         self.meta = dict(meta or {})
         self.shapes = []  # output shape of every layer
         for i, layer in enumerate(self.layers):
