@@ -44,7 +44,8 @@ def test_cache_dir_before_the_subcommand(tmp_path, capsys):
 
 def test_download_with_progress_bar(tmp_path, capsys, monkeypatch):
     with FileServer({"/f/a.bin": BODY}) as server:
-        files = (RemoteFile("a.bin", len(BODY), hashlib.sha256(BODY).hexdigest(), None, (server.base + "/f/",)),)
+        files = (RemoteFile("a.bin", len(BODY), hashlib.sha256(BODY).hexdigest(), None,
+                            (server.base + "/f/",)),)
         monkeypatch.setitem(sources.DATASETS, "mnist", files)
         assert main(["download", "mnist", "--cache-dir", str(tmp_path)]) == 0
     captured = capsys.readouterr()

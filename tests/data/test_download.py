@@ -102,7 +102,8 @@ def test_cancel_in_the_middle_then_resume(server, tmp_path, use_event):
 
     cancel = event if use_event else event.is_set
     with pytest.raises(DownloadCancelled):
-        download_file(remote(), tmp_path, urls=[server.base + "/good/data.bin"], progress=progress, cancel=cancel)
+        download_file(remote(), tmp_path, urls=[server.base + "/good/data.bin"], progress=progress,
+                      cancel=cancel)
     assert not (tmp_path / "data.bin").exists()
     kept = (tmp_path / "data.bin.part").stat().st_size
     assert 0 < kept < len(PAYLOAD)

@@ -32,7 +32,8 @@ def test_to_float_float_input_is_copied_not_rescaled():
     np.testing.assert_allclose(to_float(x, "centered"), [-0.25, 0.5])
 
 
-@pytest.mark.parametrize("bad", [dict(images=np.zeros(3, np.int32)), dict(images=np.zeros(3, np.uint8), scale="std")])
+@pytest.mark.parametrize("bad", [dict(images=np.zeros(3, np.int32)),
+                                 dict(images=np.zeros(3, np.uint8), scale="std")])
 def test_to_float_rejects(bad):
     with pytest.raises(ValueError, match="to_float"):
         to_float(**bad)
@@ -144,7 +145,8 @@ def test_rejects_non_2d():
         mnist_from_drawing(np.zeros((3, 28, 28)))
 
 
-@pytest.mark.parametrize("upsample, mean_tol", [(Image.Resampling.NEAREST, 0.005), (Image.Resampling.BILINEAR, 0.05)])
+@pytest.mark.parametrize("upsample, mean_tol", [(Image.Resampling.NEAREST, 0.005),
+                                                (Image.Resampling.BILINEAR, 0.05)])
 def test_mnist_digits_redrawn_large_come_back(mnist_test, upsample, mean_tol):
     """Real test digits painted at 10x scale (as on the canvas) return close to themselves."""
     x, _ = mnist_test
