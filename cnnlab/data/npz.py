@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnlab.files import write_atomically
+from cnnlab.files import write_bytes_atomically
 
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip header can hold
 
@@ -23,10 +23,7 @@ _FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip header can hold
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``
     (creating the folder); see :func:`cnnlab.files.write_atomically`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, lambda f: f.write(data))
-    return path
+    return write_bytes_atomically(path, data)
 
 
 def npz_bytes(arrays: dict[str, np.ndarray], compress: bool = True) -> bytes:

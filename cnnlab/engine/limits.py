@@ -58,7 +58,7 @@ def check_range(owner: str, kind: str, option: str, values) -> None:
 
 
 def _mib(n: int) -> str:
-    return f"{n / 1024**2:,.0f} MiB" if n < 10 * 1024**3 else f"{n / 1024**3:,.0f} GiB"
+    return f"{n / 1024**2:,.0f} MiB" if n < 1024**3 else f"{n / 1024**3:,.1f} GiB"
 
 
 def check_layer_memory(owner: str, n_params: int, itemsize: int) -> None:
@@ -79,15 +79,24 @@ def check_input_shape(shape: tuple[int, ...]) -> None:
         raise ValueError(f"Sequential: input_shape {shape} is too large")
 
 
+def layer_bytes(n_params: int, output_shape, itemsize: int = 4) -> int:
+    """One layer's share of the estimate: 4 x its parameters plus 2 x its output for a
+    ``REFERENCE_BATCH`` batch (see the module docstring)."""
+    return (4 * n_params + 2 * REFERENCE_BATCH * math.prod(output_shape)) * itemsize
+
+
+def check_budget(owner: str, total: int, shape) -> None:
+    """ModelTooLarge naming ``owner`` when the running estimate ``total`` passes the budget."""
+    if total > MEMORY_BUDGET_BYTES:
+        raise ModelTooLarge(f"{owner}: the network up to here needs about {_mib(total)} to "
+                            f"train a batch of {REFERENCE_BATCH} (output "
+                            f"{'x'.join(map(str, shape))}); the limit is {_mib(MEMORY_BUDGET_BYTES)}")
+
+
 def check_model_memory(layers, shapes, itemsize: int) -> None:
     """ModelTooLarge naming the first layer at which parameters plus the activations of a
     ``REFERENCE_BATCH`` batch pass the budget. ``shapes``: each layer's output shape."""
     total = 0
     for layer, shape in zip(layers, shapes):
-        total += 4 * layer.n_params * itemsize
-        total += 2 * REFERENCE_BATCH * math.prod(shape) * itemsize
-        if total > MEMORY_BUDGET_BYTES:
-            raise ModelTooLarge(f"{layer.label}: the network up to here needs about "
-                                f"{_mib(total)} to train a batch of {REFERENCE_BATCH} "
-                                f"(output {'x'.join(map(str, shape))}); the limit is "
-                                f"{_mib(MEMORY_BUDGET_BYTES)}")
+        total += layer_bytes(layer.n_params, shape, itemsize)
+        check_budget(layer.label, total, shape)
