@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from cnnlab.engine import limits
-from cnnlab.engine.base import Layer, WeightedLayer, float_dtype
+from cnnlab.engine.base import Layer, WeightedLayer, float_dtype, positive_int
 from cnnlab.engine.layers import layer_from_config
 from cnnlab.engine.losses import softmax
 from cnnlab.engine.shapes import ShapeRow, at_position, infer_shapes
@@ -170,9 +170,7 @@ class Sequential:
             layer.clear_cache(buffers)
 
     def _inference(self, x, batch_size: int, fn):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-                or batch_size < 1:
-            raise ValueError(f"Sequential: batch_size must be a positive integer, got {batch_size!r}")
+        positive_int(batch_size, "batch_size", "Sequential")
         x = np.asarray(x)
         single = x.ndim == len(self.input_shape)
         if single:
@@ -184,9 +182,8 @@ class Sequential:
             with np.errstate(over="ignore", invalid="ignore"):
                 logits = self.forward(batch)
             if not np.isfinite(logits).all():
-                raise ValueError("Sequential: the model's outputs are NaN or Inf for this input "
-                                 "(its weights or a Normalize layer are broken); no class "
-                                 "can be predicted")
+                raise ValueError("Sequential: the model's outputs are NaN or Inf for this input (its "
+                                 "weights or a Normalize layer are broken); no class can be predicted")
             return fn(logits)
 
         with self.inference_mode():
@@ -345,12 +342,8 @@ class Sequential:
 
 
 def load(path) -> Sequential:
-    """Read a model saved with ``Sequential.save``; returned in eval mode.
-
-    Never runs code from the file and checks every name, shape and size before reading
-    (see :mod:`cnnlab.engine.model_file`). Raises ``FileNotFoundError`` when ``path`` is
-    missing and ``ModelFileError`` (a ``ValueError``) naming the file for a file that is
-    not a cnnlab model, is truncated, has an unsupported version or bad weights."""
+    """Read a model saved with ``Sequential.save`` (eval mode); FileNotFoundError or
+    ModelFileError naming the file. See :func:`cnnlab.engine.model_file.load_model`."""
     from cnnlab.engine.model_file import load_model
 
     return load_model(path)
