@@ -58,7 +58,7 @@ def check_range(owner: str, kind: str, option: str, values) -> None:
 
 
 def _mib(n: int) -> str:
-    return f"{n / 1024**2:,.0f} MiB" if n < 1024**3 else f"{n / 1024**3:,.1f} GiB"
+    return f"{n / 1024**2:,.0f} MiB" if n < 10 * 1024**3 else f"{n / 1024**3:,.0f} GiB"
 
 
 def check_layer_memory(owner: str, n_params: int, itemsize: int) -> None:
