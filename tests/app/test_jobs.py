@@ -114,10 +114,9 @@ def _flush_deletes(qtbot) -> None:
     """Run the event loop and the deferred deletions it would run, then the GC."""
     import gc
 
-    from PyQt6.QtCore import QCoreApplication, QEvent
+    from PyQt6.QtCore import QCoreApplication
 
     qtbot.wait(20)
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
     QCoreApplication.processEvents()
     gc.collect()
 
