@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cnnlab.engine import limits
 from cnnlab.engine.layers import layer_from_config
 
 
@@ -37,7 +36,6 @@ def infer_shapes(layer_configs: list[dict], input_shape) -> list[ShapeRow]:
     rows: list[ShapeRow] = []
     shape = tuple(input_shape)
     broken = False
-    used = 0  # the memory estimate of engine.limits, layer by layer
     for i, cfg in enumerate(layer_configs):
         name = cfg.get("type", "?") if isinstance(cfg, dict) else "?"
         try:
@@ -56,13 +54,6 @@ def infer_shapes(layer_configs: list[dict], input_shape) -> list[ShapeRow]:
             continue
         try:
             shape = layer.output_shape(shape)
-        except ValueError as exc:
-            rows.append(ShapeRow(i, layer.name, None, n_params, weights, str(exc)))
-            broken = True
-            continue
-        try:
-            used += limits.layer_bytes(n_params, shape)
-            limits.check_budget(layer.label, used, shape)
         except ValueError as exc:
             rows.append(ShapeRow(i, layer.name, None, n_params, weights, str(exc)))
             broken = True

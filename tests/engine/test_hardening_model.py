@@ -286,14 +286,3 @@ def test_saves_remove_stale_temp_files_of_the_same_target(tmp_path):
     write_atomically(tmp_path / "other.npz", lambda f: f.write(b"ok"))
     assert not other.exists()
 
-
-def test_the_designer_rows_show_the_memory_budget():
-    from cnnlab.engine.shapes import infer_shapes
-
-    rows = infer_shapes([{"type": "Conv2D", "in_channels": 3, "out_channels": 64, "kernel_size": 3,
-                          "padding": 1}, {"type": "ReLU"}], (3, 2048, 2048))
-    assert rows[0].output_shape is None and "Conv2D #0: the network up to here needs about" in rows[0].error
-    assert rows[1].error == "follows an invalid layer"
-    rows = infer_shapes([{"type": "Flatten"}, {"type": "Dense", "in_features": 784, "out_features": 10}],
-                        (1, 28, 28))
-    assert [r.error for r in rows] == [None, None]
