@@ -134,7 +134,7 @@ class TileGrid(QWidget):
         label.setMinimumWidth(0)  # never let the title set the plot's width
         self.view.setToolTip(title if shown != title else "")
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         if self.title:
             self._fit_title()
@@ -194,16 +194,16 @@ class LogSpinBox(QDoubleSpinBox):
         self.setRange(minimum, maximum)
         self.setValue(value)
 
-    def textFromValue(self, value: float) -> str:  # noqa: N802 (Qt override)
+    def textFromValue(self, value: float) -> str:
         return f"{value:.3g}"
 
-    def valueFromText(self, text: str) -> float:  # noqa: N802
+    def valueFromText(self, text: str) -> float:
         try:
             return float(text)
         except ValueError:
             return self.value()
 
-    def validate(self, text, pos):  # noqa: D102 — accept anything float() might parse
+    def validate(self, text, pos):
         from PyQt6.QtGui import QValidator
 
         try:
@@ -212,7 +212,7 @@ class LogSpinBox(QDoubleSpinBox):
         except ValueError:
             return QValidator.State.Intermediate, text, pos
 
-    def stepBy(self, steps: int) -> None:  # noqa: N802
+    def stepBy(self, steps: int) -> None:
         v = self.value()
         for _ in range(abs(steps)):
             exp = math.floor(math.log10(v))
@@ -293,7 +293,7 @@ class ElidedLabel(QLabel):
         self.setTextFormat(Qt.TextFormat.PlainText)
         self.setText(text)
 
-    def setText(self, text: str) -> None:  # noqa: N802 (Qt override)
+    def setText(self, text: str) -> None:
         self._full = text or ""
         self._elide()
         self.updateGeometry()
@@ -306,10 +306,10 @@ class ElidedLabel(QLabel):
         room = m.left() + m.right() + 2 * self.margin() + 4
         return QSize(self.fontMetrics().horizontalAdvance(self._full) + room, super().sizeHint().height())
 
-    def minimumSizeHint(self) -> QSize:  # noqa: N802
+    def minimumSizeHint(self) -> QSize:
         return QSize(self._min_width, super().minimumSizeHint().height())
 
-    def resizeEvent(self, event) -> None:  # noqa: N802
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._elide()
 

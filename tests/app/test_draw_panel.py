@@ -214,7 +214,8 @@ def test_feature_maps_and_kernels(qtbot, tmp_path, mnist, default_model):
     guess = wait_for_guess(qtbot, panel)
     qtbot.waitUntil(lambda: panel.inside.maps_grid.tiles is not None, timeout=2000)
     spatial = [i for i, _n, a in default_model.activations(guess.network_input[None, None]) if a.ndim == 4]
-    assert [panel.inside.layer_picker.itemData(i) for i in range(panel.inside.layer_picker.count())] == spatial
+    picker = panel.inside.layer_picker
+    assert [picker.itemData(i) for i in range(picker.count())] == spatial
     assert panel.inside.layer_picker.currentData() == 0  # the first conv layer by default
     expected = default_model.activations(guess.network_input[None, None])[0][2][0]
     np.testing.assert_allclose(panel.inside.maps_grid.tiles, expected, rtol=1e-6, atol=1e-6)

@@ -83,7 +83,7 @@ def test_start_right_after_an_edit_trains_the_edited_net(qtbot, panel, session):
 
 
 def test_reorder_duplicate_and_remove(qtbot, panel):
-    types = lambda: [s["type"] for s in panel.specs]  # noqa: E731
+    types = lambda: [s["type"] for s in panel.specs]
     assert types() == ["Conv2D", "MaxPool2D", "Flatten", "Dense"]
     panel.table.selectRow(1)
     panel.up_button.click()

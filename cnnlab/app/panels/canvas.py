@@ -154,10 +154,10 @@ class DrawingCanvas(QWidget):
         scale = self.resolution / sq.width() if sq.width() > 0 else 1.0
         return QPointF((pos.x() - sq.x()) * scale, (pos.y() - sq.y()) * scale)
 
-    def sizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+    def sizeHint(self) -> QSize:
         return QSize(self.resolution, self.resolution)
 
-    def paintEvent(self, event) -> None:  # noqa: N802
+    def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), self.palette().window())
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
@@ -211,28 +211,28 @@ class DrawingCanvas(QWidget):
                            (max(ys) - min(ys) + 2 * pad) * k).toAlignedRect())
         self.changed.emit()
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
             self.begin_stroke(event.position())
             event.accept()
         else:
             super().mousePressEvent(event)
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if self._drawing and event.buttons() & Qt.MouseButton.LeftButton:
             self.extend_stroke(event.position())
             event.accept()
         else:
             super().mouseMoveEvent(event)
 
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton and self._drawing:
             self.end_stroke(event.position())
             event.accept()
         else:
             super().mouseReleaseEvent(event)
 
-    def tabletEvent(self, event: QTabletEvent) -> None:  # noqa: N802
+    def tabletEvent(self, event: QTabletEvent) -> None:
         """Pen tablets: the same strokes, with the tablet's sub-pixel positions. (Touch
         screens reach the canvas as mouse events, which Qt synthesizes from touches.)"""
         kind = event.type()

@@ -109,7 +109,7 @@ class FeatureMapsView(QWidget):
         self.kernels_grid.set_tiles(tiles.tiles, levels=tiles.levels, cmap=tiles.cmap, columns=columns)
         self.kernels_grid.set_title(f"#{index} Conv2D: {tiles.description}")
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         # re-flow the tiles for the new shape of their area, once the layout has run
         QTimer.singleShot(0, self._reflow)

@@ -60,7 +60,7 @@ class ModelFiltersView(QWidget):
         if self.isVisible():
             self._render()
 
-    def showEvent(self, event) -> None:  # noqa: N802 — catch up on updates made while hidden
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         if self._stale:
             self._render()

@@ -91,7 +91,7 @@ class GraphView(QGraphicsView):
     #: Largest zoom ``fit`` uses: small graphs grow until their text is easy to read.
     MAX_FIT_SCALE = 2.0
 
-    def wheelEvent(self, event) -> None:  # noqa: N802 (Qt override)
+    def wheelEvent(self, event) -> None:
         steps = event.angleDelta().y() / 120.0
         factor = 1.15 ** steps
         scale = self.transform().m11() * factor
@@ -99,7 +99,7 @@ class GraphView(QGraphicsView):
             self.scale(factor, factor)
             self._auto_fit = False  # the user chose a zoom: keep it on resize
 
-    def resizeEvent(self, event) -> None:  # noqa: N802
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         if getattr(self, "_auto_fit", True):
             self.fit()
