@@ -29,6 +29,20 @@ def _no_display_problem() -> str | None:
             "without a desktop run it as `xvfb-run -a cnnlab` (Debian/Ubuntu package xvfb).")
 
 
+def leave_a_core_for_the_window(environ=os.environ) -> None:
+    """Let the matrix products use every core but one, so the window's thread always has a
+    core while training runs. On a busy 2-core laptop, OpenBLAS threads that spin-wait
+    for each other otherwise take the core the GUI needs (measured: 4x slower steps and
+    130 ms stalls). Must run before NumPy is imported; a value the user set wins."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    threads = str(max(1, cores - 1))
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        environ.setdefault(name, threads)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "data":
@@ -67,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return 2
+    if "numpy" not in sys.modules:
+        leave_a_core_for_the_window()
     from cnnlab.app.startup import run_app
 
     return run_app(qt_args, start_training=args.start_training, quit_after_ms=args.quit_after)

@@ -1,5 +1,7 @@
 """The ``cnnlab`` command: help, version, data subcommand, and no traceback without a display."""
 
+import os
+
 import pytest
 
 from cnnlab import __version__
@@ -29,3 +31,15 @@ def test_no_display_gives_a_clear_message(capsys, monkeypatch):
         monkeypatch.delenv(var, raising=False)
     assert main([]) == 2
     assert "xvfb-run" in capsys.readouterr().err
+
+
+def test_the_app_leaves_one_core_for_the_window():
+    from cnnlab.__main__ import leave_a_core_for_the_window
+
+    env = {}
+    leave_a_core_for_the_window(env)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert env["OPENBLAS_NUM_THREADS"] == str(max(1, cores - 1)) == env["OMP_NUM_THREADS"]
+    mine = {"OPENBLAS_NUM_THREADS": "3"}
+    leave_a_core_for_the_window(mine)
+    assert mine["OPENBLAS_NUM_THREADS"] == "3"  # what the user set wins
