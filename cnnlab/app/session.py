@@ -59,6 +59,7 @@ class Session(QObject):
         self.state = TrainingState.IDLE
         self.history = None  # engine.trainer.History of the last run
         self._trainer = None
+        self._run_settings: dict = {}  # the running config, as meta["training"] records it
         self._training_job: Job | None = None
         self._threads: dict[Job, tuple[QThread, JobWorker]] = {}
         self._snapshot: Sequential | None = None
@@ -147,6 +148,7 @@ class Session(QObject):
             raise ValueError(f"the model outputs {tuple(out)} but {ds.name} has {ds.n_classes} classes")
         trainer, run = training_run(self.model, cfg, ds, SNAPSHOT_INTERVAL_S, DIAGNOSTICS_INTERVAL_S)
         self._trainer = trainer
+        self._run_settings = cfg.record(ds.name)
         job = self.run_job("training", run, JobKind.TRAINING)
         self._training_job = job
         job.progress.connect(self._on_training_progress)
@@ -216,6 +218,8 @@ class Session(QObject):
                 getattr(history, "train_loss", None) or getattr(history, "batch_loss", None)):
             # the name, epoch count and curves go into the model's metadata: a saved file keeps them
             self.model_name = record_training(self.model, self.model_name, history)
+            self.model.meta["training"] = {**self._run_settings,
+                                           "epochs_done": len(getattr(history, "train_loss", []))}
             self.model_path = None  # no longer what the file holds
             self.model_changed.emit(self.model)
         if self.model is not None:

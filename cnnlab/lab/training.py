@@ -87,6 +87,15 @@ class TrainingConfig:
             hyper[key] = changes.pop(key)
         return replace(self, hyper=hyper, **changes)
 
+    def record(self, data: str) -> dict:
+        """The settings as the model's ``meta["training"]`` keeps them (the same keys
+        ``cnnlab train`` writes, shown in an exported ``model.py``)."""
+        out = {"data": data, "optimizer": self.optimizer, **self.optimizer_hyper(),
+               "epochs": self.epochs, "batch_size": self.batch_size,
+               "val_fraction": self.val_fraction, "seed": self.seed, "augment": self.augment}
+        out.update({k: getattr(self, k) for k in ("l2", "l1") if getattr(self, k)})
+        return out
+
     def optimizer_hyper(self) -> dict[str, float]:
         """Every hyper-parameter the optimizer gets, defaults filled in (``lr`` included)."""
         values = OPTIMIZERS[self.optimizer].defaults()

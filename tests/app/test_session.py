@@ -33,6 +33,10 @@ def test_training_reports_batches_epochs_and_weights(qtbot, session):
     history = done.args[0]
     assert session.state == "idle"
     assert [e.epoch for e in epochs] == [1, 2]
+    # the run's settings go with the model (a saved or exported model shows them)
+    record = session.model.meta["training"]
+    assert (record["optimizer"], record["lr"], record["epochs_done"]) == ("adam", 0.01, 2)
+    assert record["data"] == session.dataset.name
     assert batches and batches[-1].epochs == 2
     assert len(history.train_loss) == 2 and history.val_acc[-1] is not None
     assert snapshots, "the canvas and filter views need weight snapshots"
