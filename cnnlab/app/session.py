@@ -10,10 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PyQt6.QtCore import QObject, QThread, pyqtSignal
+from PyQt6.QtCore import QObject, QThread, QTimer, pyqtSignal
 
 from cnnlab.app.dataset_bundle import DatasetBundle, dataset_name, load_dataset
 from cnnlab.app.jobs import Job, JobContext, JobKind, JobWorker
+from cnnlab.app.memory import give_back_freed_memory
 from cnnlab.app.training_run import WeightsSnapshot, training_run
 from cnnlab.engine.model import Sequential
 from cnnlab.engine.model import load as load_model_file
@@ -115,7 +116,8 @@ class Session(QObject):
         for array in (bundle.x_train, bundle.y_train, bundle.x_test, bundle.y_test):
             array.flags.writeable = False  # shared with jobs: nobody writes into it
         self.dataset = bundle
-        self.dataset_changed.emit(bundle)
+        self.dataset_changed.emit(bundle)  # the views drop the old arrays…
+        give_back_freed_memory(collect=True)  # …and their memory goes back to the system
         self.status_message.emit(f"dataset: {bundle.describe()}")
 
     def load_dataset_async(self, kind: str, source: str) -> Job:
@@ -287,6 +289,7 @@ class Session(QObject):
             thread.quit()
             thread.wait()
         job.deleteLater()
+        QTimer.singleShot(0, give_back_freed_memory)  # once the job and its result are gone
         self.jobs_changed.emit()
 
     def shutdown(self, timeout_ms: int = 3000) -> bool:
