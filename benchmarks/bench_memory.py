@@ -89,8 +89,13 @@ def _digits(rng, n: int) -> np.ndarray:
 
 
 def generate_files(folder: Path, quick: bool) -> dict[str, tuple[str, str]]:
-    """Write every format; returns ``{label: (kind, path)}``."""
+    """Write every format (unless ``folder`` holds a complete set of the same size already);
+    returns ``{label: (kind, path)}``."""
     import scipy.io
+
+    done = folder / f"complete-{'quick' if quick else 'full'}.json"
+    if done.exists():
+        return json.loads(done.read_text())
 
     rng = np.random.default_rng(0)
     n_mnist = (6000, 1000) if quick else (60000, 10000)
@@ -144,10 +149,11 @@ def generate_files(folder: Path, quick: bool) -> dict[str, tuple[str, str]]:
     for name, x, y in batches:
         batch = {b"batch_label": name.encode(), b"labels": [int(v) for v in y], b"data": x,
                  b"filenames": [f"img_{i}.png".encode() for i in range(len(y))]}
-        (python / name).write_bytes(pickle.dumps(batch, protocol=2))
+        (python / name).write_bytes(pickle.dumps(batch, protocol=4))  # protocol 2 doubles the bytes
     with tarfile.open(folder / "cifar-10-python.tar.gz", "w:gz", compresslevel=1) as tar:
         tar.add(python, arcname="cifar-10-batches-py")
     out["CIFAR-10 python .tar.gz"] = ("cifar10", str(folder / "cifar-10-python.tar.gz"))
+    done.write_text(json.dumps(out))
     return out
 
 
@@ -359,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small files, 3 repetitions")
     parser.add_argument("--reps", type=int, default=None, help="repetitions (default 10, quick 3)")
-    parser.add_argument("--files", type=Path, help="generate the files here (kept)")
+    parser.add_argument("--files", type=Path, help="generate the files here, or reuse them (kept)")
     parser.add_argument("--json", type=Path, help="also write the raw numbers here")
     parser.add_argument("--part", choices=["repeat", "switch", "load"], help=argparse.SUPPRESS)
     parser.add_argument("--load", nargs=2, metavar=("KIND", "SOURCE"), help=argparse.SUPPRESS)
