@@ -119,7 +119,7 @@ class AnalysisView(QWidget):
         top.addWidget(self.bars_of)
         top.addWidget(QLabel("test images:"))
         top.addWidget(self.test_subset)
-        top.addWidget(self.jobs, 1)
+        top.addStretch(1)
 
         middle = QSplitter(Qt.Orientation.Vertical)
         middle.addWidget(self.per_class)
@@ -134,6 +134,7 @@ class AnalysisView(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        layout.addWidget(self.jobs)  # its own row: the status line has room to say what runs
         layout.addWidget(self.summary)
         layout.addWidget(split, 1)
 

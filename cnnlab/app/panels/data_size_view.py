@@ -214,9 +214,9 @@ class DataSizeView(TrainingRunView):
         self.points, self.baseline = [], None
         self._n_train = len(y)
         self._redraw()
+        epochs = f"{settings.epochs} epoch{'s' * (settings.epochs > 1)}"
         self.start("data size", run, f"training {s.model_name} on {len(fractions)} fractions of "
-                                     f"{len(y):,} images, {settings.epochs} epochs each…",
-                   JobKind.DATA_SIZE)
+                                     f"{len(y):,} images, {epochs} each…", JobKind.DATA_SIZE)
         return True
 
     def _on_report(self, report) -> None:
