@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import QSettings, Qt
+from PyQt6.QtCore import QSettings, Qt, QTimer
 from PyQt6.QtWidgets import (
     QButtonGroup,
     QFileDialog,
@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     from cnnlab.app.session import Session
 
 TINY = 1e-300  # a loss of exactly 0 still has a place on the log axis
+#: Milliseconds between redraws of the curves and kernels while a run reports.
+REDRAW_MS = 150
 
 
 class KernelRecoveryView(QWidget):
@@ -63,6 +65,13 @@ class KernelRecoveryView(QWidget):
         self.loaded_target: np.ndarray | None = None
         self.target: np.ndarray | None = None  # (F, 3, kh, kw) of the current/last run
         self.job = None
+        # reports come ~20 per second; the plots and kernel tiles are redrawn at most every
+        # REDRAW_MS from the latest one (a redraw of this view takes tens of ms)
+        self._latest: R.RecoveryReport | None = None
+        self._redraw = QTimer(self)
+        self._redraw.setSingleShot(True)
+        self._redraw.setInterval(REDRAW_MS)
+        self._redraw.timeout.connect(self._draw_latest)
         self.result = None
         self.steps: list[int] = []
         self.losses: list[float] = []
@@ -275,14 +284,25 @@ class KernelRecoveryView(QWidget):
         self.steps.append(report.step)
         self.losses.append(max(report.loss, TINY))
         self.errors.append(max(report.max_abs_error, TINY))
+        self.progress_steps.step(self.job, report.step, report.max_abs_error)
+        if report.weights is not None or self._latest is None:
+            self._latest = report
+        if not self._redraw.isActive():
+            self._redraw.start()
+
+    def _draw_latest(self) -> None:
+        report, self._latest = self._latest, None
         self.loss_curve.setData(self.steps, self.losses)
         self.error_curve.setData(self.steps, self.errors)
-        self.progress_steps.step(self.job, report.step, report.max_abs_error)
+        if report is None:
+            return
         self.result_label.setText(f"max |C − C0| = {report.max_abs_error:.3g}")
         if report.weights is not None:
             self._show_kernels(self.target, report.weights, f"step {report.step}")
 
     def _on_finished(self, result) -> None:
+        self._redraw.stop()
+        self._latest = None
         self._end_job()
         if result is None:  # cancelled before the first step
             self.progress_steps.finish(0, False, True)
