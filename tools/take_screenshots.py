@@ -4,7 +4,8 @@
 
 It trains the small CNN preset for two epochs on 2,000 sample digits (so the Train tab's
 plots show a real run), draws a "3" on the canvas with strokes, evaluates the shipped
-digit model for the Experiments tab, and grabs each tab at 1280×800.
+digit model for the Experiments tab, and grabs each tab at 1440×900 (``window_<tab>.png``,
+shown in the README) and at 1024×700 (``window_<tab>_1024x700.png``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from cnnlab.lab.presets import DEFAULT_PRESET, build_preset  # noqa: E402
 from cnnlab.lab.training import TrainingConfig  # noqa: E402
 
 NAMES = ["model", "train", "draw", "step_by_step", "kernels", "experiments", "backprop"]
+LARGE, SMALL = (1440, 900), (1024, 700)
 
 
 def wait_until(app: QApplication, done, timeout_s: float = 300.0) -> None:
@@ -67,16 +69,18 @@ def main(argv: list[str] | None = None) -> int:
     default_model, default_name = session.model, session.model_name
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "shots.ini"), QSettings.Format.IniFormat)
     window = MainWindow(session, settings)
-    window.resize(1280, 800)
+    window.resize(*LARGE)
     window.show()
 
-    def grab(index: int, suffix: str = "") -> None:
+    def grab(index: int) -> None:
         window.tabs.setCurrentIndex(index)
-        for _ in range(20):
-            app.processEvents()
-        path = args.out / f"window_{NAMES[index]}{suffix}.png"
-        window.grab().save(str(path))
-        print("wrote", path)
+        for size, suffix in ((SMALL, "_1024x700"), (LARGE, "")):
+            window.resize(*size)
+            for _ in range(20):
+                app.processEvents()
+            path = args.out / f"window_{NAMES[index]}{suffix}.png"
+            window.grab().save(str(path))
+            print("wrote", path)
 
     # Train: a real short run of the small CNN.
     session.set_model(build_preset(DEFAULT_PRESET), f"{DEFAULT_PRESET} (untrained)")

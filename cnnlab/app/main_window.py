@@ -342,10 +342,3 @@ class MainWindow(QMainWindow):
         self.session.shutdown(timeout_ms=3000)
         super().closeEvent(event)
 
-
-def run_app(argv: list[str] | None = None) -> int:
-    """Run the app (kept for scripts; the entry point is :func:`cnnlab.app.startup.run_app`,
-    which also installs the error dialog and shuts down in order)."""
-    from cnnlab.app.startup import run_app as run
-
-    return run(argv)

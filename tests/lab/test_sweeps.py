@@ -8,13 +8,12 @@ import pytest
 
 from cnnlab.engine.layers import Dense, Flatten, ReLU
 from cnnlab.engine.model import Sequential
+from cnnlab.lab.baseline import linear_softmax, logistic_baseline
 from cnnlab.lab.sweeps import (
     SweepRow,
     _nested_subset,
     data_size_curve,
     grid_sweep,
-    linear_softmax,
-    logistic_baseline,
     rows_to_csv,
 )
 from cnnlab.lab.training import TrainingConfig

@@ -36,13 +36,8 @@ from cnnlab.app.panels.training_run_view import (
 )
 from cnnlab.app.widgets import TRAIN_COLOR, VAL_COLOR, format_count, format_duration
 from cnnlab.engine.model import Sequential
-from cnnlab.lab.sweeps import (
-    BaselineResult,
-    DataSizePoint,
-    DataSizeResult,
-    data_size_curve,
-    logistic_baseline,
-)
+from cnnlab.lab.baseline import BaselineResult, logistic_baseline
+from cnnlab.lab.sweeps import DataSizePoint, DataSizeResult, data_size_curve
 
 if TYPE_CHECKING:
     from cnnlab.app.session import Session

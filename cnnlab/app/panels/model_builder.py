@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 
+from cnnlab.app.jobs import JobKind
 from cnnlab.lab.network_design import NetworkDesign
 from cnnlab.lab.presets import build as build_specs
 
@@ -89,7 +90,8 @@ class ModelBuilder(QObject):
         if self.job is not None:
             self.job.cancel()
         self.busy.emit(True)
-        job = self.session.run_job("build model", lambda ctx: build_specs(specs, shape, seed=seed))
+        job = self.session.run_job("build model", lambda ctx: build_specs(specs, shape, seed=seed),
+                                   JobKind.MODEL)
         job.finished.connect(lambda model: self._install(model, name, generation))
         job.failed.connect(lambda reason: self._failed(reason, generation))
         job.done.connect(lambda: self._job_done(job))

@@ -1,14 +1,16 @@
-"""The kernel recovery's progress bar: steps towards the budget or, usually sooner, the
-error towards the tolerance — whichever is further — with an ETA, and 100 % at the end
-even when the run converges long before its step budget."""
+"""How far kernel recovery has come: its progress bar (steps towards the budget or, usually
+sooner, the error towards the tolerance — whichever is further — with an ETA, and 100 % at
+the end even when the run converges long before its step budget) and its loss plot."""
 
 from __future__ import annotations
 
 import math
 
+import pyqtgraph as pg
+from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QProgressBar
 
-from cnnlab.app.widgets import format_duration
+from cnnlab.app.widgets import PREVIOUS_COLOR, TRAIN_COLOR, VAL_COLOR, format_duration
 
 #: The bar counts in thousandths.
 SCALE = 1000
@@ -65,3 +67,26 @@ class RecoveryProgress:
         self.fraction = 1.0
         self.bar.setValue(SCALE)
         self.bar.setFormat(f"step {steps:,} · 100 %" + (" · converged" if converged else ""))
+
+
+class RecoveryLossPlot(pg.PlotWidget):
+    """The L2 loss and max |C − C0| against the step, on a log scale, with the tolerance as
+    a dashed line (``loss_curve``, ``error_curve``, ``tolerance_line``)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent, background="w")
+        self.setLogMode(x=False, y=True)
+        self.showGrid(x=True, y=True, alpha=0.2)
+        self.setLabel("bottom", "step")
+        self.setLabel("left", "value (log scale)")
+        self.addLegend(offset=(10, -10))  # bottom left: the curves start high
+        self.loss_curve = self.plot(pen=pg.mkPen(TRAIN_COLOR, width=2), name="L2 loss (MSE)")
+        self.error_curve = self.plot(pen=pg.mkPen(VAL_COLOR, width=2), name="max |C − C0|")
+        self.tolerance_line = pg.InfiniteLine(
+            angle=0, pen=pg.mkPen(PREVIOUS_COLOR, style=Qt.PenStyle.DashLine),
+            label="tolerance", labelOpts={"position": 0.97, "color": (110, 110, 110),
+                                          "anchors": [(1, 1), (1, 1)]})  # clear of the legend
+        self.addItem(self.tolerance_line)
+        for curve in (self.loss_curve, self.error_curve):
+            curve.setClipToView(True)
+            curve.setDownsampling(auto=True)

@@ -7,8 +7,7 @@ import math
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pyqtgraph as pg
-from PyQt6.QtCore import QSettings, Qt, QTimer
+from PyQt6.QtCore import QSettings, QTimer
 from PyQt6.QtWidgets import (
     QButtonGroup,
     QFileDialog,
@@ -27,13 +26,10 @@ from PyQt6.QtWidgets import (
 from cnnlab.app.jobs import JobKind
 from cnnlab.app.panels.empty_note import EmptyNote
 from cnnlab.app.panels.image_views import restore_values, save_values
-from cnnlab.app.panels.recovery_progress import RecoveryProgress
+from cnnlab.app.panels.recovery_progress import RecoveryLossPlot, RecoveryProgress
 from cnnlab.app.panels.recovery_settings import RecoveryLearningBox
 from cnnlab.app.widgets import (
     ERROR_COLOR,
-    PREVIOUS_COLOR,
-    TRAIN_COLOR,
-    VAL_COLOR,
     TileGrid,
     big_label_font,
     scrollable,
@@ -163,22 +159,9 @@ class KernelRecoveryView(QWidget):
         box = QWidget()
         col = QVBoxLayout(box)
         col.setContentsMargins(0, 0, 0, 0)
-        self.plot = pg.PlotWidget(background="w")
-        self.plot.setLogMode(x=False, y=True)
-        self.plot.showGrid(x=True, y=True, alpha=0.2)
-        self.plot.setLabel("bottom", "step")
-        self.plot.setLabel("left", "value (log scale)")
-        self.plot.addLegend(offset=(10, -10))  # bottom left: the curves start high
-        self.loss_curve = self.plot.plot(pen=pg.mkPen(TRAIN_COLOR, width=2), name="L2 loss (MSE)")
-        self.error_curve = self.plot.plot(pen=pg.mkPen(VAL_COLOR, width=2), name="max |C − C0|")
-        self.tolerance_line = pg.InfiniteLine(
-            angle=0, pen=pg.mkPen(PREVIOUS_COLOR, style=Qt.PenStyle.DashLine),
-            label="tolerance", labelOpts={"position": 0.97, "color": (110, 110, 110),
-                                          "anchors": [(1, 1), (1, 1)]})  # clear of the legend
-        self.plot.addItem(self.tolerance_line)
-        for curve in (self.loss_curve, self.error_curve):
-            curve.setClipToView(True)
-            curve.setDownsampling(auto=True)
+        self.plot = RecoveryLossPlot()
+        self.loss_curve, self.error_curve = self.plot.loss_curve, self.plot.error_curve
+        self.tolerance_line = self.plot.tolerance_line
         self.plot_note = EmptyNote(self.plot, "Press Start: the loss and max |C − C0| appear "
                                               "here step by step, on a log scale")
         col.addWidget(self.plot, 2)

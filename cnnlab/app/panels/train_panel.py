@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import QBuffer, QByteArray, QIODevice, QSettings, Qt, QTimer
 from PyQt6.QtWidgets import (
-    QComboBox,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -27,11 +26,11 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from cnnlab.app.panels.dataset_chooser import DatasetChooser
 from cnnlab.app.panels.diagnostics_view import DiagnosticsView
 from cnnlab.app.panels.lr_finder_view import LrFinderView
 from cnnlab.app.panels.train_plots import REDRAW_MS, TrainingPlots
 from cnnlab.app.panels.train_settings import FIELDS, TrainingSettings
-from cnnlab.app.session import load_dataset
 from cnnlab.app.widgets import ERROR_COLOR, format_count, format_duration, show_error
 from cnnlab.files import write_atomically
 from cnnlab.lab.training import TrainingConfig, TrainingState
@@ -39,11 +38,6 @@ from cnnlab.lab.training_monitor import epoch_line, eta_seconds, run_fraction
 
 if TYPE_CHECKING:
     from cnnlab.app.session import Session
-
-#: Datasets offered when no ``DatasetActions`` is given: (label, kind, source).
-FALLBACK_OPTIONS = [("MNIST sample", "mnist", "sample"), ("CIFAR-10 sample", "cifar10", "sample"),
-                    ("MNIST full", "mnist", "full"), ("CIFAR-10 full", "cifar10", "full")]
-
 
 class TrainPanel(QWidget):
     """Train tab. ``data_actions`` (a ``DatasetActions``) fills the dataset combo; without
@@ -65,7 +59,6 @@ class TrainPanel(QWidget):
         self.plots.set_span(self.epochs.value())
         self.epochs.valueChanged.connect(self._on_epochs_changed)
 
-        session.dataset_changed.connect(lambda _ds: self._sync_dataset_combo())
         session.model_changed.connect(self._on_model_changed)
         session.architecture_error_changed.connect(lambda _e: self._update_buttons())
         session.training_state_changed.connect(self._on_state)
@@ -75,9 +68,6 @@ class TrainPanel(QWidget):
         session.weights_updated.connect(self._on_weights)
         session.training_finished.connect(self._on_finished)
         session.training_failed.connect(self._on_failed)
-        if data_actions is not None:
-            data_actions.options_changed.connect(self._fill_dataset_combo)
-        self._fill_dataset_combo()
         if session.model is not None:
             self.plots.show_weights(session.model)
             self.plots.flush()
@@ -85,12 +75,9 @@ class TrainPanel(QWidget):
 
     # ------------------------------------------------------------------ UI
     def _build_controls(self) -> None:
-        self.dataset_combo = QComboBox()
-        self.dataset_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.dataset_combo.setMinimumContentsLength(16)
-        self.dataset_combo.activated.connect(self._on_dataset_activated)
-        self.dataset_label = QLabel()
-        self.dataset_label.setWordWrap(True)
+        self.datasets = DatasetChooser(self.session, self.data_actions, self._message, self)
+        self.dataset_combo, self.dataset_label = self.datasets.combo, self.datasets.label
+        self.dataset_index = self.datasets.index
 
         self.settings_form = TrainingSettings()
         for name in FIELDS:  # the widgets by their TrainingConfig names
@@ -154,65 +141,6 @@ class TrainPanel(QWidget):
         layout = QHBoxLayout(self)
         layout.addWidget(left)
         layout.addLayout(right, 1)
-
-    # ------------------------------------------------------------ datasets
-    def _options(self) -> list[tuple[str, str, str]]:
-        if self.data_actions is not None:
-            return list(self.data_actions.options())
-        return list(FALLBACK_OPTIONS)
-
-    def _fill_dataset_combo(self) -> None:
-        self.dataset_combo.blockSignals(True)
-        self.dataset_combo.clear()
-        for label, kind, source in self._options():
-            self.dataset_combo.addItem(label, (kind, source))
-        self.dataset_combo.blockSignals(False)
-        self._sync_dataset_combo()
-
-    def _sync_dataset_combo(self) -> None:
-        """Point the combo at the session's dataset and describe it."""
-        ds = self.session.dataset
-        if ds is None:
-            self.dataset_label.setText("no dataset loaded")
-            return
-        index = self.dataset_index(ds.kind, ds.source)
-        if index < 0:
-            self.dataset_combo.addItem(ds.name, (ds.kind, ds.source))
-            index = self.dataset_combo.count() - 1
-        self.dataset_combo.setCurrentIndex(index)
-        self.dataset_label.setText(f"{ds.describe()} · images {'×'.join(map(str, ds.input_shape))}"
-                                   f" · {ds.n_classes} classes")
-
-    def dataset_index(self, kind: str, source: str) -> int:
-        """Row of ``(kind, source)`` in the dataset combo, or -1."""
-        combo = self.dataset_combo
-        return next((i for i in range(combo.count()) if combo.itemData(i) == (kind, source)), -1)
-
-    def _on_dataset_activated(self, index: int) -> None:
-        kind, source = self.dataset_combo.itemData(index)
-        ds = self.session.dataset
-        if ds is not None and (ds.kind, ds.source) == (kind, source):
-            return
-        try:
-            job = self._choose(kind, source)
-        except (OSError, ValueError, RuntimeError) as exc:
-            self._message(f"Could not load that dataset: {exc}")
-            self._sync_dataset_combo()
-            return
-        if job is not None:
-            self.dataset_label.setText(f"loading {self.dataset_combo.itemText(index)}…")
-            job.failed.connect(lambda msg: self._message(f"Could not load that dataset: {msg}"))
-            job.done.connect(self._sync_dataset_combo)
-        else:
-            self._sync_dataset_combo()
-
-    def _choose(self, kind: str, source: str):
-        if self.data_actions is not None:
-            return self.data_actions.choose(kind, source)
-        if source == "sample":
-            self.session.set_dataset(load_dataset(kind, "sample"))
-            return None
-        return self.session.load_dataset_async(kind, source)
 
     # ------------------------------------------------------------ training
     def config(self) -> TrainingConfig:
