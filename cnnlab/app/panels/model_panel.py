@@ -102,6 +102,7 @@ class ModelPanel(QWidget):
         self.reinit_button.clicked.connect(self.reinitialize)
 
         self.summary_title = QLabel()
+        self.summary_title.setWordWrap(True)  # a long model name must not widen the window
         self.summary = QPlainTextEdit()
         self.summary.setReadOnly(True)
         self.summary.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)

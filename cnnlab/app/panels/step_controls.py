@@ -15,6 +15,8 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from cnnlab.app.widgets import ElidedLabel
+
 #: Speeds the slider offers, in windows per second.
 SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500)
 DRAWING, DATASET = "drawing", "dataset"
@@ -140,7 +142,7 @@ class PlaybackControls(QWidget):
         self.skip_row.setToolTip("jump to the last cell of the current output row")
         self.finish = QPushButton("Finish this channel")
         self.finish.setToolTip("compute every remaining window of this output channel at once")
-        self.position = QLabel()
+        self.position = ElidedLabel()  # a long position must not widen the window
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         for widget in (self.restart, self.step, self.play, QLabel("speed"), self.speed,

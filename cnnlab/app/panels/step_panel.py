@@ -21,7 +21,7 @@ from cnnlab.app.panels.step_controls import PlaybackControls, SourceControls
 from cnnlab.app.panels.step_forward import ForwardView
 from cnnlab.app.panels.step_sgd import SgdView
 from cnnlab.app.session import Session
-from cnnlab.app.widgets import ERROR_COLOR
+from cnnlab.app.widgets import ERROR_COLOR, ElidedLabel
 from cnnlab.lab import step_by_step as steps
 from cnnlab.lab.step_walk import ChannelWalk, sgd_step
 
@@ -72,7 +72,7 @@ class StepByStepPanel(QWidget):
         self.message.setWordWrap(True)
         self.message.setStyleSheet(f"color: {ERROR_COLOR.name()};")
         self.message.hide()
-        self.check_label = QLabel()
+        self.check_label = ElidedLabel()  # ends in "…" rather than widen the window
         self.check_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.check_button = QPushButton("Check loops = engine (whole layer)")
         self.check_button.setToolTip("run every channel through the plain loops and compare with "

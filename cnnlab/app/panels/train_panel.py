@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import QBuffer, QByteArray, QIODevice, QSettings, Qt, QTimer
 from PyQt6.QtWidgets import (
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QTabWidget,
     QVBoxLayout,
@@ -121,10 +123,15 @@ class TrainPanel(QWidget):
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
         lv.addWidget(data_box)
-        lv.addWidget(self.settings_form)
+        # the form scrolls in a short window; Start/Pause/Stop stay in sight below it
+        form_scroll = QScrollArea()
+        form_scroll.setWidget(self.settings_form)
+        form_scroll.setWidgetResizable(True)
+        form_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        form_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        lv.addWidget(form_scroll, 1)
         lv.addLayout(buttons)
         lv.addWidget(self.reason_label)
-        lv.addStretch(1)
 
         # the live curves, what happens inside each layer, and the learning-rate finder
         self.diagnostics = DiagnosticsView(self.session)
