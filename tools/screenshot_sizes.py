@@ -12,20 +12,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
-from PyQt6.QtCore import QSettings  # noqa: E402
-from PyQt6.QtWidgets import QApplication  # noqa: E402
-from take_screenshots import draw_three, wait_until  # noqa: E402
-
-from cnnlab.app.main_window import MainWindow  # noqa: E402
-from cnnlab.app.session import Session  # noqa: E402
-from cnnlab.app.startup import load_startup_state  # noqa: E402
+from take_screenshots import draw_three, open_window, wait_until  # noqa: E402
 
 SIZES = [(1440, 900), (1024, 700)]
 
@@ -35,13 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    session = Session()
-    problems = load_startup_state(session)
-    if problems:
-        raise SystemExit("\n".join(problems))
-    settings = QSettings(str(Path(tempfile.mkdtemp()) / "shots.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(session, settings)
+    app, session, window = open_window()
     window.show()
 
     def settle() -> None:

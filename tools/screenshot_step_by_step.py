@@ -12,21 +12,16 @@ docs/screenshots/step_by_step*.png.
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
 
 import numpy as np  # noqa: E402
-from PyQt6.QtCore import QSettings  # noqa: E402
-from PyQt6.QtWidgets import QApplication  # noqa: E402
 
-from cnnlab.app.main_window import MainWindow  # noqa: E402
 from cnnlab.app.panels.step_panel import BACKWARD, FORWARD, SGD_PAGE  # noqa: E402
-from cnnlab.app.session import Session  # noqa: E402
-from cnnlab.app.startup import load_startup_state  # noqa: E402
-from tools.take_screenshots import draw_three, wait_until  # noqa: E402
+from tools.take_screenshots import draw_three, open_window, wait_until  # noqa: E402
 
 SIZES = {"_1440": (1440, 900), "_1024": (1024, 700)}
 
@@ -34,13 +29,7 @@ SIZES = {"_1440": (1440, 900), "_1024": (1024, 700)}
 def main() -> int:
     out = ROOT / "docs" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    session = Session()
-    problems = load_startup_state(session)
-    if problems:
-        raise SystemExit("\n".join(problems))
-    settings = QSettings(str(Path(tempfile.mkdtemp()) / "shots.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(session, settings)
+    app, session, window = open_window()
     window.show()
     window.resize(*SIZES["_1440"])
     window.tabs.setCurrentWidget(window.draw_panel)

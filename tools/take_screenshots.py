@@ -56,19 +56,24 @@ def draw_three(canvas) -> None:
         canvas.end_stroke()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
-    args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
+def open_window() -> tuple[QApplication, Session, MainWindow]:
+    """The real main window with the shipped model and sample, and throwaway settings."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
     session = Session()
     problems = load_startup_state(session)
     if problems:
         raise SystemExit("\n".join(problems))
-    default_model, default_name = session.model, session.model_name
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "shots.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(session, settings)
+    return app, session, MainWindow(session, settings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    app, session, window = open_window()
+    default_model, default_name = session.model, session.model_name
     window.resize(*LARGE)
     window.show()
 
