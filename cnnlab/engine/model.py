@@ -24,7 +24,7 @@ from cnnlab.engine.shapes import ShapeRow, at_position, infer_shapes
 from cnnlab.files import write_atomically
 
 __all__ = ["Sequential", "load", "ModelFileError", "ShapeRow", "infer_shapes", "as_input",
-           "write_atomically", "FORMAT", "VERSION"]
+           "FORMAT", "VERSION"]
 
 FORMAT = "cnnlab.sequential"
 VERSION = 1

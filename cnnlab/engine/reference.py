@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnlab.engine.functional import conv_output_size
 from cnnlab.engine.reference_steps import (
     ConvBackwardStep,
     ConvForwardStep,
@@ -61,11 +62,6 @@ def _taps(out_index: int, kernel: int, stride: int, dilation: int) -> slice:
     return slice(start, start + dilation * (kernel - 1) + 1, dilation)
 
 
-def _out_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
-    """``floor((H + 2p - d(k-1) - 1) / s) + 1``."""
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
-
-
 def _conv_setup(x, W, stride, padding, dilation):
     x, W = np.asarray(x), np.asarray(W)
     if x.ndim != 4 or W.ndim != 4 or x.shape[1] != W.shape[1]:
@@ -74,8 +70,8 @@ def _conv_setup(x, W, stride, padding, dilation):
     (sh, sw), (ph, pw) = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
     (dh, dw) = _pair(dilation, "dilation", 1)
     kh, kw = W.shape[2:]
-    ho = _out_size(x.shape[2], kh, sh, ph, dh)
-    wo = _out_size(x.shape[3], kw, sw, pw, dw)
+    ho = conv_output_size(x.shape[2], kh, sh, ph, dh)
+    wo = conv_output_size(x.shape[3], kw, sw, pw, dw)
     if ho < 1 or wo < 1:
         raise ValueError(f"reference conv: kernel {kh}x{kw} (dilation {dh}x{dw}) does not fit "
                          f"input {x.shape[2]}x{x.shape[3]} padded by {ph}x{pw}")
@@ -159,7 +155,8 @@ def _pool_setup(x, kernel, stride, mode):
     if kh > x.shape[2] or kw > x.shape[3]:
         raise ValueError(f"reference pool: window {kh}x{kw} does not fit input "
                          f"{x.shape[2]}x{x.shape[3]}")
-    return x, (kh, kw), (sh, sw), ((x.shape[2] - kh) // sh + 1, (x.shape[3] - kw) // sw + 1)
+    return x, (kh, kw), (sh, sw), (conv_output_size(x.shape[2], kh, sh),
+                                   conv_output_size(x.shape[3], kw, sw))
 
 
 def pool_forward(x, kernel, stride, mode: str = "max") -> np.ndarray:
