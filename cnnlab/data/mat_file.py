@@ -132,8 +132,10 @@ def _matrix(stream, order: str, name: str, max_values: int, wanted):
         out.view(np.uint8)[:] = np.frombuffer(small[:nbytes], np.uint8)
     elif count:
         stream.readinto(memoryview(out.view(np.uint8)))
-    out = out.reshape(dims[::-1]).transpose()  # column-major on disk
-    return var, np.ascontiguousarray(out.astype(dtype.newbyteorder("="), copy=False))
+    # column-major on disk: the transpose is a view (no copy), so a (784, N) image matrix
+    # read back as (N, 784) by the caller is C-contiguous without ever being copied
+    out = out.reshape(dims[::-1]).transpose()
+    return var, out.astype(dtype.newbyteorder("="), copy=False)
 
 
 def read_mat(path: str | os.PathLike, wanted: set[str] | None = None, *,
