@@ -8,6 +8,7 @@ labels as int64 ``(N,)``. Finding and reading MNIST in its many forms is in
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
 import re
@@ -73,10 +74,31 @@ def read_idx_stream(f, name: str, *, max_values: int = IDX_MAX_VALUES, check=Non
     reason = check(dtype, dims) if check is not None else None
     if reason:
         raise DatasetError(f"{name}: {reason}")
+    _check_remaining(f, count * dtype.itemsize, name, shown)
     out = np.empty(dims, dtype=dtype)
     fill(f, out, name, f"header promises {shown} values")
     expect_end(f, name, f"{shown} values the header promises")
     return out if dtype.isnative else out.astype(dtype.newbyteorder("="))
+
+
+def _check_remaining(f, nbytes: int, name: str, shown: str) -> None:
+    """Before allocating: a file (or bytes) that can tell its length must hold the bytes
+    its header promises. (A gzip stream cannot; it is filled and checked as it is read.)"""
+    if isinstance(f, gzip.GzipFile) or not f.seekable():  # seeking a gzip stream decompresses it
+        return
+    try:
+        here = f.tell()
+        end = f.seek(0, io.SEEK_END)
+        f.seek(here)
+    except (OSError, AttributeError, ValueError):
+        return
+    left = end - here
+    if left < nbytes:
+        raise DatasetError(f"{name}: truncated: header promises {shown} values ({nbytes:,} "
+                           f"bytes) but {left:,} follow it")
+    if left > nbytes:
+        raise DatasetError(f"{name}: {left - nbytes:,} unexpected bytes after the {shown} "
+                           "values the header promises")
 
 
 def parse_idx(raw: bytes, name: str) -> np.ndarray:
