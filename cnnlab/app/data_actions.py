@@ -13,9 +13,10 @@ from PyQt6.QtCore import QObject, pyqtSignal
 from PyQt6.QtGui import QAction
 from PyQt6.QtWidgets import QFileDialog, QWidget
 
-from cnnlab.app.jobs import Job, JobContext, JobKind
+from cnnlab.app.jobs import Job, JobCancelled, JobContext, JobKind
 from cnnlab.app.session import DatasetBundle, Session, dataset_name, load_dataset
 from cnnlab.app.widgets import show_error
+from cnnlab.data.streams import reading_progress
 
 KINDS = {"mnist": "MNIST", "cifar10": "CIFAR-10"}
 SAMPLE_SIZES = {"mnist": "4,000 / 1,000 digits", "cifar10": "20 test photos"}
@@ -32,16 +33,37 @@ def is_cached(kind: str) -> bool:
         return False
 
 
+#: decoded bytes of a full set (images + labels), for the reading phase's progress bar
+FULL_BYTES = {"mnist": 70_000 * (28 * 28 + 1), "cifar10": 60_000 * (3 * 32 * 32 + 1)}
+
+
+def _reading_reporter(ctx: JobContext, kind: str, text: str, start: float):
+    """A ``reading_progress`` callback: the bar from ``start`` to 100 % as the bytes of a
+    full-size set are decoded (a smaller set ends early), and Cancel honoured per chunk."""
+    done = [0]
+
+    def on_read(n: int) -> None:
+        if ctx.should_stop():
+            raise JobCancelled
+        done[0] += n
+        fraction = min(done[0] / FULL_BYTES[kind], 0.99)
+        ctx.progress(start + (1 - start) * fraction, 1.0, text)
+
+    return on_read
+
+
 def fetch_and_load(kind: str, source: str, ctx: JobContext, download: bool) -> DatasetBundle:
     """Job body: download (when asked; the first 80 % of the bar, by bytes) and parse a
-    dataset, saying which phase it is in."""
+    dataset (the rest of the bar, by decoded bytes; Cancel stops it within a chunk),
+    saying which phase it is in."""
     from cnnlab import data
     from cnnlab.data.download import DownloadCancelled
 
     label = KINDS[kind]
     if source != "full":
-        ctx.progress(0, 1, f"reading {label} from …/{Path(source).name or source}")
-        return load_dataset(kind, source)
+        where = f"…/{Path(source).name or source}"
+        with reading_progress(_reading_reporter(ctx, kind, f"reading {label} from {where}", 0.0)):
+            return load_dataset(kind, source)
     share = 0.8 if download else 0.0
 
     def progress(done: int, total: int) -> None:
@@ -54,11 +76,10 @@ def fetch_and_load(kind: str, source: str, ctx: JobContext, download: bool) -> D
     ctx.progress(0, 1, f"{label}: connecting…" if download else f"reading {label} from the cache…")
     loader = data.load_mnist if kind == "mnist" else data.load_cifar10
     try:
-        (xtr, ytr), (xte, yte) = loader("full", download=download, progress=progress,
-                                        cancel=ctx.should_stop)
+        with reading_progress(_reading_reporter(ctx, kind, f"{label}: reading the files…", share)):
+            (xtr, ytr), (xte, yte) = loader("full", download=download, progress=progress,
+                                            cancel=ctx.should_stop)
     except DownloadCancelled:
-        from cnnlab.app.jobs import JobCancelled
-
         raise JobCancelled from None
     classes = data.MNIST_CLASSES if kind == "mnist" else data.CIFAR10_CLASSES
     return DatasetBundle(dataset_name(label, "full", len(xtr), len(xte)), "full", kind,

@@ -26,7 +26,7 @@ import numpy as np
 from cnnlab.data.cifar_pickle import PickleRefused, read_cifar_pickle
 from cnnlab.data.errors import DatasetError
 from cnnlab.data.formats import Pair, check_pair
-from cnnlab.data.streams import CIFAR_BATCH_MAX_IMAGES, CIFAR_IMAGE_BYTES, short
+from cnnlab.data.streams import CIFAR_BATCH_MAX_IMAGES, CIFAR_IMAGE_BYTES, report_read, short
 
 RECORD_BYTES = 1 + CIFAR_IMAGE_BYTES  # 3,073
 _BIN_NAME = re.compile(r"^(data_batch_([1-5])|test_batch)\.bin$")
@@ -65,6 +65,7 @@ def _binary_into(f, count: int, name: str, x: np.ndarray, y: np.ndarray) -> None
         y[done:done + n] = labels
         x.reshape(len(x), -1)[done:done + n] = buf[:n, 1:]
         done += n
+        report_read(want)
 
 
 def _binary_count(size: int, name: str) -> int:
@@ -168,6 +169,7 @@ def _load(batches: dict[str, _Batch], kind: str, where: str, order: list[str] | 
                 b.count = len(px)
                 x.reshape(len(x), -1)[b.offset:b.offset + b.count] = px
                 y[b.offset:b.offset + b.count] = labels
+                report_read(px.nbytes)
                 del data, px
     result = []
     for part, keys in (("train", train_keys), ("test", ["test_batch"])):

@@ -8,6 +8,7 @@ chunk by chunk, so loading costs the data plus a chunk, not the file plus the da
 
 from __future__ import annotations
 
+import contextvars
 import gzip
 import os
 import zlib
@@ -73,6 +74,29 @@ def read_exact(f, n: int, name: str, what: str = "data") -> bytes:
     return data
 
 
+#: bytes-read callback of the running load in this thread (see :func:`reading_progress`)
+_reading: contextvars.ContextVar = contextvars.ContextVar("cnnlab_reading", default=None)
+
+
+@contextmanager
+def reading_progress(callback):
+    """While the block runs, every chunk a dataset reader decodes in this thread is reported
+    as ``callback(n_bytes)``. The callback may raise (e.g. to cancel the load): the reader
+    stops at once and nothing half-read is returned."""
+    token = _reading.set(callback)
+    try:
+        yield
+    finally:
+        _reading.reset(token)
+
+
+def report_read(n: int) -> None:
+    """Tell the running load's callback (if any) that ``n`` more bytes were decoded."""
+    callback = _reading.get()
+    if callback is not None:
+        callback(n)
+
+
 def fill(f, out: np.ndarray, name: str, what: str = "data") -> np.ndarray:
     """Fill the C-contiguous array ``out`` from ``f`` in chunks; DatasetError if ``f``
     ends first. Returns ``out``."""
@@ -84,6 +108,7 @@ def fill(f, out: np.ndarray, name: str, what: str = "data") -> np.ndarray:
             raise DatasetError(f"{name}: truncated: {what} promises {len(view):,} bytes but "
                                f"the file holds only {done:,}")
         done += n
+        report_read(n)
     return out
 
 

@@ -108,3 +108,27 @@ def test_a_bad_file_names_the_file(qtbot, actions, tmp_path):
         pass
     assert "my-mnist.npz" in failed.args[0]
     assert actions.session.dataset.name == "MNIST sample"
+
+
+@pytest.mark.parametrize("fmt, kind", [("cifar-binary", "cifar10"), ("mnist-idx-gz", "mnist")])
+def test_reading_a_dataset_reports_progress_and_can_be_cancelled(tmp_path, fmt, kind):
+    import threading
+
+    from cnnlab.app.data_actions import fetch_and_load
+    from cnnlab.app.jobs import JobCancelled, JobContext, JobProgress
+    from tests.data.builders import write_full_size
+
+    path, _ = write_full_size(tmp_path / fmt, fmt, scale=0.25)
+    reports, stop = [], threading.Event()
+    ctx = JobContext(reports.append, stop, max_rate=1e9)  # every report, unthrottled
+    bundle = fetch_and_load(kind, str(path), ctx, download=False)
+    fractions = [r.done / r.total for r in reports if isinstance(r, JobProgress)]
+    assert len(fractions) > 3 and fractions == sorted(fractions)  # the bar moves while reading
+    assert 0.2 < fractions[-1] < 1.0 and "reading" in reports[-1].text
+    assert len(bundle.x_train) + len(bundle.x_test) > 0
+    # Cancel takes effect within a chunk: nothing half-read comes back
+    reports.clear()
+    ctx = JobContext(lambda r: (reports.append(r), stop.set()), stop, max_rate=1e9)
+    with pytest.raises(JobCancelled):
+        fetch_and_load(kind, str(path), ctx, download=False)
+    stop.clear()
