@@ -152,8 +152,11 @@ class MainWindow(QMainWindow):
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
-        self.dataset_label = ElidedLabel()  # a long folder name must not widen the window
+        # long names end in "…" (full text in the tooltip) and leave the status message room
+        self.dataset_label = ElidedLabel()
+        self.dataset_label.setMaximumWidth(280)
         self.model_label = ElidedLabel()
+        self.model_label.setMaximumWidth(300)
         self.training_label = ElidedLabel("idle", min_width=200)  # training and every job
         self._training_text = ""
         self.job_cancel = QPushButton("Cancel")
