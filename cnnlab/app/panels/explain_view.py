@@ -26,7 +26,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from cnnlab.app.jobs import JobKind
+from cnnlab.app.panels.drawing_job_view import DrawingJobView
 from cnnlab.app.widgets import diverging_colormap, image_plot, sequential_colormap
 from cnnlab.lab.explain import explain_image
 
@@ -132,18 +132,14 @@ class OverlayPane(QWidget):
         self.text.setText(text)
 
 
-class ExplainView(QWidget):
+class ExplainView(DrawingJobView):
     """Call :meth:`set_input` with the model and ``DigitGuess`` after every prediction."""
 
+    job_name = "explain the drawing"
+
     def __init__(self, session, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.session = session
-        self._pending = False  # set_input came since the last job started: newest wins
-        self._model_source = None  # the snapshot the current copy was made from
-        self._model_copy = None
-        self._running = False
+        super().__init__(session, parent)
         self.result = None  # the latest Explanation shown
-        self._last = (None, None)  # (model, DigitGuess) of the newest prediction
         self.target = QComboBox()
         self.target.addItem("the prediction", None)
         for d in range(10):
@@ -160,9 +156,9 @@ class ExplainView(QWidget):
         self.status = QLabel("draw a digit to see why the network says what it says")
         self.status.setStyleSheet("color: #555;")
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.target.currentIndexChanged.connect(self._resend)
-        self.patch.valueChanged.connect(self._resend)
-        self.stride.valueChanged.connect(self._resend)
+        self.target.currentIndexChanged.connect(self.resend)
+        self.patch.valueChanged.connect(self.resend)
+        self.stride.valueChanged.connect(self.resend)
         row = QHBoxLayout()
         for w in (QLabel("Explain the score of"), self.target, QLabel("occlusion patch"),
                   self.patch, QLabel("stride"), self.stride):
@@ -178,49 +174,19 @@ class ExplainView(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(row)
         layout.addLayout(panes, 1)
-        session.model_changed.connect(self._forget_model)
-        session.weights_updated.connect(self._forget_model)
 
-    # ---------------------------------------------------------------- input
-    def _forget_model(self, *_args) -> None:
-        self._model_source = self._model_copy = None
+    # ------------------------------------------------------------- the job
+    def show_empty(self, model) -> None:
+        for pane in self.panes.values():
+            pane.clear()
+        self.status.setText("draw a digit to see why the network says what it says"
+                            if model is not None else "no digit model")
 
-    def set_input(self, model, guess) -> None:
-        """The Draw tab's current model and ``DigitGuess`` (None, None: nothing to explain)."""
-        self._last = (model, guess)
-        if model is None or guess is None or guess.empty:
-            self._pending = False
-            for pane in self.panes.values():
-                pane.clear()
-            self.status.setText("draw a digit to see why the network says what it says"
-                                if model is not None else "no digit model")
-            return
-        self._pending = True
-        self._start()
-
-    def _resend(self, *_args) -> None:
-        self.set_input(*self._last)
-
-    def showEvent(self, event) -> None:  # Qt override
-        super().showEvent(event)
-        self._start()
-
-    def _start(self) -> None:
-        """Explain the newest input in a job, unless one runs (it restarts us when done)
-        or the view is hidden (showing it does)."""
-        if self._running or not self._pending or not self.isVisible():
-            return
-        self._pending = False
-        model, guess = self._last
-        if model is not self._model_source or self._model_copy is None:
-            # a private copy: the GUI thread predicts with the snapshot while the job runs
-            self._model_source, self._model_copy = model, model.copy()
-        model = self._model_copy
+    def make_work(self, model, guess):
         target = self.target.currentData()
         target = guess.label if target is None else int(target)
         x = guess.network_input[None].copy()  # (1, 28, 28)
         patch, stride = self.patch.value(), self.stride.value()
-        self._running = True
         self.status.setText("computing…")
 
         def work(_ctx):
@@ -228,19 +194,12 @@ class ExplainView(QWidget):
             result = explain_image(model, x, target, patch, stride)
             return x[0], result, patch, time.perf_counter() - start
 
-        job = self.session.run_job("explain the drawing", work, JobKind.OTHER)
-        job.finished.connect(self._show)
-        job.failed.connect(self._failed)
-        job.done.connect(self._job_done)
+        return work
 
-    def _job_done(self) -> None:
-        self._running = False
-        self._start()  # the newest request that came in meanwhile
-
-    def _failed(self, message: str) -> None:
+    def show_failure(self, message: str) -> None:
         self.status.setText(f"could not explain: {message}")
 
-    def _show(self, payload) -> None:
+    def show_result(self, payload) -> None:
         base, result, patch, seconds = payload
         self.result = result
         d = result.target

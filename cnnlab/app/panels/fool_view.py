@@ -23,7 +23,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from cnnlab.app.jobs import JobKind
+from cnnlab.app.panels.drawing_job_view import DrawingJobView
 from cnnlab.app.panels.explain_view import ImageArea
 from cnnlab.app.widgets import PREVIOUS_COLOR, TRAIN_COLOR, diverging_colormap, image_plot
 from cnnlab.lab.explain import fgsm, smallest_flipping_eps
@@ -37,23 +37,19 @@ def _percent(p: float) -> str:
     return "> 99.9 %" if p >= 0.9995 else f"{100 * p:.1f} %"
 
 
-class FoolView(QWidget):
+class FoolView(DrawingJobView):
     """``FoolView(session, canvas)``; call :meth:`set_input` after every prediction.
     "Send to canvas" pastes the perturbed image onto ``canvas`` (undoable)."""
 
+    job_name = "fool the network"
+
     def __init__(self, session, canvas, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.session, self.canvas = session, canvas
-        self._last = (None, None)  # (model, DigitGuess)
-        self._pending = False
-        self._running = False
-        self._model_source = self._model_copy = None
+        super().__init__(session, parent)
+        self.canvas = canvas
         self._smallest_key = None  # what the shown "smallest ε" was computed for
         self.adversarial: np.ndarray | None = None  # (1, 28, 28) of the latest attack
         self.smallest_eps: float | None = None
         self._build()
-        session.model_changed.connect(self._forget_model)
-        session.weights_updated.connect(self._forget_model)
 
     def _build(self) -> None:
         self.eps_slider = QSlider(Qt.Orientation.Horizontal)
@@ -147,43 +143,23 @@ class FoolView(QWidget):
 
     def _on_controls(self, *_args) -> None:
         self._show_eps()
-        self.set_input(*self._last)
+        self.resend()
 
-    def _forget_model(self, *_args) -> None:
-        self._model_source = self._model_copy = None
-        self._smallest_key = None
+    def model_copied(self) -> None:
+        self._smallest_key = None  # the smallest ε was found with another model
 
-    # ---------------------------------------------------------------- input
-    def set_input(self, model, guess) -> None:
-        """The Draw tab's current model and ``DigitGuess`` (None, None: nothing to attack)."""
-        self._last = (model, guess)
-        if model is None or guess is None or guess.empty:
-            self._pending = False
-            self.adversarial = None
-            self.send_button.setEnabled(False)
-            self.result_label.setText("draw a digit, then move ε")
-            self.smallest_label.setText("")
-            for item in (self.adv_image, self.delta_image):
-                item.clear()
-            for bars in (self.before_bars, self.after_bars):
-                bars.setOpts(height=np.zeros(10))
-            return
-        self._pending = True
-        self._start()
+    # ------------------------------------------------------------- the job
+    def show_empty(self, model) -> None:
+        self.adversarial = None
+        self.send_button.setEnabled(False)
+        self.result_label.setText("draw a digit, then move ε")
+        self.smallest_label.setText("")
+        for item in (self.adv_image, self.delta_image):
+            item.clear()
+        for bars in (self.before_bars, self.after_bars):
+            bars.setOpts(height=np.zeros(10))
 
-    def showEvent(self, event) -> None:  # Qt override
-        super().showEvent(event)
-        self._start()
-
-    def _start(self) -> None:
-        if self._running or not self._pending or not self.isVisible():
-            return
-        self._pending = False
-        model, guess = self._last
-        if model is not self._model_source or self._model_copy is None:
-            self._model_source, self._model_copy = model, model.copy()
-            self._smallest_key = None
-        model = self._model_copy
+    def make_work(self, model, guess):
         x = guess.network_input[None].astype(np.float32)  # (1, 28, 28)
         eps, steps, target = self.eps, self.steps, self.goal.currentData()
         key = (x.tobytes(), steps, target)
@@ -195,17 +171,12 @@ class FoolView(QWidget):
             smallest = smallest_flipping_eps(model, x, target, steps) if need_smallest else False
             return x, adv, before, after, eps, target, key, smallest
 
-        self._running = True
-        job = self.session.run_job("fool the network", work, JobKind.OTHER)
-        job.finished.connect(self._show)
-        job.failed.connect(lambda msg: self.result_label.setText(f"attack failed: {msg}"))
-        job.done.connect(self._job_done)
+        return work
 
-    def _job_done(self) -> None:
-        self._running = False
-        self._start()
+    def show_failure(self, message: str) -> None:
+        self.result_label.setText(f"attack failed: {message}")
 
-    def _show(self, payload) -> None:
+    def show_result(self, payload) -> None:
         x, adv, before, after, eps, target, key, smallest = payload
         self.adversarial = adv
         self.send_button.setEnabled(True)
