@@ -17,6 +17,7 @@ import pytest
 
 from cnnlab.data import DatasetError, load_cifar10, load_mnist
 from cnnlab.data.cifar_formats import safe_unpickle
+from tests.forge import npy, npz_with
 
 from .builders import (
     cifar_batch,
@@ -92,27 +93,14 @@ def test_gzip_idx_loading_peaks_near_the_data_size(tmp_path):
 
 
 # ------------------------------------------------------------------ npz datasets
-def _npz(path, entries: dict[str, bytes]):
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, data in entries.items():
-            zf.writestr(name, data)
-    return path
-
-
-def _npy(arr) -> bytes:
-    buf = io.BytesIO()
-    np.lib.format.write_array(buf, np.asarray(arr))
-    return buf.getvalue()
-
-
 def _good_entries():
-    return {"x_train.npy": _npy(np.zeros((2, 28, 28), np.uint8)), "y_train.npy": _npy([1, 2]),
-            "x_test.npy": _npy(np.zeros((1, 28, 28), np.uint8)), "y_test.npy": _npy([3])}
+    return {"x_train.npy": npy(np.zeros((2, 28, 28), np.uint8)), "y_train.npy": npy([1, 2]),
+            "x_test.npy": npy(np.zeros((1, 28, 28), np.uint8)), "y_test.npy": npy([3])}
 
 
 def test_npz_with_a_deflated_bomb_entry_is_refused_by_name(tmp_path):
-    entries = {**_good_entries(), "extra.npy": _npy(np.zeros(50 * MB, np.uint8))}
-    path = _npz(tmp_path / "bomb.npz", entries)
+    entries = {**_good_entries(), "extra.npy": npy(np.zeros(50 * MB, np.uint8))}
+    path = npz_with(tmp_path / "bomb.npz", entries)
     with peak_memory() as m, pytest.raises(DatasetError, match="bomb.npz: unexpected entry 'extra'"):
         load_mnist(path)
     assert m.peak < MB
@@ -122,7 +110,7 @@ def test_npz_header_declaring_a_huge_shape_and_duplicates(tmp_path):
     header = repr({"descr": "|u1", "fortran_order": False, "shape": (10**12,)}).encode()
     header += b" " * (63 - (len(header) + 10) % 64) + b"\n"
     forged = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header
-    path = _npz(tmp_path / "huge.npz", {**_good_entries(), "x_test.npy": forged})
+    path = npz_with(tmp_path / "huge.npz", {**_good_entries(), "x_test.npy": forged})
     expected = r"huge.npz: entry 'x_test' declares shape \(1000000000000,\)"
     with peak_memory() as m, pytest.raises(DatasetError, match=expected):
         load_mnist(path)
@@ -131,7 +119,7 @@ def test_npz_header_declaring_a_huge_shape_and_duplicates(tmp_path):
         for name, data in _good_entries().items():
             zf.writestr(name, data)
         with pytest.warns(UserWarning):
-            zf.writestr("y_test.npy", _npy([4]))
+            zf.writestr("y_test.npy", npy([4]))
     with pytest.raises(DatasetError, match="'y_test.npy' appears more than once"):
         load_mnist(path)
 

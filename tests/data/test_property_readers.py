@@ -4,7 +4,6 @@ never allocates more than a small budget on the way (measured with tracemalloc).
 
 import gzip
 import io
-import tracemalloc
 
 import numpy as np
 import pytest
@@ -14,10 +13,10 @@ from hypothesis import strategies as st
 from cnnlab.data import DatasetError, load_cifar10, load_mnist
 from cnnlab.data.cifar_formats import parse_binary_batch, parse_python_batch, safe_unpickle
 from cnnlab.data.formats import parse_idx
+from tests.forge import within_budget
 
 from .builders import cifar_batch, cifar_binary_bytes, cifar_python_bytes, digits, idx_bytes, write_tar
 
-BUDGET = 24 << 20  # bytes any single read may allocate here (the valid files are tiny)
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 
 
@@ -40,16 +39,8 @@ def mutated(valid: bytes):
 
 
 def only_dataset_errors(call):
-    """Run ``call``: it may succeed or raise DatasetError; check the allocation peak."""
-    tracemalloc.start()
-    try:
-        call()
-    except DatasetError:
-        pass
-    finally:
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    assert peak < BUDGET, f"allocated {peak:,} bytes"
+    """Run ``call``: it may succeed or raise DatasetError, within the memory budget."""
+    within_budget(call, DatasetError)
 
 
 IDX = idx_bytes(digits(3, 0)[0])

@@ -1,7 +1,6 @@
 """Model files, layer configs and the engine API under hostile or careless input (issue 12,
 items 2, 3, 7, 8): checked before allocating, refused with messages in the user's words."""
 
-import io
 import json
 import os
 import struct
@@ -18,6 +17,7 @@ from cnnlab.engine.model import ModelFileError, Sequential, load
 from cnnlab.engine.optim import SGD, Adam
 from cnnlab.engine.trainer import Trainer, TrainingDiverged
 from cnnlab.files import write_atomically
+from tests.forge import npy, npz_with
 
 
 def tiny(dtype=np.float32):
@@ -29,20 +29,6 @@ def saved(tmp_path, model=None):
     (model or tiny()).save(path)
     with np.load(path) as npz:
         return {k: npz[k] for k in npz.files}
-
-
-def npz_with(path, entries: dict[str, bytes], method=zipfile.ZIP_DEFLATED):
-    """A zip whose entries are raw bytes (to forge headers, sizes and duplicate names)."""
-    with zipfile.ZipFile(path, "w", compression=method) as zf:
-        for name, data in entries.items():
-            zf.writestr(name, data)
-    return path
-
-
-def npy(arr) -> bytes:
-    buf = io.BytesIO()
-    np.lib.format.write_array(buf, np.asarray(arr))
-    return buf.getvalue()
 
 
 def forged_header(shape, dtype="<f4") -> bytes:

@@ -4,7 +4,6 @@ allocates more than a small budget (tracemalloc)."""
 
 import io
 import json
-import tracemalloc
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -12,8 +11,8 @@ from hypothesis import strategies as st
 
 from cnnlab.engine import layers as L
 from cnnlab.engine.model import ModelFileError, Sequential, load
+from tests.forge import within_budget
 
-BUDGET = 24 << 20
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 
 
@@ -42,18 +41,6 @@ def mutated(valid: bytes):
         return bytes(out[:args[1]] if args[1] is not None else out)
 
     return st.tuples(edits, cut).map(apply)
-
-
-def within_budget(call, allowed):
-    tracemalloc.start()
-    try:
-        call()
-    except allowed:
-        pass
-    finally:
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    assert peak < BUDGET, f"allocated {peak:,} bytes"
 
 
 @FAST
