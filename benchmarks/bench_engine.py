@@ -36,9 +36,9 @@ if ARGS is not None:  # must happen before NumPy loads its BLAS
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(ARGS.threads)
 
-import numpy as np  # noqa: E402
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import cnnlab  # noqa: E402, F401  (before NumPy: sets OpenBLAS's idle spin, as the app does)
+import numpy as np  # noqa: E402
 
 from cnnlab.engine import layers as L  # noqa: E402
 from cnnlab.engine import reference as loops  # noqa: E402

@@ -1,6 +1,7 @@
 """The cnnlab engine: a from-scratch NumPy CNN (NCHW, float32 by default).
 
-No Qt, no threads, no file formats except model ``.npz``. Usable from a notebook::
+No Qt, no file formats except model ``.npz``; the only threads are ``parallel.py``'s,
+which split big element-wise passes over batch slices. Usable from a notebook::
 
     from cnnlab.engine.layers import Conv2D, ReLU, MaxPool2D, Flatten, Dense
     from cnnlab.engine.model import Sequential

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnlab.engine import functional as F
-from cnnlab.engine import limits
+from cnnlab.engine import limits, parallel
 from cnnlab.engine.base import WeightedLayer, compact_pair, positive_int, shape_str
 
 #: Inference convolves at most this many column elements at a time (16 MB of float32): a
@@ -107,12 +107,13 @@ class Conv2D(WeightedLayer):
         # 1. padded flat rows (N, C_in, length); see ConvGeometry for the layout
         if geo.padded or not x.flags.c_contiguous:
             x_flat, fresh = self._buffer("padded", (n, c, geo.length), x.dtype)
-            F.pad_flat(x, geo, out=x_flat, clean=fresh)  # a reused border stays zero
+            parallel.over_batch(n, x_flat.size, lambda a, b: F.pad_flat(
+                x[a:b], geo, out=x_flat[a:b], clean=fresh))  # a reused border stays zero
         else:
             x_flat = x.reshape(n, c, geo.length)  # (N, C_in, H·W): no copy
         o, k, length = self.out_channels, c * self.kernel_size[0] * self.kernel_size[1], geo.col_length
         w2 = self.weight(x.dtype).reshape(o, k)  # (C_out, K), K = C_in·kh·kw
-        bias = self.params["b"].astype(x.dtype, copy=False)[:, None, None] if self.bias else 0
+        bias = self.params["b"].astype(x.dtype, copy=False)[:, None, None] if self.bias else None
         y = np.empty((n, o, ho, wo), dtype=x.dtype)
         chunk = n if self.training else max(1, min(n, EVAL_CHUNK_ELEMENTS // (k * length)))
         cols_buf, _ = self._buffer("cols", (k * chunk * length,), x.dtype)
@@ -121,13 +122,13 @@ class Conv2D(WeightedLayer):
             m = min(chunk, n - a)
             # 2. one column per output pixel: (K, m·L), L = geo.col_length
             cols = cols_buf[:k * m * length].reshape(k, m * length)
-            F.im2col(x_flat[a:a + m], geo, out=cols)
+            _split_images(F.im2col, x_flat[a:a + m], geo, cols.reshape(k, m, length))
             # 3. every filter on every column: (C_out, K) @ (K, m·L) -> (C_out, m·L), one BLAS call
             y_cols = y_buf[:o * m * length].reshape(o, m * length)
             np.matmul(w2, cols, out=y_cols)
             # 4. read as (m, C_out, H_out, W_out), junk columns skipped; one copy adds the bias
-            np.add(F.columns_as_images(y_cols.reshape(o, m, length), m, geo.col_pitch, (ho, wo)),
-                   bias, out=y[a:a + m])
+            images = F.columns_as_images(y_cols.reshape(o, m, length), m, geo.col_pitch, (ho, wo))
+            _split_add(images, bias, y[a:a + m])
         # backward needs the columns for dW (rebuilt from x_flat if they came in chunks)
         self._cache = (geo, n, cols if chunk == n else None, x_flat)
         return y
@@ -144,7 +145,7 @@ class Conv2D(WeightedLayer):
         # 1. the gradient in the column layout of forward's product: (C_out, N·L)
         g_cols, fresh = self._buffer("g_cols", (o, n * length), dtype)
         g_3d = g_cols.reshape(o, n, length)
-        np.copyto(F.columns_as_images(g_3d, n, geo.col_pitch, geo.out_hw), grad_out)
+        _split_add(grad_out, None, F.columns_as_images(g_3d, n, geo.col_pitch, geo.out_hw))
         if fresh:  # junk columns must be zero; the copy above never writes them
             F.zero_junk_columns(g_3d, geo.col_pitch, geo.out_hw)
         # 2. dW = g_cols @ colsᵀ: (C_out, N·L) @ (N·L, K); BLAS reads colsᵀ without a copy
@@ -157,5 +158,24 @@ class Conv2D(WeightedLayer):
         d_cols, _ = self._buffer("d_cols", (k, n * length), dtype)
         np.matmul(w2.T, g_cols, out=d_cols)
         # 4. each column back onto the pixels it was copied from: (N, C_in, length) -> pixels
-        dx_flat = F.col2im(d_cols, geo, n, self.in_channels)
+        dx_flat = np.empty((n, self.in_channels, geo.length), dtype=dtype)
+        parallel.over_batch(n, d_cols.size, lambda a, b: F.col2im(
+            d_cols.reshape(k, n, length)[:, a:b], geo, b - a, self.in_channels, out=dx_flat[a:b]))
         return F.grid(dx_flat, geo.offset, (geo.h, geo.w), geo.pitch)  # (N, C_in, H, W) view
+
+
+def _split_images(fn, x_flat: np.ndarray, geo: F.ConvGeometry, cols: np.ndarray) -> None:
+    """``fn(x_flat, geo, out=cols)`` (im2col) run over batch slices in parallel: images
+    are axis 0 of ``x_flat`` and axis 1 of ``cols`` ``(K, N, L)``."""
+    parallel.over_batch(x_flat.shape[0], cols.size,
+                        lambda a, b: fn(x_flat[a:b], geo, out=cols[:, a:b]))
+
+
+def _split_add(x: np.ndarray, bias: np.ndarray | None, out: np.ndarray) -> None:
+    """``out[...] = x + bias`` (a copy when ``bias`` is None) over ``(N, ...)`` arrays,
+    batch slices in parallel."""
+    if bias is None:
+        parallel.over_batch(out.shape[0], out.size, lambda a, b: np.copyto(out[a:b], x[a:b]))
+    else:
+        parallel.over_batch(out.shape[0], out.size,
+                            lambda a, b: np.add(x[a:b], bias, out=out[a:b]))

@@ -15,7 +15,7 @@ from numbers import Real
 import numpy as np
 
 from cnnlab.engine import functional as F
-from cnnlab.engine import limits
+from cnnlab.engine import limits, parallel
 from cnnlab.engine.base import Layer, WeightedLayer, positive_int, shape_str
 from cnnlab.engine.conv import Conv2D
 from cnnlab.engine.pooling import AvgPool2D, MaxPool2D
@@ -114,11 +114,19 @@ class ReLU(Layer):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x)
         # against an array of zeros, not the scalar 0: NumPy's fast path (see zeros_view)
-        self._y = np.maximum(x, F.zeros_view(x.shape, x.dtype))
-        return self._y  # backward's mask is y > 0: nothing extra to store
+        y = np.empty(x.shape, dtype=x.dtype)
+        zeros = F.zeros_view(x.shape, x.dtype)
+        parallel.over_batch(len(x), x.size, lambda a, b: np.maximum(x[a:b], zeros[a:b], out=y[a:b]))
+        self._y = y
+        return y  # backward's mask is y > 0: nothing extra to store
 
     def backward(self, grad_out: np.ndarray, need_input_grad: bool = True):
-        return grad_out * (self._y > 0) if need_input_grad else None
+        if not need_input_grad:
+            return None
+        y, grad = self._y, np.empty(grad_out.shape, dtype=grad_out.dtype)
+        parallel.over_batch(len(y), y.size, lambda a, b: np.multiply(grad_out[a:b], y[a:b] > 0,
+                                                                     out=grad[a:b]))
+        return grad
 
 
 class LeakyReLU(Layer):

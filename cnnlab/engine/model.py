@@ -20,6 +20,7 @@ from cnnlab.engine import limits
 from cnnlab.engine.base import Layer, WeightedLayer, float_dtype, positive_int
 from cnnlab.engine.layers import layer_from_config
 from cnnlab.engine.losses import softmax
+from cnnlab.engine.run_order import run_order
 from cnnlab.engine.shapes import ShapeRow, at_position, infer_shapes
 from cnnlab.files import write_atomically
 
@@ -77,10 +78,10 @@ class Sequential:
         self.meta = dict(meta or {})
         self.shapes = []  # output shape of every layer
         for i, layer in enumerate(self.layers):
-            layer.index = i
-            shape = layer.output_shape(shape)
+            layer.index, shape = i, layer.output_shape(shape)
             self.shapes.append(shape)
         self.output_shape = self.shapes[-1]
+        self._order = run_order(self.layers, [self.input_shape, *self.shapes[:-1]])
         limits.check_model_memory(self.layers, self.shapes, self.dtype.itemsize)
 
     def _common_dtype(self, dtype) -> np.dtype:
@@ -132,8 +133,8 @@ class Sequential:
     def forward(self, x: np.ndarray) -> np.ndarray:
         """x: ``(N, *input_shape)`` -> ``(N, *output_shape)`` in the model dtype."""
         x = self._batch(x)
-        for layer in self.layers:
-            x = layer.forward(x)
+        for i in self._order:  # as listed, but ReLU after a following max pool (run_order.py)
+            x = self.layers[i].forward(x)
         return x
 
     def backward(self, grad_out: np.ndarray, need_input_grad: bool = True):
@@ -146,8 +147,8 @@ class Sequential:
             first = next((i for i, layer in enumerate(self.layers) if layer.params),
                          len(self.layers))
         grad = grad_out
-        for i in range(len(self.layers) - 1, first - 1, -1):
-            grad = self.layers[i].backward(grad, need_input_grad or i > first)
+        for at in range(len(self.layers) - 1, first - 1, -1):  # forward's order, reversed
+            grad = self.layers[self._order[at]].backward(grad, need_input_grad or at > first)
         return grad if need_input_grad else None
 
     @contextmanager

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnlab.engine import parallel
 from cnnlab.engine.base import Layer, compact_pair
 from cnnlab.engine.functional import conv_output_size
 
@@ -221,27 +222,42 @@ def max_pool_tiled(x: np.ndarray, kernel: tuple[int, int], out_hw: tuple[int, in
 
 def _max_pool_2x2_flat(x: np.ndarray, with_index: bool):
     """:func:`max_pool_tiled` for the usual 2x2 pool over a C-contiguous ``x`` with even
-    H and W, same results. Maxima of *contiguous* shifted copies of the flat data run at
-    full vector speed, where every-other-element views take NumPy's slow strided path
-    (~5x slower), so it computes more maxima than needed and keeps the ones that count:
+    H and W, same results; batch slices run in parallel (:mod:`parallel`)."""
+    n, c, h, w = x.shape
+    out = np.empty((n, c, h // 2, w // 2), dtype=x.dtype)
+    if not with_index:
+        parallel.over_batch(n, x.size, lambda a, b: _max_pool_2x2_slice(x[a:b], out[a:b]))
+        return out, None
+    col, row = np.empty(x.shape, dtype=bool), np.empty(x.shape, dtype=bool)
+    parallel.over_batch(n, x.size, lambda a, b: _max_pool_2x2_slice(x[a:b], out[a:b],
+                                                                    col[a:b], row[a:b]))
+    col_index = col.view(np.uint8)[..., 0::2]  # (N, C, H, W/2)
+    row_index = row.view(np.uint8)[:, :, 0::2, 0::2]  # (N, C, H/2, W/2)
+    return out, (col_index, row_index)
+
+
+def _max_pool_2x2_slice(x: np.ndarray, out: np.ndarray, col=None, row=None) -> None:
+    """The 2x2 pool of C-contiguous ``x`` ``(n, C, H, W)`` into ``out``; with ``col`` and
+    ``row`` (bool, ``x``'s shape) also who won. Maxima of *contiguous* shifted copies of
+    the flat data run at full vector speed, where every-other-element views take NumPy's
+    slow strided path (~5x slower), so it computes more maxima than needed and keeps the
+    ones that count:
 
     - ``pair[p] = max(flat[p], flat[p + 1])``: at even columns, the max of a window's row;
-    - ``quad[p] = max(pair[p], pair[p + W])``: at even rows and columns, the window's max.
-    """
+    - ``quad[p] = max(pair[p], pair[p + W])``: at even rows and columns, the window's max;
+    - ``col[p] = flat[p + 1] > flat[p]``: the right one won (a tie keeps the left);
+    - ``row[p] = pair[p + W] > pair[p]``: the lower row won.
+
+    The last slots of ``pair``/``quad``/``col``/``row`` are never read."""
     n, c, h, w = x.shape
-    flat = x.reshape(-1)  # (N·C·H·W,) view; the last slots of pair/quad/col/row are unused
+    flat = x.reshape(-1)
     pair, quad = np.empty_like(flat), np.empty_like(flat)
     np.maximum(flat[:-1], flat[1:], out=pair[:-1])
     np.maximum(pair[:-w], pair[w:], out=quad[:-w])
-    out = quad.reshape(n, c, h, w)[:, :, 0::2, 0::2].copy()  # (N, C, H/2, W/2)
-    if not with_index:
-        return out, None
-    col, row = np.empty(flat.shape, dtype=bool), np.empty(flat.shape, dtype=bool)
-    np.greater(flat[1:], flat[:-1], out=col[:-1])  # right beats left (a tie keeps the left)
-    np.greater(pair[w:], pair[:-w], out=row[:-w])  # lower row beats upper
-    col_index = col.view(np.uint8).reshape(n, c, h, w)[..., 0::2]  # (N, C, H, W/2)
-    row_index = row.view(np.uint8).reshape(n, c, h, w)[:, :, 0::2, 0::2]  # (N, C, H/2, W/2)
-    return out, (col_index, row_index)
+    out[...] = quad.reshape(n, c, h, w)[:, :, 0::2, 0::2]  # (n, C, H/2, W/2)
+    if col is not None:
+        np.greater(flat[1:], flat[:-1], out=col.reshape(-1)[:-1])
+        np.greater(pair[w:], pair[:-w], out=row.reshape(-1)[:-w])
 
 
 def max_pool_tiled_backward(grad_out: np.ndarray, index, input_shape: tuple,
@@ -254,9 +270,13 @@ def max_pool_tiled_backward(grad_out: np.ndarray, index, input_shape: tuple,
     exact = h == ho * kh and w == wo * kw
     grad_in = (np.empty if exact else np.zeros)(input_shape, dtype=grad_out.dtype)
     by_row = np.empty(col_index.shape, dtype=grad_out.dtype)  # (N, C, kh·Ho, Wo)
-    _route(grad_out, row_index, [by_row[:, :, i::kh] for i in range(kh)])
     tiles = grad_in[:, :, :ho * kh, :wo * kw]
-    _route(by_row, col_index, [tiles[..., j::kw] for j in range(kw)])
+
+    def route(a, b):  # images a..b-1: rows first, then columns
+        _route(grad_out[a:b], row_index[a:b], [by_row[a:b, :, i::kh] for i in range(kh)])
+        _route(by_row[a:b], col_index[a:b], [tiles[a:b, ..., j::kw] for j in range(kw)])
+
+    parallel.over_batch(n, grad_in.size, route)
     return grad_in
 
 
