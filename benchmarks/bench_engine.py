@@ -38,6 +38,8 @@ if ARGS is not None:  # must happen before NumPy loads its BLAS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import cnnlab  # noqa: E402, F401  (before NumPy: sets OpenBLAS's idle spin, as the app does)
+
+# isort: split
 import numpy as np  # noqa: E402
 
 from cnnlab.engine import layers as L  # noqa: E402

@@ -140,14 +140,14 @@ class Conv2D(WeightedLayer):
         if cols is None:  # an inference-mode forward went in chunks
             cols = F.im2col(x_flat, geo).reshape(-1, n * geo.col_length)
         dtype, o, length = grad_out.dtype, self.out_channels, geo.col_length
-        if self.bias:
-            self.store_grad("b", grad_out.sum(axis=(0, 2, 3)))  # (C_out,)
         # 1. the gradient in the column layout of forward's product: (C_out, N·L)
         g_cols, fresh = self._buffer("g_cols", (o, n * length), dtype)
         g_3d = g_cols.reshape(o, n, length)
         _split_add(grad_out, None, F.columns_as_images(g_3d, n, geo.col_pitch, geo.out_hw))
         if fresh:  # junk columns must be zero; the copy above never writes them
             F.zero_junk_columns(g_3d, geo.col_pitch, geo.out_hw)
+        if self.bias:  # db = sum over images and pixels: each row of g_cols (junk is 0)
+            self.store_grad("b", g_cols @ np.ones(n * length, dtype=dtype))  # (C_out,)
         # 2. dW = g_cols @ colsᵀ: (C_out, N·L) @ (N·L, K); BLAS reads colsᵀ without a copy
         self.store_grad("W", g_cols @ cols.astype(dtype, copy=False).T)
         if not need_input_grad:

@@ -78,8 +78,8 @@ class Sequential:
         self.meta = dict(meta or {})
         self.shapes = []  # output shape of every layer
         for i, layer in enumerate(self.layers):
-            layer.index, shape = i, layer.output_shape(shape)
-            self.shapes.append(shape)
+            layer.index = i  # before output_shape: its errors name the position
+            self.shapes.append(shape := layer.output_shape(shape))
         self.output_shape = self.shapes[-1]
         self._order = run_order(self.layers, [self.input_shape, *self.shapes[:-1]])
         limits.check_model_memory(self.layers, self.shapes, self.dtype.itemsize)

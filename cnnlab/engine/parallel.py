@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 #: a pass smaller than this many elements runs on the calling thread: handing it to a
 #: thread costs ~20-50 µs, more than the pass itself
-MIN_ELEMENTS = 1 << 17
+MIN_ELEMENTS = 1 << 19
 
 _threads: int | None = None
 _pool: ThreadPoolExecutor | None = None
