@@ -158,6 +158,11 @@ def test_sweep_rows_table_heatmap_reproducible_and_csv(qtbot, small_session, tmp
     # …or its validation loss, and as lines against the learning rate, one per λ
     view.results.metric.setCurrentIndex(view.results.metric.findData("val_loss"))
     assert view.heatmap.texts[1][1].toPlainText() == f"{r.val_loss:.3f}"
+    # the hidden line plot is drawn when its tab is opened, not after every cell
+    plot = view.results.lines.getPlotItem()
+    assert plot.listDataItems() == []
+    view.results.tabs.setCurrentWidget(view.results.lines)
+    assert len(plot.listDataItems()) == 2
     assert view.results.line_count() == 2
     ys = sorted(view.results.lines.getPlotItem().listDataItems()[1].getData()[1])
     assert ys == pytest.approx(sorted(x.val_loss for x in first.rows if x.b == 0.01))
