@@ -22,6 +22,7 @@ import numpy as np
 from cnnlab.engine.model import Sequential
 from cnnlab.engine.trainer import Trainer, TrainingDiverged, evaluate, stratified_split
 from cnnlab.files import write_atomically
+from cnnlab.lab.concurrent_runs import concurrent_runs, run_all
 from cnnlab.lab.training import TrainingConfig
 
 #: hyper-parameters a grid can vary
@@ -96,34 +97,47 @@ class DataSizeResult:
 # ----------------------------------------------------------------------------- one run
 
 class _Run:
-    """Trains one model with ``settings``, forwarding batch progress and stopping the trainer
-    as soon as ``should_stop()`` says so."""
+    """Trains one model with ``settings``, reporting ``report(done, batch_report)`` after
+    every batch (``done``: the fraction of this run finished) and stopping the trainer as
+    soon as ``should_stop()`` says so."""
 
     def __init__(self, build_model: Callable[[], Sequential], settings: TrainingConfig,
-                 run: int, runs: int, on_progress, should_stop, on_epoch=None):
+                 report, should_stop):
         self.model = build_model()
         self.model.reset_parameters(settings.seed)
         s = settings
         opt = s.make_optimizer(self.model)
-        self.run, self.runs = run, runs
-        self.on_progress, self.should_stop = on_progress, should_stop
+        self.report, self.should_stop = report, should_stop
         self.trainer = Trainer(self.model, opt, epochs=s.epochs, batch_size=s.batch_size,
                                val_fraction=s.val_fraction, seed=s.seed, l2=s.l2, l1=s.l1,
-                               on_batch=self._batch, on_epoch=on_epoch)
+                               on_batch=self._batch)
 
     def _batch(self, report) -> None:
-        if self.on_progress is not None:
-            batches_done = (report.epoch - 1) * report.batches + report.batch
-            done = batches_done / (report.epochs * report.batches)
-            self.on_progress(Progress(self.run, self.runs, report.epoch, report.epochs,
-                                      report.batch, report.batches,
-                                      (self.run - 1 + done) / self.runs))
-        if self.should_stop is not None and self.should_stop():
+        batches_done = (report.epoch - 1) * report.batches + report.batch
+        self.report(batches_done / (report.epochs * report.batches), report)
+        if self.should_stop():
             self.trainer.stop()  # takes effect before the next batch
 
 
-def _stop_requested(should_stop) -> bool:
-    return should_stop is not None and bool(should_stop())
+class _Progress:
+    """Turns ``run_all``'s per-run updates into :class:`Progress` for ``on_progress``:
+    ``fraction`` counts every run's finished share (several train at once)."""
+
+    def __init__(self, runs: int, on_progress):
+        self.done = [0.0] * runs
+        self.on_progress = on_progress
+
+    def __call__(self, i: int, done: float, report) -> None:
+        self.done[i] = done
+        if self.on_progress is not None:
+            self.on_progress(Progress(i + 1, len(self.done), report.epoch, report.epochs,
+                                      report.batch, report.batches,
+                                      sum(self.done) / len(self.done)))
+
+
+def _finished(results: list) -> tuple:
+    """The runs that finished, in run order."""
+    return tuple(r for r in results if r is not None)
 
 
 # ----------------------------------------------------------------------------- grid sweep
@@ -148,7 +162,8 @@ def grid_sweep(build_model: Callable[[], Sequential], x, y,
                settings: TrainingConfig | None = None, x_val=None, y_val=None,
                on_row: Callable[[SweepRow], None] | None = None,
                on_progress: Callable[[Progress], None] | None = None,
-               should_stop: Callable[[], bool] | None = None, **overrides) -> SweepResult:
+               should_stop: Callable[[], bool] | None = None, workers: int | None = None,
+               **overrides) -> SweepResult:
     """Train one model per ``(a, b)`` cell of the grid ``param_a × param_b``, rows in
     row-major order (``b`` varies fastest).
 
@@ -157,7 +172,9 @@ def grid_sweep(build_model: Callable[[], Sequential], x, y,
     ``settings`` (default :data:`SWEEP_DEFAULTS`), or keyword ``overrides`` of its fields
     (``epochs=3, seed=1``). Validation: ``(x_val, y_val)`` or a stratified
     ``settings.val_fraction`` split. ``on_row`` gets each finished row; a cell whose loss
-    diverges is recorded with ``diverged=True``. Stopping drops the unfinished cell.
+    diverges is recorded with ``diverged=True``. Stopping drops the unfinished cells.
+    ``workers`` cells train at once (default :func:`concurrent_runs`: every core when BLAS
+    runs on one thread); the rows do not depend on it and arrive in grid order.
     """
     name_a, values_a = _check_param(param_a, "param_a")
     name_b, values_b = _check_param(param_b, "param_b")
@@ -165,29 +182,32 @@ def grid_sweep(build_model: Callable[[], Sequential], x, y,
         raise ValueError(f"param_a and param_b must differ, both are {name_a!r}")
     base = _settings(settings, overrides)
     cells = [(a, b) for a in values_a for b in values_b]
-    rows: list[SweepRow] = []
-    for i, (a, b) in enumerate(cells, start=1):
-        if _stop_requested(should_stop):
-            return SweepResult(tuple(rows), True)
-        cell = _replace(base, **{name_a: a, name_b: b})
-        run = _Run(build_model, cell, i, len(cells), on_progress, should_stop)
-        start = time.perf_counter()
-        try:
-            history = run.trainer.fit(x, y, x_val, y_val)
-        except TrainingDiverged:
-            nan = float("nan")
-            row = SweepRow(a, b, nan, nan, nan, nan, time.perf_counter() - start,
-                           name_a, name_b, diverged=True)
-        else:
-            if len(history.train_loss) < cell.epochs:  # stopped mid-cell
-                return SweepResult(tuple(rows), True)
-            row = SweepRow(a, b, history.train_loss[-1], history.train_acc[-1],
-                           history.val_loss[-1], history.val_acc[-1],
-                           time.perf_counter() - start, name_a, name_b)
-        rows.append(row)
-        if on_row is not None:
-            on_row(row)
-    return SweepResult(tuple(rows), False)
+
+    def cell(i: int):
+        a, b = cells[i]
+        cell_settings = _replace(base, **{name_a: a, name_b: b})
+
+        def train(report, stop) -> SweepRow | None:
+            run = _Run(build_model, cell_settings, report, stop)
+            start = time.perf_counter()
+            try:
+                history = run.trainer.fit(x, y, x_val, y_val)
+            except TrainingDiverged:
+                nan = float("nan")
+                return SweepRow(a, b, nan, nan, nan, nan, time.perf_counter() - start,
+                                name_a, name_b, diverged=True)
+            if len(history.train_loss) < cell_settings.epochs:  # stopped mid-cell
+                return None
+            return SweepRow(a, b, history.train_loss[-1], history.train_acc[-1],
+                            history.val_loss[-1], history.val_acc[-1],
+                            time.perf_counter() - start, name_a, name_b)
+        return train
+
+    results, stopped = run_all(
+        [cell(i) for i in range(len(cells))], workers or concurrent_runs(len(cells)),
+        on_update=_Progress(len(cells), on_progress), should_stop=should_stop,
+        on_result=None if on_row is None else lambda _i, row: on_row(row))
+    return SweepResult(_finished(results), stopped)
 
 
 def _settings(settings: TrainingConfig | None, overrides: dict) -> TrainingConfig:
@@ -229,14 +249,16 @@ def data_size_curve(build_model: Callable[[], Sequential], x, y, x_test, y_test,
                     settings: TrainingConfig | None = None,
                     on_point: Callable[[DataSizePoint], None] | None = None,
                     on_progress: Callable[[Progress], None] | None = None,
-                    should_stop: Callable[[], bool] | None = None, **overrides) -> DataSizeResult:
+                    should_stop: Callable[[], bool] | None = None, workers: int | None = None,
+                    **overrides) -> DataSizeResult:
     """Train on growing stratified subsets of ``(x, y)`` and score each model on
     ``(x_test, y_test)``.
 
     Each subset takes ``round(fraction · count)`` images of every class (at least one), chosen
     by ``settings.seed``; smaller subsets are contained in larger ones. Every run has the same
     epochs and hyper-parameters (so smaller sets also mean fewer steps) and no validation
-    split. Returns the points in the order of ``fractions``.
+    split. Returns the points in the order of ``fractions``; ``workers`` as in
+    :func:`grid_sweep`.
     """
     base = _replace(_settings(settings, overrides), val_fraction=0.0)
     fractions = [float(f) for f in fractions]
@@ -244,23 +266,25 @@ def data_size_curve(build_model: Callable[[], Sequential], x, y, x_test, y_test,
     if bad or not fractions:
         raise ValueError(f"fractions must be in (0, 1], got {fractions or 'none'}")
     y = np.asarray(y)
-    points: list[DataSizePoint] = []
-    for i, fraction in enumerate(fractions, start=1):
-        if _stop_requested(should_stop):
-            return DataSizeResult(tuple(points), True)
-        idx = _nested_subset(y, fraction, base.seed)
-        run = _Run(build_model, base, i, len(fractions), on_progress, should_stop)
-        start = time.perf_counter()
-        history = run.trainer.fit(x[idx], y[idx])
-        if len(history.train_loss) < base.epochs:  # stopped mid-run
-            return DataSizeResult(tuple(points), True)
-        test_loss, test_acc = evaluate(run.model, x_test, y_test)
-        point = DataSizePoint(fraction, len(idx), test_acc, test_loss, history.train_acc[-1],
-                              time.perf_counter() - start)
-        points.append(point)
-        if on_point is not None:
-            on_point(point)
-    return DataSizeResult(tuple(points), False)
+
+    def point(fraction: float):
+        def train(report, stop) -> DataSizePoint | None:
+            idx = _nested_subset(y, fraction, base.seed)
+            run = _Run(build_model, base, report, stop)
+            start = time.perf_counter()
+            history = run.trainer.fit(x[idx], y[idx])
+            if len(history.train_loss) < base.epochs:  # stopped mid-run
+                return None
+            test_loss, test_acc = evaluate(run.model, x_test, y_test)
+            return DataSizePoint(fraction, len(idx), test_acc, test_loss, history.train_acc[-1],
+                                 time.perf_counter() - start)
+        return train
+
+    results, stopped = run_all(
+        [point(f) for f in fractions], workers or concurrent_runs(len(fractions)),
+        on_update=_Progress(len(fractions), on_progress), should_stop=should_stop,
+        on_result=None if on_point is None else lambda _i, p: on_point(p))
+    return DataSizeResult(_finished(results), stopped)
 
 
 def _nested_subset(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:

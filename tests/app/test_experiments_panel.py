@@ -255,7 +255,7 @@ def test_cancel_stops_the_sweep_within_one_batch(qtbot, small_session):
         qtbot.mouseClick(view.jobs.cancel_button, Qt.MouseButton.LeftButton)
     result = blocker.args[0]
     assert result.stopped and len(result.rows) < 9
-    assert len(batches_after_cancel) <= 1, batches_after_cancel
+    assert len(batches_after_cancel) <= 2, batches_after_cancel  # 2 cells train at once
     assert "cancelled" in view.jobs.status.text()
     assert view.run_button.isEnabled()
 

@@ -2,6 +2,7 @@
 
 import csv
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -93,7 +94,7 @@ def test_cancel_stops_within_one_batch(mnist):
 
     result = grid_sweep(_mlp, x[tr], y[tr], ("lr", [0.01, 0.02]), ("l2", [0.0, 1e-3]),
                         epochs=2, batch_size=32, on_progress=batches.append,
-                        should_stop=should_stop)
+                        should_stop=should_stop, workers=1)
     # 320 training images / 32 = 10 batches per epoch, 20 per cell: cell 1 was not finished
     assert result.stopped and result.rows == ()
     assert len(batches) == 13
@@ -101,7 +102,7 @@ def test_cancel_stops_within_one_batch(mnist):
     batches.clear()
     result = grid_sweep(_mlp, x[tr], y[tr], ("lr", [0.01, 0.02]), ("l2", [0.0]), epochs=1,
                         batch_size=32, on_progress=batches.append,
-                        should_stop=lambda: len(batches) >= 10)
+                        should_stop=lambda: len(batches) >= 10, workers=1)
     assert result.stopped and len(result.rows) == 1 and len(batches) == 10
 
 
@@ -173,3 +174,71 @@ def test_linear_softmax_shape():
     model = linear_softmax((3, 4, 4), 5)
     assert model.output_shape == (5,) and model.n_params == 48 * 5 + 5
     assert not np.any(model.layers[1].params["W"])
+
+
+# ------------------------------------------------------------- several runs at once
+
+def test_cells_trained_at_once_give_the_same_rows_in_grid_order(mnist):
+    x, y, xt, yt, tr, te = mnist
+    grid = dict(param_a=("lr", [0.01, 0.1]), param_b=("l2", [0.0, 1e-3, 1e-2]), epochs=1,
+                batch_size=32)
+    seen, progress = [], []
+    one = grid_sweep(_mlp, x[tr], y[tr], workers=1, **grid)
+    three = grid_sweep(_mlp, x[tr], y[tr], workers=3, on_row=seen.append,
+                       on_progress=progress.append, **grid)
+    assert not three.stopped
+    assert _results(three.rows) == _results(one.rows)  # bit for bit, in grid order
+    assert seen == list(three.rows)  # handed on in grid order too
+    fractions = [p.fraction for p in progress]
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+    points1 = data_size_curve(_mlp, x[tr], y[tr], xt[te], yt[te], (0.25, 0.5, 1.0), epochs=1,
+                              workers=1)
+    points2 = data_size_curve(_mlp, x[tr], y[tr], xt[te], yt[te], (0.25, 0.5, 1.0), epochs=1,
+                              workers=2)
+    assert [(p.n, p.test_acc, p.test_loss) for p in points2.points] == \
+        [(p.n, p.test_acc, p.test_loss) for p in points1.points]
+
+
+def test_cells_trained_at_once_stop_within_one_batch_each(mnist):
+    x, y, _, _, tr, _ = mnist
+    stop = threading.Event()
+    after_stop = []
+
+    class Counting(Dense):
+        def forward(self, a):
+            if stop.is_set() and self.training:
+                after_stop.append(threading.current_thread().name)
+            return super().forward(a)
+
+    def model():
+        return Sequential([Flatten(), Counting(784, 16), ReLU(), Dense(16, 10)], (1, 28, 28))
+
+    def on_progress(p):
+        if p.fraction > 0.1:
+            stop.set()
+
+    result = grid_sweep(model, x[tr], y[tr], ("lr", [0.01, 0.02]), ("l2", [0.0, 1e-3]),
+                        epochs=3, batch_size=8, workers=2, on_progress=on_progress,
+                        should_stop=stop.is_set)
+    assert result.stopped and len(result.rows) < 4
+    assert len(after_stop) <= 2  # at most the batch each running cell was in
+
+
+def test_an_error_in_one_run_stops_the_others_and_is_raised():
+    from cnnlab.lab.concurrent_runs import run_all
+
+    started = []
+
+    def task(i):
+        def run(report, stop):
+            started.append(i)
+            if i == 0:
+                raise RuntimeError("run 0 broke")
+            while not stop():  # the others run until told to stop
+                threading.Event().wait(0.01)
+            return None
+        return run
+
+    with pytest.raises(RuntimeError, match="run 0 broke"):
+        run_all([task(i) for i in range(4)], 2)
+    assert len(started) <= 3  # runs queued after the failure never start
