@@ -85,13 +85,15 @@ def torch_net(specs):
 
 
 def median_ms(fns: dict, seconds: float, min_runs: int = 5, warmup: int = 2,
-              block: int = 3) -> dict:
+              block: int = 3, settle: float = 0.05) -> dict:
     """Median wall time in ms of each callable in ``fns`` (name -> fn).
 
-    The callables take turns in blocks of ``block`` runs, so a machine whose load drifts
-    during the run slows all of them alike; the first run of each block is not counted,
-    because the previous library's idle worker threads spin a while before sleeping and
-    would steal the cores. At least ``min_runs`` counted runs each, and ``seconds``."""
+    The callables take turns in blocks of ``block`` counted runs, so a machine whose load
+    drifts during the run slows all of them alike. Before each block the callable runs
+    uncounted for ``settle`` seconds (at least once): the previous library's idle worker
+    threads spin a while before they sleep (OpenMP's for ~10 ms, OpenBLAS's for what
+    ``OPENBLAS_THREAD_TIMEOUT`` says) and would steal the cores. At least ``min_runs``
+    counted runs each, and ``seconds``."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
@@ -99,11 +101,14 @@ def median_ms(fns: dict, seconds: float, min_runs: int = 5, warmup: int = 2,
     start = time.perf_counter()
     while min(len(t) for t in times.values()) < min_runs or time.perf_counter() - start < seconds:
         for name, fn in fns.items():
-            for i in range(block):
+            settled = time.perf_counter() + settle
+            fn()
+            while time.perf_counter() < settled:
+                fn()
+            for _ in range(block):
                 t = time.perf_counter()
                 fn()
-                if i:
-                    times[name].append(time.perf_counter() - t)
+                times[name].append(time.perf_counter() - t)
     return {name: 1e3 * float(np.median(t)) for name, t in times.items()}
 
 

@@ -10,6 +10,7 @@ which split big element-wise passes over batch slices. Usable from a notebook::
     print(model.summary())
 """
 
+from cnnlab.engine.allocator import keep_freed_memory
 from cnnlab.engine.layers import (
                                   AvgPool2D,
                                   Conv2D,
@@ -37,3 +38,5 @@ __all__ = [
     "ShapeRow", "infer_shapes", "load", "SGD", "Adam", "BatchReport", "EpochReport",
     "History", "Trainer", "TrainingDiverged", "evaluate",
 ]
+
+keep_freed_memory()  # a training step's arrays are reused, not faulted in again (allocator.py)
