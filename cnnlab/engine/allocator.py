@@ -7,9 +7,12 @@ then takes every page back with a page fault, which the kernel must also zero. M
 a 2-core VM: a LeNet-sized step spent ~15 % of its time in such faults, a small net half.
 
 :func:`keep_freed_memory` tells glibc to keep up to ``TRIM_BYTES`` free at the top of its
-heaps and to serve blocks under ``MMAP_BYTES`` from them (glibc's own dynamic limit); bigger
+heap and to serve blocks under ``MMAP_BYTES`` from it (glibc's own dynamic limit); bigger
 blocks (datasets) are still mapped and unmapped on their own, so they are returned when
-freed. It is called when ``cnnlab.engine`` is imported; elsewhere than glibc it does nothing.
+freed. All threads share one heap (one arena): what training threads freed can then be given
+back in one call, ``malloc_trim(0)``, which the app makes after every job (per-thread arenas
+kept ~60 MB after two sweep cells ran at once). It is called when ``cnnlab.engine`` is
+imported; elsewhere than glibc it does nothing.
 """
 
 from __future__ import annotations
@@ -19,13 +22,13 @@ import platform
 
 TRIM_BYTES = 128 << 20
 MMAP_BYTES = 32 << 20
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # from glibc's malloc.h
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8  # from glibc's malloc.h
 
 _done = False
 
 
 def keep_freed_memory() -> bool:
-    """Set glibc's trim and mmap thresholds (once); True when they were set."""
+    """Set glibc's trim and mmap thresholds and one arena (once); True when they were set."""
     global _done
     if _done:
         return True
@@ -36,5 +39,6 @@ def keep_freed_memory() -> bool:
     except (OSError, AttributeError):
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    _done = bool(mallopt(_M_TRIM_THRESHOLD, TRIM_BYTES)) and bool(mallopt(_M_MMAP_THRESHOLD, MMAP_BYTES))
+    _done = all([mallopt(_M_ARENA_MAX, 1), mallopt(_M_TRIM_THRESHOLD, TRIM_BYTES),
+                 mallopt(_M_MMAP_THRESHOLD, MMAP_BYTES)])
     return _done

@@ -48,3 +48,22 @@ def test_step_sized_blocks_are_reused_without_new_page_faults():
         step()
     # 20 steps x 4 blocks x 1,024 pages would fault 80 k times if each block were new
     assert resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults < 5_000
+
+
+@glibc
+def test_what_worker_threads_freed_goes_back_in_one_trim():
+    import ctypes
+    import threading
+
+    def work():
+        blocks = [np.ones(4 * 2**20 // 8) for _ in range(25)]  # 100 MB in 4 MB blocks
+        del blocks
+
+    before = _rss_mb()
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ctypes.CDLL(None).malloc_trim(0)  # what the app does after every job
+    assert _rss_mb() - before < 40
