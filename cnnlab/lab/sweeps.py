@@ -112,6 +112,15 @@ class _Run:
                                val_fraction=s.val_fraction, seed=s.seed, l2=s.l2, l1=s.l1,
                                on_batch=self._batch)
 
+    def fit(self, *data):
+        """``Trainer.fit(*data)``; afterwards the trainer lets go of this run (its batch
+        callback is a bound method: a reference cycle would keep the model's buffers,
+        hundreds of MB for LeNet-sized runs trained at once, until the next full GC)."""
+        try:
+            return self.trainer.fit(*data)
+        finally:
+            self.trainer.on_batch = None
+
     def _batch(self, report) -> None:
         batches_done = (report.epoch - 1) * report.batches + report.batch
         self.report(batches_done / (report.epochs * report.batches), report)
@@ -191,7 +200,7 @@ def grid_sweep(build_model: Callable[[], Sequential], x, y,
             run = _Run(build_model, cell_settings, report, stop)
             start = time.perf_counter()
             try:
-                history = run.trainer.fit(x, y, x_val, y_val)
+                history = run.fit(x, y, x_val, y_val)
             except TrainingDiverged:
                 nan = float("nan")
                 return SweepRow(a, b, nan, nan, nan, nan, time.perf_counter() - start,
@@ -272,7 +281,7 @@ def data_size_curve(build_model: Callable[[], Sequential], x, y, x_test, y_test,
             idx = _nested_subset(y, fraction, base.seed)
             run = _Run(build_model, base, report, stop)
             start = time.perf_counter()
-            history = run.trainer.fit(x[idx], y[idx])
+            history = run.fit(x[idx], y[idx])
             if len(history.train_loss) < base.epochs:  # stopped mid-run
                 return None
             test_loss, test_acc = evaluate(run.model, x_test, y_test)

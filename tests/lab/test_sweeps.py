@@ -242,3 +242,25 @@ def test_an_error_in_one_run_stops_the_others_and_is_raised():
     with pytest.raises(RuntimeError, match="run 0 broke"):
         run_all([task(i) for i in range(4)], 2)
     assert len(started) <= 3  # runs queued after the failure never start
+
+
+def test_trained_models_are_freed_without_waiting_for_the_garbage_collector(mnist):
+    import gc
+    import weakref
+
+    x, y, xt, yt, tr, te = mnist
+    built = []
+
+    def model():
+        m = _mlp()
+        built.append(weakref.ref(m))
+        return m
+
+    gc.collect()
+    gc.disable()  # only reference counting: a cycle would keep the models (and buffers)
+    try:
+        grid_sweep(model, x[tr], y[tr], ("lr", [0.01]), ("l2", [0.0, 1e-3]), epochs=1, workers=2)
+        data_size_curve(model, x[tr], y[tr], xt[te], yt[te], (0.5, 1.0), epochs=1, workers=1)
+        assert len(built) == 4 and all(ref() is None for ref in built)
+    finally:
+        gc.enable()
