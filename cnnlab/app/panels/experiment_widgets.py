@@ -85,8 +85,7 @@ class LabelledHeatmap(QWidget):
         shade = np.clip((np.nan_to_num(values, nan=levels[0]) - levels[0]) / span, 0, 1) ** gamma
         self.image.setImage(shade, levels=(0.0, 1.0), autoLevels=False)
         self.image.setRect(0, 0, c, r)
-        if len(self.texts) != r or (self.texts and len(self.texts[0]) != c):
-            self._make_texts(r, c)
+        self.prepare(r, c)
         for i in range(r):
             for j in range(c):
                 item = self.texts[i][j]
@@ -96,6 +95,12 @@ class LabelledHeatmap(QWidget):
         self.plot.getAxis("bottom").setTicks([[(j + 0.5, str(s)) for j, s in enumerate(col_labels)]])
         self.plot.getAxis("left").setTicks([[(i + 0.5, str(s)) for i, s in enumerate(row_labels)]])
         self.plot.setRange(xRange=(0, c), yRange=(0, r), padding=0.01)
+
+    def prepare(self, r: int, c: int) -> None:
+        """Make the ``r × c`` cell labels now (100 pyqtgraph text items take ~60 ms), so a
+        later ``set_data`` of that shape only fills them in."""
+        if len(self.texts) != r or (self.texts and len(self.texts[0]) != c):
+            self._make_texts(r, c)
 
     def _make_texts(self, r: int, c: int) -> None:
         for row in self.texts:
