@@ -11,6 +11,8 @@ stays reachable unless a view kept it on purpose. Views must not keep the ``Job`
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 import traceback
@@ -102,6 +104,24 @@ class JobContext:
             self._emit(pending)
 
 
+#: how much lower a job thread's CPU priority is than the window's (Linux nice steps)
+JOB_NICENESS = 5
+
+
+def yield_to_the_window() -> None:
+    """Lower the calling thread's CPU priority by ``JOB_NICENESS`` (threads it starts
+    inherit it): when a job keeps every core busy (a sweep trains one network per core),
+    the window's thread still gets a core as soon as it wakes. Linux only, where a thread
+    has its own nice value; elsewhere, or when not allowed, nothing happens."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + JOB_NICENESS))
+    except OSError:
+        pass
+
+
 class JobWorker(QObject):
     """Runs one job function on the thread it was moved to."""
 
@@ -119,6 +139,7 @@ class JobWorker(QObject):
     @pyqtSlot()
     def run(self) -> None:
         fn, self._fn = self._fn, None  # the closure (data, models) dies with this frame
+        yield_to_the_window()
         try:
             result = fn(self.context)
         except JobCancelled:

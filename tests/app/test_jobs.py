@@ -186,3 +186,28 @@ def test_finished_job_ends_at_100_percent_with_an_eta_on_the_way(qtbot, session,
     with qtbot.waitSignal(job.done, timeout=5000):
         gate.set()
     assert seen[-1] == 1.0 and job.eta_s == 0.0
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_job_threads_yield_the_cpu_to_the_window(qtbot, session):
+    import os
+
+    from cnnlab.app.jobs import JOB_NICENESS
+
+    def niceness():
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def work(ctx):
+        seen = []
+        helper = threading.Thread(target=lambda: seen.append(niceness()))
+        helper.start()
+        helper.join()
+        return niceness(), seen[0]
+
+    window = niceness()
+    job = session.run_job("nice", work)
+    with qtbot.waitSignal(job.finished, timeout=5000) as blocker:
+        pass
+    job_nice, helper_nice = blocker.args[0]
+    assert job_nice == helper_nice == min(19, window + JOB_NICENESS)  # helpers inherit it
+    assert niceness() == window  # the window's thread is untouched

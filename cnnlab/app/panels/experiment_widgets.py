@@ -205,6 +205,12 @@ class JobControls(QWidget):
         layout.addWidget(self.bar)
         layout.addWidget(self.cancel_button)
         self.cancel_button.clicked.connect(self.cancel)
+        for widget in (self.bar, self.detail, self.cancel_button):
+            # hidden but still taking their room: a job starting or ending must not move
+            # the plots below (their re-layout and repaint stalled the window ~35 ms each)
+            policy = widget.sizePolicy()
+            policy.setRetainSizeWhenHidden(True)
+            widget.setSizePolicy(policy)
         self._show_running(False)
 
     @property
