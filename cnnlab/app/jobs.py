@@ -105,7 +105,7 @@ class JobContext:
 
 
 #: how much lower a job thread's CPU priority is than the window's (Linux nice steps)
-JOB_NICENESS = 5
+JOB_NICENESS = 10
 
 
 def yield_to_the_window() -> None:
