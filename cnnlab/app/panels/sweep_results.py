@@ -79,7 +79,7 @@ class SweepResults(QWidget):
             self._show_lines(rows, params, values, metric)
             return
         a, b = (self.titles[p] for p in params)
-        self.heatmap.set_title(f"{METRICS[metric]} per setting")
+        self.heatmap.set_title(METRICS[metric])  # short: the pane is narrow at 1024 px
         self.heatmap.plot.setLabel("left", a)
         self.heatmap.plot.setLabel("bottom", b)
         if values[0] and values[1]:
