@@ -2,8 +2,9 @@
 
 A model file is one ``.npz`` (no pickles) holding:
 
-- ``config``: ``Sequential.get_config()``'s JSON as a 0-d unicode array (``{"format":
-  "cnnlab.sequential", "version": 1, "input_shape", "layers", "dtype", "meta"}``),
+- ``config``: the JSON of ``Sequential.get_config()`` as a 0-d unicode array
+  (``{"format": "cnnlab.sequential", "version": 1, "input_shape": [...], "layers": [...],
+  "dtype": "float32", "meta": {...}}``),
 - ``format_version``: the same version number as an int array,
 - one array per parameter, keyed ``"{layer index}.{param}"`` (``"0.W"``, ``"0.b"``, …).
 """
@@ -11,13 +12,12 @@ A model file is one ``.npz`` (no pickles) holding:
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 
 import numpy as np
 
 from cnnlab.engine import limits
 from cnnlab.engine.base import Layer, WeightedLayer, float_dtype, positive_int
-from cnnlab.engine.blas import one_blas_thread
 from cnnlab.engine.layers import layer_from_config
 from cnnlab.engine.losses import softmax
 from cnnlab.engine.run_order import run_order
@@ -187,7 +187,7 @@ class Sequential:
                                  "weights or a Normalize layer are broken); no class can be predicted")
             return fn(logits)
 
-        with self.inference_mode(), (one_blas_thread() if len(x) <= 4 else nullcontext()):
+        with self.inference_mode():
             if len(x) == 0:
                 self._batch(x)  # still checks the shape
                 out = fn(np.zeros((0, *self.output_shape), dtype=self.dtype))
