@@ -25,15 +25,17 @@ def npy(arr) -> bytes:
     return buf.getvalue()
 
 
-def within_budget(call, allowed: type[BaseException] | tuple, budget: int = BUDGET) -> None:
+def within_budget(call, allowed: type[BaseException] | tuple, budget: int = BUDGET):
     """Run ``call``: it may succeed or raise ``allowed``; its allocation peak (tracemalloc)
-    must stay under ``budget``."""
+    must stay under ``budget``. Returns ``(result, None)`` or ``(None, the error)``."""
     tracemalloc.start()
+    result = error = None
     try:
-        call()
-    except allowed:
-        pass
+        result = call()
+    except allowed as exc:
+        error = exc
     finally:
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
     assert peak < budget, f"allocated {peak:,} bytes"
+    return result, error

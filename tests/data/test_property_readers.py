@@ -38,9 +38,20 @@ def mutated(valid: bytes):
     return st.tuples(edits, cut, tail).map(apply)
 
 
-def only_dataset_errors(call):
-    """Run ``call``: it may succeed or raise DatasetError, within the memory budget."""
-    within_budget(call, DatasetError)
+def only_dataset_errors(call, names: str):
+    """Run ``call``: it may succeed or raise a DatasetError whose message names the file
+    (``names``), within the memory budget. Returns the result (None after an error)."""
+    result, error = within_budget(call, DatasetError)
+    if error is not None:
+        assert names in str(error), f"{error!s} does not name {names!r}"
+    return result
+
+
+def check_dataset(ds) -> None:
+    """A dataset that loaded: images and labels of matching lengths."""
+    if ds is not None:
+        (x_train, y_train), (x_test, y_test) = ds
+        assert len(x_train) == len(y_train) and len(x_test) == len(y_test)
 
 
 IDX = idx_bytes(digits(3, 0)[0])
@@ -52,7 +63,8 @@ CIFAR_PY5 = __import__("pickle").dumps({b"data": cifar_batch(2, 1)[0].reshape(2,
 @FAST
 @given(st.one_of(st.binary(max_size=300), mutated(IDX)))
 def test_idx_reader(raw):
-    only_dataset_errors(lambda: parse_idx(raw, "x"))
+    result = only_dataset_errors(lambda: parse_idx(raw, "forged.idx"), "forged.idx")
+    assert result is None or isinstance(result, np.ndarray)
 
 
 @FAST
@@ -64,19 +76,21 @@ def test_gzip_idx_files(tmp_path_factory, raw):
     for name, data in good.items():
         (folder / name).write_bytes(data)
     (folder / "train-images-idx3-ubyte.gz").write_bytes(raw)
-    only_dataset_errors(lambda: load_mnist(folder))
+    check_dataset(only_dataset_errors(lambda: load_mnist(folder), "train-images-idx3-ubyte"))
 
 
 @FAST
 @given(st.one_of(st.binary(max_size=7000), mutated(CIFAR_BIN)))
 def test_cifar_binary_reader(raw):
-    only_dataset_errors(lambda: parse_binary_batch(raw, "b"))
+    result = only_dataset_errors(lambda: parse_binary_batch(raw, "forged.bin"), "forged.bin")
+    assert result is None or len(result[0]) == len(result[1])
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.one_of(st.binary(max_size=400), mutated(CIFAR_PY2), mutated(CIFAR_PY5)))
 def test_cifar_pickle_reader(raw):
-    only_dataset_errors(lambda: parse_python_batch(raw, "p"))
+    result = only_dataset_errors(lambda: parse_python_batch(raw, "forged_batch"), "forged_batch")
+    assert result is None or len(result[0]) == len(result[1])
 
 
 @FAST
@@ -85,7 +99,7 @@ def test_cifar_pickle_reader(raw):
                                  0x52, 0x62, 0x4E, 0x88, 0x43, 0x00]), max_size=200))
 def test_cifar_pickle_opcode_soup(ops):
     """Random sequences of the very opcodes a batch uses (stack games, memo references)."""
-    only_dataset_errors(lambda: safe_unpickle(bytes(ops), "soup"))
+    only_dataset_errors(lambda: safe_unpickle(bytes(ops), "opcode-soup"), "opcode-soup")
 
 
 def _npz_bytes() -> bytes:
@@ -100,7 +114,7 @@ def _npz_bytes() -> bytes:
 def test_npz_dataset_reader(tmp_path_factory, raw):
     path = tmp_path_factory.mktemp("npz") / "m.npz"
     path.write_bytes(raw)
-    only_dataset_errors(lambda: load_mnist(path))
+    check_dataset(only_dataset_errors(lambda: load_mnist(path), "m.npz"))
 
 
 def _tar_bytes(tmp_path) -> bytes:
@@ -120,7 +134,7 @@ def test_cifar_tar_reader(tmp_path_factory, tar_bytes):
     def check(raw):
         path = tmp_path_factory.mktemp("tar") / "cifar-10-binary.tar.gz"
         path.write_bytes(raw)
-        only_dataset_errors(lambda: load_cifar10(path))
+        check_dataset(only_dataset_errors(lambda: load_cifar10(path), "cifar-10-binary.tar.gz"))
 
     check()
 
@@ -141,6 +155,6 @@ def test_mat_reader(tmp_path_factory):
     def check(raw):
         path = folder / "m.mat"
         path.write_bytes(raw)
-        only_dataset_errors(lambda: load_mnist(path))
+        check_dataset(only_dataset_errors(lambda: load_mnist(path), "m.mat"))
 
     check()
