@@ -131,7 +131,7 @@ class Conv2D(WeightedLayer):
             m = min(chunk, n - a)
             # 2. one column per output pixel: (K, m·L), L = geo.col_length
             cols = cols_buf[:k * m * length].reshape(k, m * length)
-            _split_images(F.im2col, x_flat[a:a + m], geo, cols.reshape(k, m, length))
+            _split_im2col(x_flat[a:a + m], geo, cols.reshape(k, m, length))
             # 3. every filter on every column: (C_out, K) @ (K, m·L) -> (C_out, m·L), one BLAS call
             y_cols = y_buf[:o * m * length].reshape(o, m * length)
             np.matmul(w2, cols, out=y_cols)
@@ -201,11 +201,11 @@ class Conv2D(WeightedLayer):
         return dx
 
 
-def _split_images(fn, x_flat: np.ndarray, geo: F.ConvGeometry, cols: np.ndarray) -> None:
-    """``fn(x_flat, geo, out=cols)`` (im2col) run over batch slices in parallel: images
-    are axis 0 of ``x_flat`` and axis 1 of ``cols`` ``(K, N, L)``."""
+def _split_im2col(x_flat: np.ndarray, geo: F.ConvGeometry, cols: np.ndarray) -> None:
+    """``F.im2col(x_flat, geo, out=cols)`` over batch slices in parallel: images are axis 0
+    of ``x_flat`` and axis 1 of ``cols`` ``(K, N, L)``."""
     parallel.over_batch(x_flat.shape[0], cols.size,
-                        lambda a, b: fn(x_flat[a:b], geo, out=cols[:, a:b]))
+                        lambda a, b: F.im2col(x_flat[a:b], geo, out=cols[:, a:b]))
 
 
 def _split_add(x: np.ndarray, bias: np.ndarray | None, out: np.ndarray) -> None:

@@ -134,13 +134,6 @@ def inverse(coef: np.ndarray, p: FourierPlan, row0: int, nrows: int, col0: int,
     return out.reshape(b, nrows, ncols)
 
 
-def per_frequency(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a[f] @ b[f]`` for every frequency ``f``: ``(F, I, J) @ (F, J, K) → (F, I, K)``.
-    (Splitting the frequencies over threads was measured: slower, the small products
-    then compete with BLAS's own threads.)"""
-    return np.matmul(a, b)
-
-
 def _by_frequency(coef: np.ndarray, a: int, c: int) -> np.ndarray:
     """``(hp, wv, A·C)`` → ``(F, A, C)`` (a view)."""
     return coef.reshape(coef.shape[0] * coef.shape[1], a, c)
@@ -157,7 +150,9 @@ def forward(x: np.ndarray, w: np.ndarray, p: FourierPlan):
     frame[:, p.ph:p.ph + h, p.pw:p.pw + wd] = x.reshape(n * c, h, wd)
     x_hat = _by_frequency(transform(frame, p), n, c)  # (F, N, C)
     w_hat = _by_frequency(transform(w.reshape(o * c, p.kh, p.kw), p), o, c)  # (F, O, C)
-    y_hat = per_frequency(x_hat, w_hat.conj().transpose(0, 2, 1))  # (F, N, O)
+    # one product per frequency (too small for BLAS to thread; splitting the frequencies
+    # over threads was slower: they then compete with BLAS's own threads)
+    y_hat = np.matmul(x_hat, w_hat.conj().transpose(0, 2, 1))  # (F, N, O)
     y = inverse(y_hat.reshape(p.hp, p.wv, n * o), p, 0, ho, 0, wo)
     return y.reshape(n, o, ho, wo), (x_hat, w_hat, x.shape)
 
@@ -169,11 +164,11 @@ def backward(g: np.ndarray, cache, p: FourierPlan, need_input_grad: bool):
     ho, wo = p.out_hw
     g_hat = _by_frequency(transform(np.ascontiguousarray(g).reshape(n * o, ho, wo), p), n, o)
     # dW: the correlation of x with g, summed over images: conj(Ĝ)ᵀ · X per frequency
-    dw_hat = per_frequency(g_hat.conj().transpose(0, 2, 1), x_hat)  # (F, O, C)
+    dw_hat = np.matmul(g_hat.conj().transpose(0, 2, 1), x_hat)  # (F, O, C)
     dw = inverse(dw_hat.reshape(p.hp, p.wv, o * c), p, 0, p.kh, 0, p.kw)
     dx = None
     if need_input_grad:  # the convolution of g with W, cut back to the unpadded image
-        dx_hat = per_frequency(g_hat, w_hat)  # (F, N, C)
+        dx_hat = np.matmul(g_hat, w_hat)  # (F, N, C)
         dx = inverse(dx_hat.reshape(p.hp, p.wv, n * c), p, p.ph, h, p.pw, wd)
         dx = dx.reshape(n, c, h, wd)
     return dw.reshape(o, c, p.kh, p.kw), dx

@@ -30,15 +30,20 @@ _threads: int | None = None
 _pool: ThreadPoolExecutor | None = None
 
 
+def usable_cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _default_threads(environ=os.environ) -> int:
     for name in ("CNNLAB_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
         value = environ.get(name, "").strip()
         if value.isdigit() and int(value) > 0:
             return int(value)
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+    return usable_cores()
 
 
 def threads() -> int:

@@ -18,7 +18,6 @@ order.
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -30,19 +29,12 @@ from cnnlab.engine import parallel
 POLL_SECONDS = 0.05
 
 
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def concurrent_runs(n_runs: int) -> int:
     """How many of ``n_runs`` runs to train at once: one per usable core when BLAS (and the
     engine's batch passes) run on one thread; else one, as BLAS already uses the cores."""
     if parallel.threads() > 1:
         return 1
-    return max(1, min(n_runs, usable_cores()))
+    return max(1, min(n_runs, parallel.usable_cores()))
 
 
 def run_all(tasks: Sequence[Callable], workers: int, *,

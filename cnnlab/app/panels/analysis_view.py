@@ -109,7 +109,6 @@ class AnalysisView(QWidget):
         session.model_changed.connect(lambda _m: self.mark_stale("the model changed"))
         session.dataset_changed.connect(self._on_dataset_changed)
         session.training_finished.connect(lambda _h: self.mark_stale("training finished"))
-        self._prepare_matrix()
 
     def _build_layout(self) -> None:
         top = QHBoxLayout()
@@ -150,20 +149,21 @@ class AnalysisView(QWidget):
             self.jobs.set_status(f"{why}: the analysis below is out of date — Recompute")
 
     def _prepare_matrix(self) -> None:
-        """The confusion matrix's cell labels for the dataset's classes, made now rather
-        than when a result arrives (where they were a ~100 ms stall)."""
+        """The confusion matrix's cell labels for the dataset's classes, made before a job
+        starts rather than when its result arrives (where they were a ~100 ms stall); a
+        no-op once made for this many classes."""
         if self.session.dataset is not None:
             n = len(self.session.dataset.class_names)
             self.confusion.prepare(n, n)
 
     def _on_dataset_changed(self, _dataset) -> None:
         """Let go of the old test images at once; the numbers stay, marked out of date."""
-        self._prepare_matrix()
         self._x_test = None
         self.mark_stale("the dataset changed")
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
+        self._prepare_matrix()
         if self._stale and not self.jobs.running:
             self.recompute()
 
@@ -182,6 +182,7 @@ class AnalysisView(QWidget):
             return False
         if self._job is not None and self._job.running:
             self._job.cancel()  # its result is ignored; this one replaces it
+        self._prepare_matrix()
         model = model.copy()  # the session's model may start training while this runs
         wanted = TEST_SUBSET_CHOICES[self.test_subset.currentIndex()]
         x_all, y_all, names = ds.x_test, ds.y_test, ds.class_names
