@@ -228,7 +228,7 @@ class DataSizeView(TrainingRunView):
         self._redraw()
         stopped = curve is None or curve.stopped or (baseline is not None and baseline.stopped)
         seconds = sum(p.seconds for p in self.points)
-        text = f"{len(self.points)} runs in {format_duration(seconds)}"
+        text = f"{len(self.points)} runs, {format_duration(seconds)} of training"  # runs overlap
         if self.points:
             last = self.points[-1]
             text += f" · {format_count(last.n)} images → {percent(last.test_acc)}"

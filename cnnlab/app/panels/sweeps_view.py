@@ -209,9 +209,9 @@ class SweepsView(TrainingRunView):
         self.export_button.setEnabled(bool(self.rows))
         cells = len(self.values[0]) * len(self.values[1])
         seconds = sum(r.seconds for r in self.rows)
-        text = (f"{len(self.rows)} of {cells} cells in {format_duration(seconds)}"
+        text = (f"{len(self.rows)} of {cells} cells, {format_duration(seconds)} of training"
                 if result is None or result.stopped else
-                f"{cells} cells in {format_duration(seconds)}")
+                f"{cells} cells, {format_duration(seconds)} of training")  # cells overlap
         if result is None or result.stopped:
             text = "cancelled: " + text
         best = self.best_row()
