@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnlab.engine import parallel
+from cnnlab.engine import parallel, pool2x2
 from cnnlab.engine.base import Layer, compact_pair
 from cnnlab.engine.functional import conv_output_size
 
@@ -59,7 +59,7 @@ class MaxPool2D(_Pool2D):
         else:
             out, index = max_pool_forward(x, self.kernel_size, self.stride, out_hw), None
         if index is not None:
-            self._cache = ("tiled", x.shape, index)  # index: winners, uint8
+            self._cache = ("tiled", x.shape, (out.shape, index))  # index: who won, uint8
         else:
             self._cache = ("taps", x, out)  # backward finds each window's max again
         return out
@@ -68,12 +68,12 @@ class MaxPool2D(_Pool2D):
         if not need_input_grad:
             return None
         kind, a, b = self._cache
-        expected = b[1].shape if kind == "tiled" else b.shape
+        expected = b[0] if kind == "tiled" else b.shape
         if grad_out.shape != expected:
             raise self.error(f"gradient of shape {grad_out.shape} does not match the "
                              f"last output {expected}")
         if kind == "tiled":
-            return max_pool_tiled_backward(grad_out, b, a, self.kernel_size)
+            return max_pool_tiled_backward(grad_out, b[1], a, self.kernel_size)
         return max_pool_backward(grad_out, a, b, self.kernel_size, self.stride)
 
 
@@ -204,15 +204,16 @@ def max_pool_tiled(x: np.ndarray, kernel: tuple[int, int], out_hw: tuple[int, in
     """Max pooling when the stride equals the kernel (windows tile ``x``; a remainder
     row/column is dropped). Returns ``(out, index)``: ``out`` ``(N, C, H_out, W_out)``,
     ``index = (column index (N, C, kh·H_out, W_out), row index (N, C, H_out, W_out))``
-    (uint8) of each window's first maximum in row-major order, or None when
-    ``with_index`` is False (inference: two passes instead of four).
+    (uint8) of each window's first maximum in row-major order (a float32 2x2 pool keeps
+    ``pool2x2``'s shift codes instead), or None when ``with_index`` is False (inference:
+    two passes instead of four).
 
     Columns are reduced first over views ``x[..., j::kw]``, which NumPy walks as one long
     strided run (no per-row loop), then rows; so a 2x2 pool is four whole-array passes.
     """
     (kh, kw), (ho, wo) = kernel, out_hw
     if (kh, kw) == (2, 2) and x.shape[2:] == (2 * ho, 2 * wo) and x.flags.c_contiguous:
-        return _max_pool_2x2_flat(x, with_index)
+        return pool2x2.forward(x, with_index)
     tiles = x[:, :, :ho * kh, :wo * kw]
     col_max, col_index = _running_max([tiles[..., j::kw] for j in range(kw)],  # (N, C, kh·Ho, Wo)
                                       with_index)
@@ -220,50 +221,12 @@ def max_pool_tiled(x: np.ndarray, kernel: tuple[int, int], out_hw: tuple[int, in
     return out, (col_index, row_index) if with_index else None
 
 
-def _max_pool_2x2_flat(x: np.ndarray, with_index: bool):
-    """:func:`max_pool_tiled` for the usual 2x2 pool over a C-contiguous ``x`` with even
-    H and W, same results; batch slices run in parallel (:mod:`parallel`)."""
-    n, c, h, w = x.shape
-    out = np.empty((n, c, h // 2, w // 2), dtype=x.dtype)
-    if not with_index:
-        parallel.over_batch(n, x.size, lambda a, b: _max_pool_2x2_slice(x[a:b], out[a:b]))
-        return out, None
-    col, row = np.empty(x.shape, dtype=bool), np.empty(x.shape, dtype=bool)
-    parallel.over_batch(n, x.size, lambda a, b: _max_pool_2x2_slice(x[a:b], out[a:b],
-                                                                    col[a:b], row[a:b]))
-    col_index = col.view(np.uint8)[..., 0::2]  # (N, C, H, W/2)
-    row_index = row.view(np.uint8)[:, :, 0::2, 0::2]  # (N, C, H/2, W/2)
-    return out, (col_index, row_index)
-
-
-def _max_pool_2x2_slice(x: np.ndarray, out: np.ndarray, col=None, row=None) -> None:
-    """The 2x2 pool of C-contiguous ``x`` ``(n, C, H, W)`` into ``out``; with ``col`` and
-    ``row`` (bool, ``x``'s shape) also who won. Maxima of *contiguous* shifted copies of
-    the flat data run at full vector speed, where every-other-element views take NumPy's
-    slow strided path (~5x slower), so it computes more maxima than needed and keeps the
-    ones that count:
-
-    - ``pair[p] = max(flat[p], flat[p + 1])``: at even columns, the max of a window's row;
-    - ``quad[p] = max(pair[p], pair[p + W])``: at even rows and columns, the window's max;
-    - ``col[p] = flat[p + 1] > flat[p]``: the right one won (a tie keeps the left);
-    - ``row[p] = pair[p + W] > pair[p]``: the lower row won.
-
-    The last slots of ``pair``/``quad``/``col``/``row`` are never read."""
-    n, c, h, w = x.shape
-    flat = x.reshape(-1)
-    pair, quad = np.empty_like(flat), np.empty_like(flat)
-    np.maximum(flat[:-1], flat[1:], out=pair[:-1])
-    np.maximum(pair[:-w], pair[w:], out=quad[:-w])
-    out[...] = quad.reshape(n, c, h, w)[:, :, 0::2, 0::2]  # (n, C, H/2, W/2)
-    if col is not None:
-        np.greater(flat[1:], flat[:-1], out=col.reshape(-1)[:-1])
-        np.greater(pair[w:], pair[:-w], out=row.reshape(-1)[:-w])
-
-
 def max_pool_tiled_backward(grad_out: np.ndarray, index, input_shape: tuple,
                             kernel: tuple[int, int]) -> np.ndarray:
     """Adjoint of :func:`max_pool_tiled`: each window's gradient goes to its first
     maximum only; returns ``(N, C, H, W)`` (a dropped remainder gets zero)."""
+    if isinstance(index, np.ndarray):  # the float32 2x2 pool's shift codes
+        return pool2x2.backward(grad_out, index)
     (kh, kw), (ho, wo) = kernel, grad_out.shape[2:]
     col_index, row_index = index
     n, c, h, w = input_shape
