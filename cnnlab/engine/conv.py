@@ -121,33 +121,42 @@ class Conv2D(WeightedLayer):
         else:
             x_flat = x.reshape(n, c, geo.length)  # (N, C_in, H·W): no copy
         o, k, length = self.out_channels, c * self.kernel_size[0] * self.kernel_size[1], geo.col_length
-        w2 = self.weight(x.dtype).reshape(o, k)  # (C_out, K), K = C_in·kh·kw
-        bias = self.params["b"].astype(x.dtype, copy=False)[:, None, None] if self.bias else None
+        # (C_out, K + 1): the bias is one more weight column, for a row of ones in the columns
+        w2 = self._weight_with_bias(x.dtype)
+        rows = w2.shape[1]  # K, plus the row of ones with a bias
         y = np.empty((n, o, ho, wo), dtype=x.dtype)
-        chunk = n if self.training else max(1, min(n, EVAL_CHUNK_ELEMENTS // (k * length)))
-        cols_buf, _ = self._buffer("cols", (k * chunk * length,), x.dtype)
+        chunk = n if self.training else max(1, min(n, EVAL_CHUNK_ELEMENTS // (rows * length)))
+        cols_buf, _ = self._buffer("cols", (rows * chunk * length,), x.dtype)
         y_buf, _ = self._buffer("y_cols", (o * chunk * length,), x.dtype)
         for a in range(0, n, chunk):  # training: the whole batch at once
             m = min(chunk, n - a)
-            # 2. one column per output pixel: (K, m·L), L = geo.col_length
-            cols = cols_buf[:k * m * length].reshape(k, m * length)
-            _split_im2col(x_flat[a:a + m], geo, cols.reshape(k, m, length))
+            # 2. one column per output pixel: (K, m·L), L = geo.col_length (+ a row of ones)
+            cols = cols_buf[:rows * m * length].reshape(rows, m * length)
+            _split_im2col(x_flat[a:a + m], geo, cols[:k].reshape(k, m, length))
+            cols[k:] = 1
             # 3. every filter on every column: (C_out, K) @ (K, m·L) -> (C_out, m·L), one BLAS call
             y_cols = y_buf[:o * m * length].reshape(o, m * length)
             np.matmul(w2, cols, out=y_cols)
-            # 4. read as (m, C_out, H_out, W_out), junk columns skipped; one copy adds the bias
+            # 4. read as (m, C_out, H_out, W_out), junk columns skipped, in one copy
             images = F.columns_as_images(y_cols.reshape(o, m, length), m, geo.col_pitch, (ho, wo))
-            _split_add(images, bias, y[a:a + m])
+            _split_add(images, None, y[a:a + m])
         # backward needs the columns for dW (rebuilt from x_flat if they came in chunks)
         self._cache = (geo, n, cols if chunk == n else None, x_flat)
         return y
+
+    def _weight_with_bias(self, dtype) -> np.ndarray:
+        """``W`` as ``(C_out, K)``, with the bias appended as column K when there is one."""
+        w2 = self.weight(dtype).reshape(self.out_channels, -1)
+        if not self.bias:
+            return w2
+        return np.concatenate([w2, self.params["b"].astype(dtype, copy=False)[:, None]], axis=1)
 
     def backward(self, grad_out: np.ndarray, need_input_grad: bool = True):
         """grad_out: ``(N, C_out, H_out, W_out)``. Fills ``grads`` and returns
         ``(N, C_in, H, W)`` (None when ``need_input_grad`` is False)."""
         if self._cache[0] == "fourier":
             return self._fourier_backward(grad_out, need_input_grad)
-        geo, n, cols, x_flat = self._cache  # cols: (K, N·L) from forward
+        geo, n, cols, x_flat = self._cache  # cols: (K [+ 1 row of ones], N·L) from forward
         if cols is None:  # an inference-mode forward went in chunks
             cols = F.im2col(x_flat, geo).reshape(-1, n * geo.col_length)
         dtype, o, length = grad_out.dtype, self.out_channels, geo.col_length
@@ -157,14 +166,17 @@ class Conv2D(WeightedLayer):
         _split_add(grad_out, None, F.columns_as_images(g_3d, n, geo.col_pitch, geo.out_hw))
         if fresh:  # junk columns must be zero; the copy above never writes them
             F.zero_junk_columns(g_3d, geo.col_pitch, geo.out_hw)
-        if self.bias:  # db = sum over images and pixels: each row of g_cols (junk is 0)
-            self.store_grad("b", g_cols @ np.ones(n * length, dtype=dtype))  # (C_out,)
-        # 2. dW = g_cols @ colsᵀ: (C_out, N·L) @ (N·L, K); BLAS reads colsᵀ without a copy
-        self.store_grad("W", g_cols @ cols.astype(dtype, copy=False).T)
+        k = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
+        # 2. dW = g_cols @ colsᵀ: (C_out, N·L) @ (N·L, K); BLAS reads colsᵀ without a copy.
+        # With the row of ones, its last column is db = the sum over images and pixels
+        # (junk columns are 0).
+        d_wb = g_cols @ cols.astype(dtype, copy=False).T
+        self.store_grad("W", d_wb[:, :k])
+        if self.bias:
+            self.store_grad("b", d_wb[:, k] if cols.shape[0] > k else g_cols.sum(axis=1))
         if not need_input_grad:
             return None
         # 3. the gradient of every column: (K, C_out) @ (C_out, N·L) -> (K, N·L)
-        k = cols.shape[0]
         w2 = self.weight(dtype).reshape(o, k)
         d_cols, _ = self._buffer("d_cols", (k, n * length), dtype)
         np.matmul(w2.T, g_cols, out=d_cols)
