@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from cnnlab.engine import conv as conv_module
-from cnnlab.engine import fourier
+from cnnlab.engine import fourier, parallel
 from cnnlab.engine import reference as loops
 from cnnlab.engine.layers import Conv2D, Dense, Flatten, MaxPool2D, ReLU
 from cnnlab.engine.losses import SoftmaxCrossEntropy
@@ -53,10 +53,23 @@ def test_fourier_convolution_in_float32_is_float32_and_close(case):
     np.testing.assert_allclose(y, direct, rtol=0, atol=2e-6 * scale)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """3×3 kernels take the Fourier path on one thread only (``conv.FOURIER_MIN_TAPS``)."""
+    before = parallel.threads()
+    parallel.set_threads(1)
+    yield
+    parallel.set_threads(before)
+
+
 def test_training_takes_the_fourier_path_only_where_it_pays(monkeypatch):
     big = Conv2D(16, 16, 3, padding=1, rng=0)
     big.train()
     assert big._fourier_suits()
+    parallel.set_threads(2)  # im2col's big products then use both threads; 3×3 keeps it
+    assert not big._fourier_suits()
+    assert Conv2D(16, 16, 5, padding=2, rng=0).train()._fourier_suits()
+    parallel.set_threads(1)
     assert not Conv2D(3, 16, 3, rng=0)._fourier_suits()  # few input channels
     assert not Conv2D(16, 16, 1, rng=0)._fourier_suits()  # 1x1 kernel
     assert not Conv2D(16, 16, 3, stride=2, rng=0)._fourier_suits()
