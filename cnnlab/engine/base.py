@@ -51,6 +51,9 @@ def positive_int(value, what: str, owner: str, minimum: int = 1) -> int:
     return int(value)
 
 
+_KEPT = ("_buffers", "_buffer_shapes")  # what clear_cache keeps unless asked for buffers
+
+
 def _holds_array(value) -> bool:
     """True for an array, or a tuple/list/dict with an array among its items."""
     if isinstance(value, np.ndarray):
@@ -161,9 +164,10 @@ class Layer:
         """Forget what the last ``forward`` kept for ``backward`` (inputs, masks, im2col
         columns: every private attribute holding arrays), and with ``buffers=True`` the
         reusable scratch too, so an idle or eval-mode layer holds only its parameters."""
-        for key, value in list(vars(self).items()):
-            if key.startswith("_") and key not in ("_buffers", "_buffer_shapes") and _holds_array(value):
-                delattr(self, key)
+        attrs = vars(self)
+        for key in [key for key, value in attrs.items()
+                    if key[:1] == "_" and key not in _KEPT and _holds_array(value)]:
+            del attrs[key]
         if buffers:
             self._buffers.clear()
             self._buffer_shapes.clear()

@@ -146,7 +146,7 @@ class Conv2D(WeightedLayer):
             np.matmul(w2, cols, out=y_cols)
             # 4. read as (m, C_out, H_out, W_out), junk columns skipped, in one copy
             images = F.columns_as_images(y_cols.reshape(o, m, length), m, geo.col_pitch, (ho, wo))
-            _split_add(images, None, y[a:a + m])
+            _split_copy(images, y[a:a + m])
         # backward needs the columns for dW (rebuilt from x_flat if they came in chunks)
         self._cache = (geo, n, cols if chunk == n else None, x_flat)
         return y
@@ -170,7 +170,7 @@ class Conv2D(WeightedLayer):
         # 1. the gradient in the column layout of forward's product: (C_out, N·L)
         g_cols, fresh = self._buffer("g_cols", (o, n * length), dtype)
         g_3d = g_cols.reshape(o, n, length)
-        _split_add(grad_out, None, F.columns_as_images(g_3d, n, geo.col_pitch, geo.out_hw))
+        _split_copy(grad_out, F.columns_as_images(g_3d, n, geo.col_pitch, geo.out_hw))
         if fresh:  # junk columns must be zero; the copy above never writes them
             F.zero_junk_columns(g_3d, geo.col_pitch, geo.out_hw)
         k = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
@@ -228,11 +228,6 @@ def _split_im2col(x_flat: np.ndarray, geo: F.ConvGeometry, cols: np.ndarray) -> 
                         lambda a, b: F.im2col(x_flat[a:b], geo, out=cols[:, a:b]))
 
 
-def _split_add(x: np.ndarray, bias: np.ndarray | None, out: np.ndarray) -> None:
-    """``out[...] = x + bias`` (a copy when ``bias`` is None) over ``(N, ...)`` arrays,
-    batch slices in parallel."""
-    if bias is None:
-        parallel.over_batch(out.shape[0], out.size, lambda a, b: np.copyto(out[a:b], x[a:b]))
-    else:
-        parallel.over_batch(out.shape[0], out.size,
-                            lambda a, b: np.add(x[a:b], bias, out=out[a:b]))
+def _split_copy(x: np.ndarray, out: np.ndarray) -> None:
+    """``out[...] = x`` over ``(N, ...)`` arrays, batch slices in parallel."""
+    parallel.over_batch(out.shape[0], out.size, lambda a, b: np.copyto(out[a:b], x[a:b]))

@@ -145,16 +145,31 @@ def conv_geometry(h: int, w: int, kernel: tuple[int, int], stride=(1, 1), paddin
     return ConvGeometry(h, w, tuple(kernel), tuple(stride), tuple(padding), tuple(dilation))
 
 
+def strided(base: np.ndarray, offset: int, shape: tuple[int, ...], strides: tuple[int, ...],
+            writeable: bool = True) -> np.ndarray:
+    """A view of ``base`` with ``shape`` and ``strides`` (bytes) starting ``offset`` elements
+    into its memory: ``as_strided``, but made ~3x faster (one image through a conv makes
+    several) and, for a C-contiguous ``base``, checked against its memory. Writable when
+    ``writeable`` and ``base`` are."""
+    if base.flags.c_contiguous:
+        view = np.ndarray(shape, base.dtype, buffer=base, offset=offset * base.itemsize,
+                          strides=strides)
+    else:  # move the start, then lay the view over it
+        start = as_strided(base, shape=(offset + 1,), strides=(base.itemsize,))[offset:]
+        view = as_strided(start, shape=shape, strides=strides)
+    if not (writeable and base.flags.writeable):
+        view.flags.writeable = False
+    return view
+
+
 def grid(flat: np.ndarray, start: int, hw: tuple[int, int], pitch: int,
          step: tuple[int, int] = (1, 1)) -> np.ndarray:
     """``(N, C, h, w)`` strided view of flat rows ``(N, C, L)``: element ``(r, c)`` is
     ``flat[..., start + r·step[0]·pitch + c·step[1]]``. Writable when ``flat`` is."""
     n, c, length = flat.shape
     item = flat.itemsize
-    base = flat[:, :, start:]
-    return as_strided(base, shape=(n, c, *hw),
-                      strides=(flat.strides[0], flat.strides[1], step[0] * pitch * item,
-                               step[1] * item), writeable=flat.flags.writeable)
+    return strided(flat, start, (n, c, *hw),
+                   (flat.strides[0], flat.strides[1], step[0] * pitch * item, step[1] * item))
 
 
 def pad_flat(x: np.ndarray, geo: ConvGeometry, out: np.ndarray | None = None,
@@ -186,8 +201,8 @@ def im2col(x_flat: np.ndarray, geo: ConvGeometry, out: np.ndarray | None = None)
         # every channel is one strided view (C, kh, kw, N, L) of x_flat, copied in one call
         sn, sc = x_flat.strides[:2]
         item = x_flat.itemsize
-        taps = as_strided(x_flat, shape=(c, kh, kw, n, length),
-                          strides=(sc, dh * geo.pitch * item, dw * item, sn, item), writeable=False)
+        taps = strided(x_flat, 0, (c, kh, kw, n, length),
+                       (sc, dh * geo.pitch * item, dw * item, sn, item), writeable=False)
         out.reshape(c, kh, kw, n, length)[...] = taps  # rows (c, i, j), like W.reshape(C_out, -1)
         return out
     taps = out.reshape(c, kh * kw, n, length)  # (C, kh·kw, N, L) view of `out`
@@ -234,8 +249,8 @@ def zero_junk_columns(y: np.ndarray, pitch: int, out_hw: tuple[int, int]) -> Non
     if pitch == wo or ho < 2:
         return
     item = y.itemsize
-    as_strided(y[:, :, wo:], shape=(c, n, ho - 1, pitch - wo),
-               strides=(n * length * item, length * item, pitch * item, item))[...] = 0
+    strided(y, wo, (c, n, ho - 1, pitch - wo),
+            (n * length * item, length * item, pitch * item, item))[...] = 0
 
 
 def columns_as_images(y: np.ndarray, n: int, pitch: int, out_hw: tuple[int, int]) -> np.ndarray:
@@ -243,9 +258,7 @@ def columns_as_images(y: np.ndarray, n: int, pitch: int, out_hw: tuple[int, int]
     ``(N, C, H_out, W_out)`` (junk columns skipped). A strided view, no copy."""
     c, _, length = y.shape
     item = y.itemsize
-    return as_strided(y, shape=(n, c, *out_hw),
-                      strides=(length * item, n * length * item, pitch * item, item),
-                      writeable=y.flags.writeable)
+    return strided(y, 0, (n, c, *out_hw), (length * item, n * length * item, pitch * item, item))
 
 
 _ZEROS: dict[np.dtype, np.ndarray] = {}

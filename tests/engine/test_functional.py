@@ -157,3 +157,22 @@ def test_the_worked_example_of_the_conv_geometry_docstring():
     assert cols[:, 0].tolist() == [0, 0, 0, 0, 1, 2, 0, 5, 6]  # the window around a
     assert cols[:, 7].tolist() == [2, 3, 4, 6, 7, 8, 10, 11, 12]  # output (1, 2)
     assert cols[:, 4].tolist() == [0, 0, 1, 4, 0, 5, 8, 0, 9]  # junk: wraps across rows
+
+
+def test_strided_views_match_as_strided_and_respect_writeability():
+    from numpy.lib.stride_tricks import as_strided
+
+    base = np.arange(2 * 3 * 20, dtype=np.float32).reshape(2, 3, 20)
+    shape, strides = (2, 3, 4, 4), (base.strides[0], base.strides[1], 20, 4)
+    fast = F.strided(base, 1, shape, strides)
+    np.testing.assert_array_equal(fast, as_strided(base[:, :, 1:], shape=shape, strides=strides))
+    fast[0, 0, 0, 0] = -1  # a writable view of base
+    assert base[0, 0, 1] == -1
+    assert not F.strided(base, 1, shape, strides, writeable=False).flags.writeable
+    every_other = base[:, :, ::2]  # not contiguous: the as_strided fallback, same numbers
+    view = F.strided(every_other, 2, (2, 3, 5), every_other.strides)
+    np.testing.assert_array_equal(view, base[:, :, 2::2][:, :, :5])  # 2 elements of memory in
+    base.flags.writeable = False
+    assert not F.strided(base, 0, (3,), (4,)).flags.writeable
+    with pytest.raises((ValueError, TypeError)):  # past the end of a contiguous base
+        F.strided(np.zeros(4, np.float32), 2, (4,), (4,))
