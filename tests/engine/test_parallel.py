@@ -97,6 +97,51 @@ def test_over_batch_reraises_a_slice_error(split_everything):
         parallel.over_batch(4, 4, work)
 
 
+def test_concurrent_callers_each_get_every_slice_once(split_everything):
+    """Two threads splitting passes at once (two trainings, or a prediction during one): a
+    caller that finds the helpers busy runs its pass whole; nobody loses or repeats a slice."""
+    split_everything(2)
+    counts = [np.zeros(200, int) for _ in range(2)]
+    errors = []
+
+    def caller(which):
+        try:
+            for _ in range(200):
+                seen = np.zeros(200, int)
+
+                def work(a, b):
+                    seen[a:b] += 1
+                    sum(range(200))  # keep the slice busy for a moment
+
+                parallel.over_batch(200, 200, work)
+                counts[which] += seen
+        except BaseException as error:  # surfaced by the assert below
+            errors.append(error)
+
+    threads = [threading.Thread(target=caller, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    for count in counts:
+        np.testing.assert_array_equal(count, 200)
+
+
+def test_a_helper_error_leaves_the_helpers_usable(split_everything):
+    split_everything(3)
+
+    def broken(a, b):
+        if a > 0:
+            raise RuntimeError(f"slice at {a} broke")
+
+    with pytest.raises(RuntimeError, match="broke"):
+        parallel.over_batch(9, 9, broken)
+    seen = []
+    parallel.over_batch(9, 9, lambda a, b: seen.extend(range(a, b)))
+    assert sorted(seen) == list(range(9))
+
+
 @pytest.mark.parametrize("bad", [0, -1, 65, 1.5, True, "2"])
 def test_set_threads_rejects_bad_counts(bad):
     with pytest.raises(ValueError, match="threads"):
