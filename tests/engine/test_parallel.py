@@ -109,7 +109,7 @@ def test_concurrent_callers_each_get_every_slice_once(split_everything):
             for _ in range(200):
                 seen = np.zeros(200, int)
 
-                def work(a, b):
+                def work(a, b, seen=seen):
                     seen[a:b] += 1
                     sum(range(200))  # keep the slice busy for a moment
 
