@@ -36,8 +36,10 @@ SWEEP_DEFAULTS = TrainingConfig(epochs=2, batch_size=64, lr=0.01, optimizer="sgd
 
 @dataclass(frozen=True)
 class Progress:
-    """Sent after every batch: ``run``/``runs`` (1-based) count the models of the experiment;
-    ``fraction`` of all batches of all runs is done (for a progress bar)."""
+    """Sent after every batch: ``run``/``runs`` (1-based) count the models of the experiment,
+    ``epoch``/``batch`` are those of run ``run``; ``fraction`` of all batches of all runs is
+    done (for a progress bar). ``training`` lists the runs (1-based) under way now (several
+    train at once on a multi-core machine) and ``finished`` counts the runs done."""
 
     run: int
     runs: int
@@ -46,6 +48,8 @@ class Progress:
     batch: int
     batches: int
     fraction: float
+    training: tuple[int, ...] = ()
+    finished: int = 0
 
 
 @dataclass(frozen=True)
@@ -139,9 +143,11 @@ class _Progress:
     def __call__(self, i: int, done: float, report) -> None:
         self.done[i] = done
         if self.on_progress is not None:
+            training = tuple(k + 1 for k, d in enumerate(self.done) if 0 < d < 1)
             self.on_progress(Progress(i + 1, len(self.done), report.epoch, report.epochs,
                                       report.batch, report.batches,
-                                      sum(self.done) / len(self.done)))
+                                      sum(self.done) / len(self.done), training,
+                                      sum(d >= 1 for d in self.done)))
 
 
 def _finished(results: list) -> tuple:

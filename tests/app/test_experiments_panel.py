@@ -173,7 +173,10 @@ def test_sweep_rows_table_heatmap_reproducible_and_csv(qtbot, small_session, tmp
     # The session's model was never trained.
     for key, w in small_session.model.get_weights().items():
         np.testing.assert_array_equal(w, weights_before[key])
-    # The table sorts by value when a header is clicked.
+    # Rows stay in grid order until a header is clicked…
+    assert [(view.table.item(i, 0).value, view.table.item(i, 1).value) for i in range(4)] == \
+        [(0.01, 0.0), (0.01, 0.01), (0.1, 0.0), (0.1, 0.01)]
+    # …then the table sorts by value.
     view.table.sortItems(5, Qt.SortOrder.DescendingOrder)
     shown = [view.table.item(i, 5).value for i in range(4)]
     assert shown == sorted(shown, reverse=True)
@@ -332,3 +335,20 @@ def test_heatmap_has_no_meaningless_numbers_before_data(qtbot):
         assert not axis.autoSIPrefix
     heat.set_data(np.eye(2), ["a", "b"], ["c", "d"], [["1", "0"], ["0", "1"]])
     assert heat.plot.getAxis("bottom")._tickLevels == [[(0.5, "c"), (1.5, "d")]]
+
+
+def test_progress_text_names_every_cell_training_at_once():
+    from cnnlab.app.panels.training_run_view import report_progress
+    from cnnlab.lab.sweeps import Progress
+
+    class Ctx:
+        def progress(self, done, total, text):
+            self.seen = (done, total, text)
+
+    ctx = Ctx()
+    report_progress(ctx, Progress(2, 9, 1, 2, 14, 50, 0.25, (2,), 1), "cell")
+    assert ctx.seen == (0.25, 1.0, "cell 2/9 · epoch 1/2 · batch 14/50")
+    report_progress(ctx, Progress(4, 9, 1, 2, 3, 50, 0.4, (3, 4), 2), "cell", share=0.5)
+    assert ctx.seen == (0.2, 1.0, "cells 3 and 4 of 9 training · 2 done")
+    report_progress(ctx, Progress(5, 9, 1, 1, 3, 5, 0.5, (3, 4, 5), 2), "run")
+    assert ctx.seen[2] == "runs 3, 4 and 5 of 9 training · 2 done"

@@ -191,6 +191,11 @@ def test_cells_trained_at_once_give_the_same_rows_in_grid_order(mnist):
     assert seen == list(three.rows)  # handed on in grid order too
     fractions = [p.fraction for p in progress]
     assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+    # who is training: the reporting cell until its last batch; finished cells counted
+    assert all(p.run in p.training for p in progress if (p.epoch, p.batch) != (p.epochs, p.batches))
+    assert all(set(p.training) <= set(range(1, 7)) and len(p.training) <= 3 for p in progress)
+    finished = [p.finished for p in progress]
+    assert finished == sorted(finished) and progress[-1].finished == 6 and progress[-1].training == ()
     points1 = data_size_curve(_mlp, x[tr], y[tr], xt[te], yt[te], (0.25, 0.5, 1.0), epochs=1,
                               workers=1)
     points2 = data_size_curve(_mlp, x[tr], y[tr], xt[te], yt[te], (0.25, 0.5, 1.0), epochs=1,

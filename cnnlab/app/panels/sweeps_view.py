@@ -51,7 +51,8 @@ GRIDS = [
 ]
 PARAM_TITLES = {"lr": "learning rate", "l2": "L2 λ", "batch_size": "batch size"}
 PARAM_SHORT = {"lr": "lr", "l2": "L2 λ", "batch_size": "batch"}  # table headers
-COLUMNS = ["a", "b", "train loss", "train acc", "val loss", "val acc", "seconds"]
+# table headers, on two lines so the seven columns fit at 1024 px
+COLUMNS = ["a", "b", "train\nloss", "train\nacc", "val\nloss", "val\nacc", "seconds"]
 
 
 class SweepsView(TrainingRunView):
@@ -94,6 +95,8 @@ class SweepsView(TrainingRunView):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSortingEnabled(True)
+        # grid order until a header is clicked (Qt's default indicator sorts column 0 descending)
+        self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.results = SweepResults(PARAM_TITLES)
         self.heatmap = self.results.heatmap
         self.table_note = EmptyNote(self.table, "Press Run sweep: one row per cell of the grid "

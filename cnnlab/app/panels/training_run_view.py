@@ -125,9 +125,14 @@ class TrainSettingsForm(QWidget):
 
 def report_progress(ctx, p: Progress, unit: str, share: float = 1.0) -> None:
     """Forward an engine :class:`Progress` to the job's progress bar, scaled to ``share``
-    of the bar: ``"cell 2/9 · epoch 1/2 · batch 14/50"``."""
-    ctx.progress(share * p.fraction, 1.0, f"{unit} {p.run}/{p.runs} · epoch {p.epoch}/{p.epochs}"
-                                          f" · batch {p.batch}/{p.batches}")
+    of the bar: ``"cell 2/9 · epoch 1/2 · batch 14/50"``, or with several runs training at
+    once ``"cells 3 and 4 of 9 training · 2 done"``."""
+    if len(p.training) > 1:
+        *first, last = map(str, p.training)
+        text = f"{unit}s {', '.join(first)} and {last} of {p.runs} training · {p.finished} done"
+    else:
+        text = f"{unit} {p.run}/{p.runs} · epoch {p.epoch}/{p.epochs} · batch {p.batch}/{p.batches}"
+    ctx.progress(share * p.fraction, 1.0, text)
 
 
 def group(title: str, *rows) -> QGroupBox:
