@@ -19,7 +19,8 @@ def test_inference_in_chunks_matches_training_forward_and_backward(monkeypatch, 
     y_train = layer.forward(x)
     g = rng.standard_normal(y_train.shape)
     dx_train = layer.backward(g).copy()
-    dw_train = layer.grads["W"].copy()
+    dw_train, db_train = layer.grads["W"].copy(), layer.grads["b"].copy()
+    np.testing.assert_allclose(db_train, g.sum(axis=(0, 2, 3)), rtol=1e-12)  # the ones row's column
 
     per_image = 3 * 9 * layer._cache[0].col_length
     monkeypatch.setattr(conv_module, "EVAL_CHUNK_ELEMENTS", 2 * per_image)  # 4 chunks: 2+2+2+1
@@ -31,6 +32,7 @@ def test_inference_in_chunks_matches_training_forward_and_backward(monkeypatch, 
                                                         stride, padding), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(layer.backward(g), dx_train, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(layer.grads["W"], dw_train, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer.grads["b"], db_train, rtol=1e-12, atol=1e-12)  # no ones row
 
 
 def test_a_reused_gradient_buffer_keeps_its_junk_columns_zero():
