@@ -31,6 +31,7 @@ from cnnlab.app.panels.model_panel import ModelPanel
 from cnnlab.app.panels.step_panel import StepByStepPanel
 from cnnlab.app.panels.train_panel import TrainPanel
 from cnnlab.app.session import Session
+from cnnlab.app.status_bar import StatusBar
 from cnnlab.app.widgets import ElidedLabel, describe_job, format_count, format_duration, show_error
 from cnnlab.lab.training import TrainingState
 
@@ -151,12 +152,11 @@ class MainWindow(QMainWindow):
         help_menu.addAction(self._action("About cnnlab", self.show_about))
 
     def _build_status_bar(self) -> None:
-        bar = self.statusBar()
+        self.setStatusBar(bar := StatusBar())
         # long names end in "…" (full text in the tooltip) and leave the status message room
-        self.dataset_label = ElidedLabel()
-        self.dataset_label.setMaximumWidth(280)
-        self.model_label = ElidedLabel()
-        self.model_label.setMaximumWidth(300)
+        self.dataset_label, self.model_label = ElidedLabel(), ElidedLabel()
+        bar.cap(self.dataset_label, 280)
+        bar.cap(self.model_label, 300)
         self.training_label = ElidedLabel("idle", min_width=200)  # training and every job
         self._training_text = ""
         self.job_cancel = QPushButton("Cancel")
@@ -181,7 +181,7 @@ class MainWindow(QMainWindow):
         s.architecture_error_changed.connect(lambda _e: self._update_training_actions())
         s.batch_reported.connect(self._on_batch)
         s.training_failed.connect(lambda msg: show_error(self, "Training failed", msg))
-        s.status_message.connect(lambda msg: self.statusBar().showMessage(msg, 6000))
+        s.status_message.connect(lambda msg: self.statusBar().show_message(msg, 6000))
         s.jobs_changed.connect(self._on_jobs_changed)
         if s.dataset is not None:
             self.dataset_label.setText(s.dataset.describe())
@@ -329,7 +329,7 @@ class MainWindow(QMainWindow):
         self.settings_notes = stored.take_notes(s)
         if self.settings_notes:
             text = stored.summary(self.settings_notes)
-            QTimer.singleShot(0, lambda: self.statusBar().showMessage(text, 20000))
+            QTimer.singleShot(0, lambda: self.statusBar().show_message(text, 20000))
 
     def save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())

@@ -318,3 +318,4 @@ class ElidedLabel(QLabel):
         shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, room)
         super().setText(shown)
         self.setToolTip(self._full if shown != self._full else "")
+

@@ -111,3 +111,19 @@ def test_view_shortcuts_switch_tabs(qtbot, window):
     assert window.tabs.currentWidget() is window.draw_panel
     qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
     assert window.tabs.currentWidget() is window.model_panel
+
+
+def test_status_labels_give_way_to_a_long_message_at_1024_px(qtbot, window):
+    window.resize(1024, 700)
+    window.show()
+    qtbot.waitExposed(window)
+    bar = window.statusBar()
+    assert window.model_label.maximumWidth() <= 0.2 * bar.width() + 1  # capped at a share
+    path = "/home/student/cnnlab/models/" + "lenet_after_ten_epochs_" * 4 + ".npz"
+    window.session.status_message.emit(f"saved model to {path}")
+    shown = bar.currentMessage()
+    assert shown.startswith("saved model to /home") and shown.endswith(".npz") and "…" in shown
+    assert bar.fontMetrics().horizontalAdvance(shown) < bar.width() - window.model_label.width()
+    window.resize(1440, 900)
+    qtbot.wait(10)
+    assert window.model_label.maximumWidth() == 288  # min(300, 20 % of the bar)
