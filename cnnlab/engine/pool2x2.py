@@ -38,8 +38,7 @@ def forward(x: np.ndarray, with_index: bool):
         parallel.over_batch(n, x.size, pool)
         return out, shifts
     col, row = np.empty(x.shape, dtype=bool), np.empty(x.shape, dtype=bool)
-    parallel.over_batch(n, x.size, lambda a, b: _slice(x[a:b], out[a:b],
-                                                                    col[a:b], row[a:b]))
+    parallel.over_batch(n, x.size, lambda a, b: _slice(x[a:b], out[a:b], col[a:b], row[a:b]))
     col_index = col.view(np.uint8)[..., 0::2]  # (N, C, H, W/2)
     row_index = row.view(np.uint8)[:, :, 0::2, 0::2]  # (N, C, H/2, W/2)
     return out, (col_index, row_index)
@@ -120,4 +119,5 @@ def backward(grad_out: np.ndarray, shifts: np.ndarray) -> np.ndarray:
         np.left_shift(np.repeat(low, 2, axis=2), shifts[a:b].astype("<u8"), out=words[a:b])
 
     parallel.over_batch(n, words.size * 2, route)
-    return words.view(np.float32).reshape(n, c, 2 * ho, 2 * wo)
+    # the low half of each little-endian word is the first float32 of its pair
+    return words.view("<f4").astype(grad_out.dtype, copy=False).reshape(n, c, 2 * ho, 2 * wo)
