@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from cnnlab.lab.presets import DEFAULT_PRESET, build, build_preset  # noqa: E402
 from cnnlab.lab.training import TrainingConfig  # noqa: E402
-from tools.take_screenshots import draw_three, open_window, wait_until  # noqa: E402
+from tools.take_screenshots import draw_three, open_window, output_folder, save_window, wait_until  # noqa: E402
 
 SIZES = {"": (1440, 900), "_1024": (1024, 700)}
 SIGMOID_NET = [{"type": "Flatten"}] + [
@@ -27,20 +27,14 @@ SIGMOID_NET = [{"type": "Flatten"}] + [
 ] + [{"type": "Dense", "out_features": 10}]
 
 
-def main() -> int:
-    out = ROOT / "docs" / "screenshots"
-    out.mkdir(parents=True, exist_ok=True)
+def main(argv: list[str] | None = None) -> int:
+    out = output_folder(__doc__, argv)
     app, session, window = open_window()
     window.show()
 
     def grab(name: str) -> None:
         for suffix, size in SIZES.items():
-            window.resize(*size)
-            for _ in range(30):
-                app.processEvents()
-            path = out / f"{name}{suffix}.png"
-            window.grab().save(str(path))
-            print("wrote", path)
+            save_window(app, window, out / f"{name}{suffix}.png", size)
 
     draw = window.draw_panel
     window.tabs.setCurrentWidget(draw)

@@ -10,7 +10,6 @@ with what it cuts off) and ``browser.png`` (Data ▸ Browse…, the 7s of the MN
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -18,16 +17,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
-from take_screenshots import draw_three, open_window, wait_until  # noqa: E402
+from take_screenshots import draw_three, open_window, output_folder, wait_until  # noqa: E402
 
 SIZES = [(1440, 900), (1024, 700)]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
-    args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(__doc__, argv)
     app, session, window = open_window()
     window.show()
 
@@ -37,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def save(widget, name: str) -> None:
         settle()
-        path = args.out / name
+        path = out / name
         widget.grab().save(str(path))
         print("wrote", path)
 

@@ -21,14 +21,13 @@ sys.path.insert(0, str(ROOT / "tools"))
 import numpy as np  # noqa: E402
 
 from cnnlab.app.panels.step_panel import BACKWARD, FORWARD, SGD_PAGE  # noqa: E402
-from tools.take_screenshots import draw_three, open_window, wait_until  # noqa: E402
+from tools.take_screenshots import draw_three, open_window, output_folder, save_window, wait_until  # noqa: E402
 
 SIZES = {"_1440": (1440, 900), "_1024": (1024, 700)}
 
 
-def main() -> int:
-    out = ROOT / "docs" / "screenshots"
-    out.mkdir(parents=True, exist_ok=True)
+def main(argv: list[str] | None = None) -> int:
+    out = output_folder(__doc__, argv)
     app, session, window = open_window()
     window.show()
     window.resize(*SIZES["_1440"])
@@ -49,11 +48,7 @@ def main() -> int:
             else:
                 step.jump_to(*cell)
                 wait_until(app, lambda: not step.busy)
-            for _ in range(30):
-                app.processEvents()
-            path = out / f"{name}{suffix}.png"
-            window.grab().save(str(path))
-            print("wrote", path)
+            save_window(app, window, out / f"{name}{suffix}.png")
 
     ho, wo = step.problem.out_hw
     grab("step_by_step", FORWARD, (ho // 2, wo // 2))

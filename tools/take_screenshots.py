@@ -67,11 +67,28 @@ def open_window() -> tuple[QApplication, Session, MainWindow]:
     return app, session, MainWindow(session, settings)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def output_folder(doc: str, argv: list[str] | None = None) -> Path:
+    """The folder a screenshot script writes to (``--out``, default ``docs/screenshots``),
+    made if missing; ``doc``'s first line is the script's ``--help``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
-    args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
+    out = parser.parse_args(argv).out
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def save_window(app: QApplication, window, path: Path, size: tuple[int, int] | None = None) -> None:
+    """Resize ``window`` to ``size`` (when given), let it lay out and paint, save a PNG."""
+    if size is not None:
+        window.resize(*size)
+    for _ in range(30):
+        app.processEvents()
+    window.grab().save(str(path))
+    print("wrote", path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    out = output_folder(__doc__, argv)
     app, session, window = open_window()
     default_model, default_name = session.model, session.model_name
     window.resize(*LARGE)
@@ -80,12 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     def grab(index: int) -> None:
         window.tabs.setCurrentIndex(index)
         for size, suffix in ((SMALL, "_1024x700"), (LARGE, "")):
-            window.resize(*size)
-            for _ in range(20):
-                app.processEvents()
-            path = args.out / f"window_{NAMES[index]}{suffix}.png"
-            window.grab().save(str(path))
-            print("wrote", path)
+            save_window(app, window, out / f"window_{NAMES[index]}{suffix}.png", size)
 
     # Train: a real short run of the small CNN.
     session.set_model(build_preset(DEFAULT_PRESET), f"{DEFAULT_PRESET} (untrained)")

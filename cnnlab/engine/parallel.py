@@ -23,7 +23,7 @@ import os
 import threading
 
 #: a pass smaller than this many elements runs on the calling thread: handing a slice to a
-#: helper and waiting for it costs ~20 µs, more than such a pass saves
+#: helper and waiting for it costs 20-100 µs on a busy VM, more than such a pass saves
 MIN_ELEMENTS = 1 << 19
 
 _threads: int | None = None
@@ -71,9 +71,9 @@ def set_threads(n: int) -> None:
 
 class _Helper:
     """A thread that runs one slice at a time: ``start(task)`` hands it over, ``join()``
-    waits for it and re-raises its error. Two plain locks pass the baton, about four
-    times cheaper than a ``concurrent.futures`` round trip (a Future, a queue and a
-    condition per slice), which is what lets passes of half a million elements gain."""
+    waits for it and re-raises its error. Two plain locks pass the baton: no Future, queue
+    or condition per slice as in a ``concurrent.futures`` round trip (measured on a quiet
+    2-vCPU VM: a median 22 µs against 84 µs; both near 100 µs when the host is busy)."""
 
     def __init__(self):
         self._go, self._done = threading.Lock(), threading.Lock()
