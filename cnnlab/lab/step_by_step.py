@@ -230,11 +230,12 @@ class LoopCheck:
         return max(v for v in (self.forward, self.dx, self.dW, self.db) if v is not None)
 
     def describe(self, problem: LayerProblem) -> str:
-        """One line of rich text: ``loops = engine: max |Δ| = 4.4e-16 over all 9 channels…``."""
+        """One line of plain text (the panel's label elides it, so no markup):
+        ``loops = engine: max |Δ| = 4.4e-16 over all 9 channels…``."""
         parts = [f"forward {self.forward:.1e}", f"dA_prev {self.dx:.1e}"]
         if self.dW is not None:
             parts += [f"dW {self.dW:.1e}", f"db {self.db:.1e}"]
-        return (f"<b>loops = engine</b>: max |Δ| = <b>{self.worst:.1e}</b> over all "
+        return (f"loops = engine: max |Δ| = {self.worst:.1e} over all "
                 f"{problem.channels} channels of {problem.name} #{problem.index} "
                 f"(float64: {', '.join(parts)})")
 
